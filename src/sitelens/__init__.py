@@ -1,0 +1,3 @@
+"""sitelens: audit container images for Python packaging problems."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Checks, one module per concern. Importing this package registers them all."""

@@ -1,0 +1,353 @@
+"""The merged filesystem of an image, with the history of every path across layers.
+
+Layers are applied in order with OCI whiteout semantics: within one layer, whiteouts and opaque
+markers act on the *lower* state first, then the layer's own entries are applied (so a layer can
+delete a directory and recreate it). Every path keeps a list of :class:`Change` records: which
+layer added it, changed its content, changed only its metadata, re-shipped it unchanged, or
+deleted it. Symlinks are resolved as if the image root were ``/`` (chroot semantics): absolute
+targets are re-rooted and ``..`` stops at the root, so nothing can point outside the image.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from .errors import CorruptImage
+from .layers.index import Entry, LayerIndex
+
+ADDED = "added"
+MODIFIED = "modified"  # content (or type / link target) changed
+METADATA = "metadata"  # same content, mode/uid/gid/xattrs changed (chmod -R, chown -R)
+UNCHANGED = "unchanged"  # re-shipped identical
+DELETED = "deleted"
+
+MAX_SYMLINK_HOPS = 40
+
+
+@dataclass(slots=True)
+class Change:
+    layer: int
+    action: str
+    shipped: int  # bytes this layer's tar carried for the path (0 for dirs, links, deletions)
+    entry: Entry | None  # the entry the layer wrote (None for deletions)
+    cause: str | None = None  # for deletions: whiteout, opaque, parent-whiteout, replaced
+
+
+@dataclass(slots=True)
+class Node:
+    """The visible state of a path: its entry and the layer that last wrote it."""
+
+    entry: Entry
+    layer: int
+    implicit: bool = False  # a parent directory no tar entry declared
+
+    @property
+    def path(self) -> str:
+        return self.entry.path
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+    @property
+    def mode(self) -> int:
+        return self.entry.mode
+
+    @property
+    def uid(self) -> int:
+        return self.entry.uid
+
+    @property
+    def gid(self) -> int:
+        return self.entry.gid
+
+    @property
+    def size(self) -> int:
+        return self.entry.size
+
+    @property
+    def st_mode(self) -> int:
+        fmt = {
+            "file": stat.S_IFREG, "hardlink": stat.S_IFREG, "dir": stat.S_IFDIR,
+            "symlink": stat.S_IFLNK, "char": stat.S_IFCHR, "block": stat.S_IFBLK,
+            "fifo": stat.S_IFIFO,
+        }[self.entry.kind]
+        return fmt | self.entry.mode
+
+
+def _same_meta(a: Entry, b: Entry) -> bool:
+    return a.mode == b.mode and a.uid == b.uid and a.gid == b.gid and a.xattrs == b.xattrs
+
+
+def _same_content(a: Entry, b: Entry) -> bool:
+    if a.kind != b.kind:
+        return False
+    if a.kind in ("file", "hardlink"):
+        return a.sha256 == b.sha256 and a.size == b.size
+    if a.kind == "symlink":
+        return a.link == b.link
+    return True
+
+
+@dataclass
+class LayerInfo:
+    index: int
+    diff_id: str
+    created_by: str | None
+    tar_bytes: int
+    content_bytes: int
+    entries: int
+
+
+class Filesystem:
+    def __init__(self) -> None:
+        root = Entry(path="/", kind="dir", mode=0o755)
+        self._nodes: dict[str, Node] = {"/": Node(root, -1, implicit=True)}
+        self._children: dict[str, set[str]] = {"/": set()}
+        self._history: dict[str, list[Change]] = {}
+        self.layers: list[LayerInfo] = []
+        self.warnings: list[str] = []
+
+    # ---- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_indexes(
+        cls, indexes: Iterable[LayerIndex], created_by: Iterable[str | None] | None = None
+    ) -> Filesystem:
+        fs = cls()
+        cb = list(created_by) if created_by is not None else None
+        for i, idx in enumerate(indexes):
+            fs.apply(idx, i, cb[i] if cb and i < len(cb) else None)
+        return fs
+
+    def _record(self, path: str, change: Change) -> None:
+        hist = self._history.get(path)
+        if hist is None:
+            self._history[path] = [change]
+        else:
+            hist.append(change)
+
+    def _remove_tree(self, path: str, layer: int, cause: str) -> None:
+        node = self._nodes.pop(path, None)
+        if node is None:
+            return
+        self._record(path, Change(layer, DELETED, 0, None, cause))
+        kids = self._children.pop(path, None)
+        if kids:
+            sub = "parent-whiteout" if cause != "opaque" else "opaque"
+            for name in list(kids):
+                self._remove_tree(path.rstrip("/") + "/" + name, layer, sub)
+        parent = posixpath.dirname(path)
+        siblings = self._children.get(parent)
+        if siblings is not None:
+            siblings.discard(posixpath.basename(path))
+
+    def _ensure_parent(self, path: str, layer: int) -> None:
+        parent = posixpath.dirname(path)
+        node = self._nodes.get(parent)
+        if node is not None and node.entry.kind == "dir":
+            return
+        if node is not None:
+            # A file or link stands where a directory must be: the tar replaced it implicitly.
+            self._remove_tree(parent, layer, "replaced")
+        self._ensure_parent(parent, layer)
+        entry = Entry(path=parent, kind="dir", mode=0o755)
+        self._nodes[parent] = Node(entry, layer, implicit=True)
+        self._children[parent] = set()
+        self._children[posixpath.dirname(parent)].add(posixpath.basename(parent))
+        self._record(parent, Change(layer, ADDED, 0, entry))
+
+    def apply(self, index: LayerIndex, layer: int, created_by: str | None = None) -> None:
+        self.layers.append(
+            LayerInfo(
+                index=layer, diff_id=index.diff_id, created_by=created_by,
+                tar_bytes=index.tar_bytes, content_bytes=index.content_bytes,
+                entries=len(index.entries),
+            )
+        )
+        for w in index.warnings:
+            self.warnings.append(f"layer {layer}: {w}")
+        # Phase 1: whiteouts and opaque markers act on the lower layers only.
+        for e in index.entries:
+            if e.kind == "opaque":
+                kids = self._children.get(e.path)
+                if kids:
+                    for name in list(kids):
+                        self._remove_tree(e.path.rstrip("/") + "/" + name, layer, "opaque")
+            elif e.kind == "whiteout":
+                if e.path == "/":
+                    raise CorruptImage(f"layer {layer}: a whiteout names the root directory")
+                self._remove_tree(e.path, layer, "whiteout")
+        # Phase 2: the layer's own entries.
+        for e in index.entries:
+            if e.kind in ("opaque", "whiteout"):
+                continue
+            self._put(e, layer)
+
+    def _put(self, e: Entry, layer: int) -> None:
+        path = e.path
+        if e.kind == "hardlink":
+            target = self._nodes.get(e.link or "")
+            if target is None or target.entry.kind not in ("file", "hardlink"):
+                self.warnings.append(f"layer {layer}: hard link {path} -> {e.link} has no regular target")
+                return
+            t = target.entry
+            e = replace(
+                e, size=t.size, sha256=t.sha256, md5=t.md5, data=t.data, head=t.head,
+                truncated=t.truncated,
+            )
+            shipped = 0
+        else:
+            shipped = e.size if e.kind == "file" else 0
+        if path == "/":
+            old = self._nodes["/"]
+            if e.kind == "dir":
+                action = UNCHANGED if _same_meta(old.entry, e) and not old.implicit else METADATA
+                self._nodes["/"] = Node(e, layer)
+                self._record("/", Change(layer, action, 0, e))
+            return
+        old_node = self._nodes.get(path)
+        if old_node is None:
+            self._ensure_parent(path, layer)
+            self._nodes[path] = Node(e, layer)
+            self._children[posixpath.dirname(path)].add(posixpath.basename(path))
+            if e.kind == "dir":
+                self._children.setdefault(path, set())
+            self._record(path, Change(layer, ADDED, shipped, e))
+            return
+        old = old_node.entry
+        if old.kind == "dir" and e.kind == "dir":
+            if old_node.implicit or not _same_meta(old, e):
+                self._nodes[path] = Node(e, layer)
+                self._record(path, Change(layer, METADATA if not old_node.implicit else ADDED, 0, e))
+            else:
+                # Re-declared unchanged parent dirs are in nearly every layer: no history noise.
+                self._nodes[path] = Node(e, old_node.layer)
+            return
+        if old.kind == "dir" and e.kind != "dir":
+            self._remove_tree(path, layer, "replaced")
+            self._ensure_parent(path, layer)
+            self._nodes[path] = Node(e, layer)
+            self._children[posixpath.dirname(path)].add(posixpath.basename(path))
+            self._record(path, Change(layer, MODIFIED, shipped, e))
+            return
+        if _same_content(old, e):
+            action = UNCHANGED if _same_meta(old, e) else METADATA
+        else:
+            action = MODIFIED
+        if e.kind == "dir":
+            self._children.setdefault(path, set())
+        self._nodes[path] = Node(e, layer)
+        self._record(path, Change(layer, action, shipped, e))
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def get(self, path: str) -> Node | None:
+        """The node at exactly this path, symlinks not followed (path must be normalised)."""
+        return self._nodes.get(path)
+
+    def exists(self, path: str) -> bool:
+        return self.resolve(path) is not None
+
+    def listdir(self, path: str, follow: bool = True) -> list[str]:
+        real = self.resolve(path) if follow else path
+        if real is None:
+            return []
+        return sorted(self._children.get(real, ()))
+
+    def history(self, path: str) -> list[Change]:
+        return self._history.get(path, [])
+
+    def histories(self) -> Iterator[tuple[str, list[Change]]]:
+        return iter(self._history.items())
+
+    def nodes(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    def paths(self) -> Iterator[str]:
+        return iter(self._nodes.keys())
+
+    def walk(self, top: str = "/") -> Iterator[Node]:
+        """Every node under ``top`` (inclusive), parents before children, no link following."""
+        start = self._nodes.get(top)
+        if start is None:
+            return
+        stack = [top]
+        while stack:
+            p = stack.pop()
+            node = self._nodes.get(p)
+            if node is None:
+                continue
+            yield node
+            kids = self._children.get(p)
+            if kids:
+                prefix = p.rstrip("/") + "/"
+                stack.extend(prefix + k for k in sorted(kids, reverse=True))
+
+    def resolve(self, path: str, follow_last: bool = True) -> str | None:
+        """Canonical path inside the image, following symlinks as a chroot would.
+
+        Returns None when a component is missing, a non-directory is traversed, or links loop.
+        """
+        return self._resolve(path, follow_last, [0])
+
+    def _resolve(self, path: str, follow_last: bool, hops: list[int]) -> str | None:
+        parts = [p for p in path.split("/") if p and p != "."]
+        cur = "/"
+        for i, part in enumerate(parts):
+            if part == "..":
+                cur = posixpath.dirname(cur) if cur != "/" else "/"
+                continue
+            nxt = cur.rstrip("/") + "/" + part
+            node = self._nodes.get(nxt)
+            if node is None:
+                return None
+            last = i == len(parts) - 1
+            if node.entry.kind == "symlink" and (not last or follow_last):
+                hops[0] += 1
+                if hops[0] > MAX_SYMLINK_HOPS:
+                    return None
+                target = node.entry.link or ""
+                base = "/" if target.startswith("/") else cur
+                resolved = self._resolve(posixpath.join(base, target), True, hops)
+                if resolved is None:
+                    return None
+                nxt = resolved
+                node = self._nodes[nxt]
+            if not last and node.entry.kind != "dir":
+                return None
+            cur = nxt
+        return cur
+
+    def lookup(self, path: str, follow: bool = True) -> Node | None:
+        real = self.resolve(path, follow_last=follow)
+        return self._nodes.get(real) if real is not None else None
+
+    def read_bytes(self, path: str, follow: bool = True) -> bytes | None:
+        """Captured content of a regular file (see layers/capture.py), else None."""
+        node = self.lookup(path, follow)
+        if node is None or node.entry.kind not in ("file", "hardlink"):
+            return None
+        return node.entry.data
+
+    def read_text(self, path: str, follow: bool = True) -> str | None:
+        data = self.read_bytes(path, follow)
+        return data.decode("utf-8", "replace") if data is not None else None
+
+    def glob_children(self, path: str, suffix: str) -> list[str]:
+        real = self.resolve(path)
+        if real is None:
+            return []
+        prefix = real.rstrip("/") + "/"
+        return [prefix + n for n in sorted(self._children.get(real, ())) if n.endswith(suffix)]
+
+
+def walk_captured(fs: Filesystem) -> Iterator[Node]:
+    """Every visible regular file whose content the index captured."""
+    for node in fs.nodes():
+        if node.entry.data is not None:
+            yield node
+

@@ -1,0 +1,172 @@
+"""The inventory's records: what is installed where, by whom, and what each identity imports.
+
+Pure data. Parsers (dpkg, rpm, apk, python) produce these from filesystem bytes; checks read
+them. Digests are raw bytes with their algorithm named, so dpkg md5, rpm sha256 and RECORD
+sha256 can be compared with the filesystem's digests directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class OwnedFile:
+    path: str  # absolute, normalised, as the package database records it
+    algo: str | None = None  # "md5", "sha1", "sha256", ... (None: no digest recorded)
+    digest: bytes | None = None
+    size: int | None = None
+    mode: int | None = None  # full st_mode when the db records it (rpm), else None
+    user: str | None = None
+    group: str | None = None
+    is_dir: bool = False
+    is_config: bool = False
+    is_ghost: bool = False  # rpm %ghost: owned but not shipped
+
+
+@dataclass
+class OsPackage:
+    manager: str  # dpkg | rpm | apk
+    name: str
+    version: str
+    arch: str | None = None
+    source: str | None = None
+    files: list[OwnedFile] = field(default_factory=list)
+
+    @property
+    def owner_id(self) -> str:
+        """The evidence form DESIGN §6 uses: ``dpkg:python3-jinja2``."""
+        return f"{self.manager}:{self.name}"
+
+
+@dataclass
+class OsPackageDb:
+    manager: str
+    path: str  # the database file or directory inside the image
+    layer: int | None = None  # layer that last wrote the database
+    packages: list[OsPackage] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def owners_by_path(self) -> dict[str, list[OsPackage]]:
+        out: dict[str, list[OsPackage]] = {}
+        for pkg in self.packages:
+            for f in pkg.files:
+                out.setdefault(f.path, []).append(pkg)
+        return out
+
+
+@dataclass
+class RecordEntry:
+    path: str  # absolute, normalised (resolved against the dist-info's parent)
+    raw: str  # as written in RECORD
+    algo: str | None = None
+    digest: bytes | None = None
+    size: int | None = None
+
+
+@dataclass
+class Distribution:
+    name: str  # PEP 503 normalised
+    raw_name: str
+    version: str | None
+    metadata_path: str  # *.dist-info / *.egg-info (dir or file) / *.egg / *.egg-link
+    kind: str  # dist-info | egg-info | egg-info-file | egg | egg-link | editable
+    site_dir: str  # the directory on sys.path holding the metadata
+    installer: str = "unknown"  # pip | uv | poetry | conda | dpkg | rpm | apk | unknown | ...
+    owner_package: str | None = None  # "dpkg:python3-jinja2" when an OS package owns the metadata
+    record: list[RecordEntry] | None = None
+    requires: list[str] = field(default_factory=list)  # Requires-Dist strings, verbatim
+    top_level: list[str] = field(default_factory=list)
+    layer: int | None = None  # layer that last wrote the metadata
+    requested: bool = False
+    editable_target: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Identity:
+    name: str  # image-user | arbitrary-uid | root | user:UID[:GID]
+    uid: int
+    gid: int
+    groups: list[int] = field(default_factory=list)  # supplementary, from /etc/group
+    username: str | None = None
+    home: str | None = None  # HOME as the runtime would set it (None: unset)
+    has_passwd_entry: bool = False
+    shell: str | None = None
+
+
+@dataclass
+class PathEntry:
+    path: str
+    origin: str  # script-dir | pythonpath | stdlib | lib-dynload | venv-site | user-site | site | pth | _pth
+    exists: bool = True
+    site_dir: bool = False  # processed by site.addsitedir (distributions and .pth files live here)
+    added_by: str | None = None  # the .pth file that added it
+
+
+@dataclass
+class Interpreter:
+    path: str  # the executable file as found (may be a symlink)
+    real_path: str  # inside the image, symlinks resolved
+    version: str  # "3.11"
+    flavor: str  # debian | fedora | upstream | alpine | conda | scl | unknown
+    prefix: str
+    exec_prefix: str
+    platlibdir: str = "lib"
+    stdlib: str | None = None
+    externally_managed: bool = False
+    abiflags: str = ""
+
+
+@dataclass
+class Venv:
+    prefix: str
+    cfg_path: str
+    home: str | None
+    include_system_site_packages: bool
+    version: str | None
+    base_executable: str | None  # the interpreter the venv runs, resolved in the image
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Environment:
+    executable: str  # what launches it (venv bin/python or the system interpreter)
+    kind: str  # system | venv | conda
+    interpreter: Interpreter
+    prefix: str
+    venv: Venv | None = None
+    sys_path: dict[str, list[PathEntry]] = field(default_factory=dict)  # identity name -> path
+    distributions: list[Distribution] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return self.interpreter.version
+
+
+@dataclass
+class Entrypoint:
+    argv: list[str]  # Entrypoint + Cmd as the runtime would exec them
+    interpreter: str | None = None  # the Python executable it runs, resolved in the image
+    flags: list[str] = field(default_factory=list)  # -s, -I, -E, -S, -P seen on the command line
+    script: str | None = None
+
+
+@dataclass
+class Inventory:
+    os_release: dict[str, str] = field(default_factory=dict)
+    package_dbs: list[OsPackageDb] = field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)
+    interpreters: list[Interpreter] = field(default_factory=list)
+    environments: list[Environment] = field(default_factory=list)
+    entrypoint: Entrypoint | None = None
+    # every directory that looks like a site dir, on a path or not (dead-site-packages, waste)
+    site_dirs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def os_owners(self) -> dict[str, list[OsPackage]]:
+        out: dict[str, list[OsPackage]] = {}
+        for db in self.package_dbs:
+            for path, pkgs in db.owners_by_path().items():
+                out.setdefault(path, []).extend(pkgs)
+        return out

@@ -1,0 +1,71 @@
+"""Which files' bytes the layer index keeps, and which get an md5 besides the sha256.
+
+The inventory reads only these bytes, so this is the one place that decides what a check can
+know about file *contents*. Changing a rule here changes what an index holds: bump
+``INDEX_FORMAT`` in ``index.py`` so cached indexes are rebuilt.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+KIB = 1024
+MIB = 1024 * KIB
+
+# Files anywhere whose exact path we need.
+_EXACT = {
+    "/etc/passwd": 4 * MIB,
+    "/etc/group": 4 * MIB,
+    "/etc/os-release": 64 * KIB,
+    "/usr/lib/os-release": 64 * KIB,
+    "/etc/debian_version": 4 * KIB,
+    "/etc/alpine-release": 4 * KIB,
+    "/etc/redhat-release": 4 * KIB,
+    "/etc/system-release": 4 * KIB,
+    "/var/lib/dpkg/status": 64 * MIB,
+    "/lib/apk/db/installed": 64 * MIB,
+    "/etc/pip.conf": 64 * KIB,
+}
+
+_RPMDB_DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/", "/usr/share/rpm/")
+_RPMDB_NAMES = {"Packages", "Packages.db", "rpmdb.sqlite", "rpmdb.sqlite-wal", "rpmdb.sqlite-shm"}
+
+_DPKG_INFO = re.compile(r"^/var/lib/dpkg/info/[^/]+\.(list|md5sums|conffiles)$")
+_META_DIR = re.compile(r"\.(dist-info|egg-info)/|/EGG-INFO/|/conda-meta/")
+_PY_NAMES = re.compile(
+    r"(^pyvenv\.cfg$|\.pth$|\._pth$|^EXTERNALLY-MANAGED$|^_sysconfigdata.*\.py$"
+    r"|^__editable___.*_finder\.py$|\.egg-link$|\.egg-info$)"
+)
+_REQ_NAMES = re.compile(
+    r"(^requirements.*\.(txt|in)$|.*-requirements\.txt$|^constraints.*\.txt$|^Pipfile\.lock$"
+    r"|^poetry\.lock$|^uv\.lock$|^pylock(\..*)?\.toml$|^pyproject\.toml$)"
+)
+# Files whose md5 we compute besides the sha256: what dpkg may own on the Python side.
+_MD5_PATH = re.compile(r"/python[^/]*/|-packages/|/s?bin/|/conda-meta/")
+
+
+def capture_limit(path: str) -> int:
+    """How many bytes of this regular file to keep in the index (0: none)."""
+    limit = _EXACT.get(path)
+    if limit:
+        return limit
+    if path.startswith("/var/lib/dpkg/"):
+        if _DPKG_INFO.match(path):
+            return 16 * MIB
+        if path.startswith("/var/lib/dpkg/status.d/"):
+            return 16 * MIB
+    name = posixpath.basename(path)
+    if name in _RPMDB_NAMES and path.startswith(_RPMDB_DIRS):
+        return 512 * MIB
+    if _META_DIR.search(path):
+        return 16 * MIB
+    if _PY_NAMES.search(name):
+        return 4 * MIB
+    if _REQ_NAMES.match(name) and "-packages/" not in path:
+        return 1 * MIB
+    return 0
+
+
+def wants_md5(path: str) -> bool:
+    return _MD5_PATH.search(path) is not None

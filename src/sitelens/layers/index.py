@@ -1,0 +1,171 @@
+"""The layer index: one streaming pass over a layer tar, producing every entry's metadata,
+a sha256 of every regular file, and the bytes of the few files the inventory reads.
+
+A layer index is a pure function of the layer's uncompressed bytes, which is why it can be cached
+by diff_id and shared across images and runs (see ``cache.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass, field
+from typing import IO
+
+from ..errors import CorruptImage
+from .capture import capture_limit, wants_md5
+from .tarstream import TarReader
+
+# Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
+INDEX_FORMAT = 1
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_NAME = ".wh..wh..opq"
+SHEBANG_MAX = 256
+MAX_ENTRIES = 5_000_000
+MAX_CAPTURED = 1 << 30  # bytes of captured content one layer may hold in memory
+
+
+@dataclass(slots=True)
+class Entry:
+    """One tar member, normalised.
+
+    ``path`` is absolute and normalised ("/usr/bin/python3"; "/" for the root). ``kind`` is one
+    of file, dir, symlink, hardlink, char, block, fifo, whiteout (path = the hidden path) or
+    opaque (path = the directory whose lower contents are hidden). Digests are raw bytes.
+    """
+
+    path: str
+    kind: str
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    link: str | None = None  # symlink target as written; hardlink target as a normalised path
+    sha256: bytes | None = None
+    md5: bytes | None = None
+    data: bytes | None = None  # captured content (see capture.py), possibly truncated
+    head: bytes | None = None  # first line of a file starting with "#!"
+    xattrs: dict[str, bytes] | None = None  # SCHILY.xattr.* / LIBARCHIVE.xattr.* from pax
+    acl: str | None = None  # SCHILY.acl.access when present
+    truncated: bool = False  # data holds only the first capture_limit bytes
+
+    def to_tuple(self) -> tuple:
+        return (
+            self.path, self.kind, self.mode, self.uid, self.gid, self.size, self.link,
+            self.sha256, self.md5, self.data, self.head, self.xattrs, self.acl, self.truncated,
+        )
+
+    @classmethod
+    def from_tuple(cls, t: tuple) -> Entry:
+        return cls(*t)
+
+
+@dataclass
+class LayerIndex:
+    diff_id: str
+    entries: list[Entry] = field(default_factory=list)
+    tar_bytes: int = 0  # uncompressed stream length
+    codec: str = "plain"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def content_bytes(self) -> int:
+        """Sum of regular-file sizes (dive's layer size)."""
+        return sum(e.size for e in self.entries if e.kind == "file")
+
+
+def normalize_member_name(name: str, where: str) -> str:
+    """Make a member name absolute and canonical; refuse names that leave the root."""
+    if name.startswith("/"):
+        raise CorruptImage(f"{where}: tar member has an absolute path {name!r}")
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise CorruptImage(f"{where}: tar member path escapes the root: {name!r}")
+            parts.pop()
+            continue
+        if "\0" in part:
+            raise CorruptImage(f"{where}: tar member name contains NUL: {name!r}")
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain") -> LayerIndex:
+    """Read an *uncompressed* layer tar stream to its end and index it."""
+    index = LayerIndex(diff_id=diff_id, codec=codec)
+    entries = index.entries
+    reader = TarReader(stream, where)
+    captured_total = 0
+    sha256 = hashlib.sha256
+    md5 = hashlib.md5
+    for m in reader:
+        if len(entries) >= MAX_ENTRIES:
+            raise CorruptImage(f"{where}: layer has more than {MAX_ENTRIES} entries")
+        path = normalize_member_name(m.name, where)
+        base = posixpath.basename(path)
+        if base.startswith(WHITEOUT_PREFIX) and base != WHITEOUT_PREFIX:
+            parent = posixpath.dirname(path)
+            if base == OPAQUE_NAME:
+                entries.append(Entry(path=parent, kind="opaque"))
+            elif base.startswith(".wh..wh."):
+                # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not part of the filesystem
+                index.warnings.append(f"ignored aufs metadata {path}")
+            else:
+                hidden = posixpath.join(parent, base[len(WHITEOUT_PREFIX):])
+                entries.append(Entry(path=hidden, kind="whiteout"))
+            continue
+        e = Entry(path=path, kind=m.kind, mode=m.mode, uid=m.uid, gid=m.gid, size=m.size)
+        if m.pax:
+            xattrs = {
+                k.split(".xattr.", 1)[1]: v.encode("latin-1")
+                for k, v in m.pax.items()
+                if ".xattr." in k
+            }
+            if xattrs:
+                e.xattrs = xattrs
+            acl = m.pax.get("SCHILY.acl.access")
+            if acl:
+                e.acl = acl
+        if m.kind == "symlink":
+            e.link = m.linkname
+        elif m.kind == "hardlink":
+            target = m.linkname
+            e.link = normalize_member_name(target.lstrip("/") if target.startswith("/") else target, where)
+        elif m.kind == "file":
+            limit = capture_limit(path)
+            h = sha256()
+            h5 = md5() if wants_md5(path) else None
+            first = True
+            keep: list[bytes] = []
+            kept = 0
+            for chunk in reader.read_data():
+                if first:
+                    first = False
+                    if chunk.startswith(b"#!"):
+                        e.head = chunk[:SHEBANG_MAX].split(b"\n", 1)[0]
+                h.update(chunk)
+                if h5 is not None:
+                    h5.update(chunk)
+                if kept < limit:
+                    piece = chunk[: limit - kept]
+                    keep.append(piece)
+                    kept += len(piece)
+            e.sha256 = h.digest()
+            if h5 is not None:
+                e.md5 = h5.digest()
+            if limit:
+                e.data = b"".join(keep)
+                e.truncated = m.size > limit
+                captured_total += len(e.data)
+                if captured_total > MAX_CAPTURED:
+                    raise CorruptImage(f"{where}: layer holds more than 1 GiB of metadata files")
+        entries.append(e)
+    # Drain the end-of-archive blocks and anything after them so digests cover the whole stream.
+    while stream.read(1 << 20):
+        pass
+    index.tar_bytes = reader.offset
+    return index

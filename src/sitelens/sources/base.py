@@ -1,0 +1,35 @@
+"""What every image source takes and gives.
+
+A source turns a reference into an :class:`~sitelens.image.Image` whose ``open_layer`` streams
+blobs; it is a context manager because some sources hold resources (an HTTP session, an open
+archive, a temporary export from an engine) until the layers have been read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..image import Image
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    platform: str | None = None  # os/arch[/variant]; None: this machine's, else linux/amd64
+    insecure_registries: tuple[str, ...] = ()  # hosts allowed over plain HTTP besides loopback
+    docker_config: Path | None = None  # default: $DOCKER_CONFIG/config.json or ~/.docker/config.json
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    retries: int = 4
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    def open(self, ref: str, opts: SourceOptions) -> AbstractContextManager[Image]: ...
+
+
+ImageIter = Iterator[Image]

@@ -1,0 +1,44 @@
+"""Small helpers shared by tests: turn a fixture image into sitelens objects without a source."""
+
+from __future__ import annotations
+
+import io
+from contextlib import contextmanager
+from pathlib import Path
+
+from fixtures.imagebuilder import Built, ImageSpec, build
+from sitelens.fs import Filesystem
+from sitelens.image import Image, config_from_json, layers_from_config, parse_config
+from sitelens.layers.cache import LayerCache
+from sitelens.layers.loader import load_indexes
+
+MEDIA = {
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+    "plain": "application/vnd.oci.image.layer.v1.tar",
+}
+
+
+def image_from_built(built: Built, ref: str = "test") -> Image:
+    import hashlib
+
+    doc = parse_config(built.config, ref)
+    blobs = [
+        ("sha256:" + hashlib.sha256(b).hexdigest(), MEDIA[codec], len(b))
+        for b, _, codec in built.layers
+    ]
+    layers = layers_from_config(doc, blobs, ref)
+    data = {layer.index: built.layers[layer.index][0] for layer in layers}
+
+    @contextmanager
+    def opener(layer):  # type: ignore[no-untyped-def]
+        yield io.BytesIO(data[layer.index])
+
+    return Image(ref, None, config_from_json(doc), layers, raw_config=doc, _opener=opener)
+
+
+def fs_from_spec(spec: ImageSpec, compression: str | None = "gzip", cache_dir: Path | None = None) -> Filesystem:
+    image = image_from_built(build(spec, compression))
+    cache = LayerCache(cache_dir, enabled=cache_dir is not None)
+    indexes = load_indexes(image, cache)
+    return Filesystem.from_indexes(indexes, [layer.created_by for layer in image.layers])
