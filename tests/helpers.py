@@ -42,3 +42,20 @@ def fs_from_spec(spec: ImageSpec, compression: str | None = "gzip", cache_dir: P
     cache = LayerCache(cache_dir, enabled=cache_dir is not None)
     indexes = load_indexes(image, cache)
     return Filesystem.from_indexes(indexes, [layer.created_by for layer in image.layers])
+
+
+def require_tool(*names: str) -> None:
+    """Skip when an external tool is missing on a developer machine; fail in CI, where .ci/run
+    installs every tool, so a missing one is a broken set-up and never a silent pass."""
+    import os
+    import shutil
+
+    import pytest
+
+    missing = [n for n in names if shutil.which(n) is None]
+    if not missing:
+        return
+    msg = f"required tool(s) not installed: {', '.join(missing)}"
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)

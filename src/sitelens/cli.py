@@ -136,6 +136,263 @@ def ls_cmd(
         _emit(render_listing(loaded.fs, path, fmt.value), None)
 
 
+class FailOn(str, Enum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+    none = "none"
+
+
+@app.command()
+def audit(
+    ref: Annotated[str, typer.Argument(help="Image reference (see `sitelens --help`).")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="console, json or sarif.")] = (
+        Format.console
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
+    ] = None,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 on unsuppressed findings at or above this "
+                     "severity (default: config's fail-on, else high; none never fails)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML config (default: ./.sitelens.toml, else "
+                     "[tool.sitelens] in ./pyproject.toml)."),
+    ] = None,
+    user: Annotated[
+        list[str] | None,
+        typer.Option("--user", help="Also evaluate this runtime identity, UID[:GID]; repeatable."),
+    ] = None,
+    requirements: Annotated[
+        list[Path] | None,
+        typer.Option("--requirements", help="Requirements/lock file the image should honour "
+                     "(SL116); repeatable."),
+    ] = None,
+    platform: PlatformOpt = None,
+    insecure_registry: InsecureOpt = None,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """Audit an image: which copy of each package wins for whom, what pip overwrote, who can
+    read the import path, wasted bytes. Exit 0 clean, 1 findings at or above --fail-on, 2 usage,
+    configuration or internal error, 3 image unreadable."""
+    from .audit import AuditOptions, run_audit
+    from .config import load_config
+    from .errors import UsageError
+    from .inventory.identities import parse_user_option
+
+    with _guard():
+        users = []
+        for u in user or []:
+            try:
+                users.append(parse_user_option(u))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        cfg = load_config(config)
+        threshold = fail_on.value if fail_on is not None else cfg.fail_on
+        opts = AuditOptions(
+            source=source_options(platform, insecure_registry),
+            cache_dir=cache_dir,
+            use_cache=not no_cache,
+            progress=progress_for_tty(),
+            users=tuple(users),
+            config=cfg,
+            requirements=tuple(requirements or ()),
+            on_check_error="record",
+        )
+        result = run_audit(ref, opts)
+        if fmt is Format.json:
+            from .report.json_report import render_json
+
+            text = render_json(result, threshold)
+        elif fmt is Format.sarif:
+            from .report.sarif import render_sarif
+
+            text = render_sarif(result, threshold)
+        else:
+            import os
+
+            from .report.console import render_console
+
+            color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            width = None if output is not None else _terminal_width()
+            text = render_console(result, threshold, color=color, width=width)
+        _emit(text, output)
+        for failure in result.errors:
+            typer.echo(f"sitelens: internal error in check {failure.check}: {failure.error}",
+                       err=True)
+        code = result.exit_code(threshold)
+    raise typer.Exit(code)
+
+
+def _terminal_width() -> int | None:
+    import shutil
+
+    return shutil.get_terminal_size((110, 24)).columns if sys.stdout.isatty() else None
+
+
+@app.command("rules")
+def rules_cmd(
+    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f")] = SimpleFormat.console,
+) -> None:
+    """The rule catalog: id, name, default severity and what each rule reports."""
+    from .rules.catalog import all_rules
+
+    rules = all_rules()
+    if fmt is SimpleFormat.json:
+        import json
+
+        doc = [{"id": r.id, "name": r.name, "severity": r.severity, "title": r.title,
+                "summary": r.summary, "category": r.category, "docs": r.docs} for r in rules]
+        _emit(json.dumps(doc, indent=2), None)
+        return
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="sitelens rules (sitelens explain ID for the full page)",
+                  title_justify="left")
+    for col in ("id", "name", "default", "reports"):
+        table.add_column(col, no_wrap=col != "reports")
+    for r in rules:
+        table.add_row(r.id, r.name, r.severity, r.summary)
+    buf = io.StringIO()
+    Console(file=buf, width=_terminal_width() or 120, no_color=True).print(table)
+    _emit(buf.getvalue(), None)
+
+
+@app.command()
+def explain(
+    rule: Annotated[str, typer.Argument(help="Rule id, e.g. SL101.")],
+) -> None:
+    """Print a rule's page: what it means, why it matters in a container, the fix for each way
+    of building an image, and how to silence it (the same text as docs/rules/SLnnn.md)."""
+    from .rules.catalog import rule_page
+
+    with _guard():
+        sys.stdout.write(rule_page(rule))
+
+
+@app.command()
+def scan(
+    registry: Annotated[
+        str | None, typer.Argument(help="Registry host[:port] to enumerate (omit with --images).")
+    ] = None,
+    repo: Annotated[str, typer.Option("--repo", help="Glob on repository names.")] = "*",
+    tag: Annotated[str, typer.Option("--tag", help="Glob on tags.")] = "*",
+    images: Annotated[
+        Path | None, typer.Option("--images", help="File with one image reference per line.")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes.")] = 2,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="local (default) or dask://HOST:PORT.")
+    ] = None,
+    db: Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL.")] = "sitelens-scan.db",
+    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f")] = SimpleFormat.console,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write a static HTML report.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="sitelens config file.")] = None,
+    platform: PlatformOpt = None,
+    insecure_registry: InsecureOpt = None,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """Audit every image of a registry (or a list), skipping digests already audited."""
+    from .config import load_config
+    from .layers.cache import default_cache_dir
+    from .scan.executor import make_executor
+    from .scan.html import render_html
+    from .scan.job import config_hash, run_scan, summarise
+    from .scan.report import render_scan_console, render_scan_json
+    from .scan.store import ResultStore
+    from .scan.targets import file_targets, registry_targets
+    from .scan.task import audit_task
+
+    with _guard():
+        if registry is None and images is None:
+            raise _fail("give a REGISTRY to enumerate or --images FILE", EXIT_USAGE)
+        cfg = load_config(config)
+        opts = source_options(platform, insecure_registry)
+        errors: list[str] = []
+        targets = (
+            file_targets(images, registry, opts, errors)
+            if images is not None
+            else registry_targets(registry or "", repo, tag, opts, errors)
+        )
+        task_options = {
+            "cache_dir": str(cache_dir or default_cache_dir()),
+            "use_cache": not no_cache,
+            "config": str(cfg.source) if cfg.source else None,
+            "fail_on": cfg.fail_on,
+            "platform": platform,
+            "insecure_registries": list(insecure_registry or ()),
+        }
+        # Digest + tool version + config (and platform) decide whether an image is done.
+        cfg_hash = config_hash({"config": cfg.source.read_text() if cfg.source else None, "platform": platform})
+        store = ResultStore(db)
+        ex = make_executor(executor, workers)
+        try:
+            stats = run_scan(targets, store, ex, audit_task, task_options, cfg_hash)
+        finally:
+            ex.close()
+        report = summarise(store, cfg_hash, stats)
+        text = render_scan_json(report, errors) if fmt == SimpleFormat.json else render_scan_console(report, errors)
+        if html is not None:
+            try:
+                html.write_text(render_html(report["summary"], report["images"]))
+            except OSError as exc:
+                raise _fail(f"cannot write {html}: {exc.strerror}", EXIT_USAGE) from None
+        _emit(text, output)
+
+
+@app.command()
+def inventory(
+    ref: Annotated[str, typer.Argument(help="Image reference (see `sitelens --help`).")],
+    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f", help="console or json.")] = (
+        SimpleFormat.console
+    ),
+    user: Annotated[
+        list[str] | None,
+        typer.Option("--user", help="Also show the import path for UID[:GID]; repeatable."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
+    ] = None,
+    platform: PlatformOpt = None,
+    insecure_registry: InsecureOpt = None,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """What is installed where, by whom, and visible to whom: interpreters, venvs, sys.path per
+    identity, distributions. No judgement (see `audit`)."""
+    from .errors import UsageError
+    from .inventory.builder import build_inventory
+    from .inventory.identities import parse_user_option, resolve_identities
+    from .pipeline import load
+    from .report.inventory import render_inventory
+
+    with _guard():
+        users = []
+        for u in user or []:
+            try:
+                users.append(parse_user_option(u))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        with load(ref, source_options(platform, insecure_registry), cache_dir, not no_cache,
+                  progress_for_tty()) as loaded:
+            warnings: list[str] = []
+            idents = resolve_identities(loaded.fs, loaded.image.config, users, warnings=warnings)
+            inv = build_inventory(loaded.fs, loaded.image, idents)
+            inv.warnings[:0] = [*loaded.fs.warnings, *warnings]
+            _emit(render_inventory(inv, loaded.image, fmt.value, loaded.fs), output)
+
+
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -161,7 +418,8 @@ def _root(
     """Image references: docker-archive:PATH | oci:DIR[:TAG] | oci-archive:PATH |
     registry:NAME[:TAG|@DIGEST] | docker:NAME | podman:NAME | dir:PATH | NAME[:TAG] (engine, then registry).
 
-    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage/config error, 3 image unreadable.
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage/config error (or an audit
+    left incomplete by an internal error), 3 image unreadable.
     """
 
 

@@ -1,20 +1,28 @@
 """Findings (DESIGN §5): one factual, actionable statement about the image, with evidence.
 
 Checks build findings with :func:`finding`; the fingerprint is derived from the rule and the
-stable parts of the evidence (names, paths, identities — never layer digests or sizes), so it
-survives a rebuild of the same image and can key suppressions and scan diffs.
+stable parts of the evidence (names, paths, identities — never layer digests, sizes or versions),
+so it survives a rebuild of the same image and can key suppressions and scan diffs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # 0 is the worst
 DOCS_BASE = "https://github.com/sitelens/sitelens/blob/main/docs/rules/"
+RULE_ID = re.compile(r"^SL[1-9]\d\d$")
+
+# Evidence keys that identify *what* a finding is about and stay put across rebuilds; used for
+# the fingerprint when a check gives no explicit key. Versions, layers and bytes change with
+# every rebuild or upgrade of the same problem, so they are left out on purpose.
+STABLE_EVIDENCE_KEYS = ("distribution", "paths", "identity", "interpreter")
 
 
 @dataclass
@@ -29,6 +37,12 @@ class Finding:
     fingerprint: str
     suppressed: bool = False
     suppression: dict[str, Any] | None = None  # the config entry that silenced it
+    # the check's severity when the config overrode it (None: not overridden)
+    default_severity: str | None = None
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_RANK[self.severity]
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -44,6 +58,8 @@ class Finding:
         }
         if self.suppression is not None:
             doc["suppression"] = self.suppression
+        if self.default_severity is not None:
+            doc["default_severity"] = self.default_severity
         return doc
 
 
@@ -56,6 +72,10 @@ def docs_url(rule: str) -> str:
     return f"{DOCS_BASE}{rule}.md"
 
 
+def _stable_key(evidence: dict[str, Any]) -> tuple[object, ...]:
+    return tuple((k, evidence[k]) for k in STABLE_EVIDENCE_KEYS if evidence.get(k) is not None)
+
+
 def finding(
     rule: str,
     severity: str,
@@ -65,7 +85,10 @@ def finding(
     remediation: str,
     key: tuple[object, ...] = (),
 ) -> Finding:
-    """Build a finding. ``key`` holds the stable identifying parts used for the fingerprint."""
+    """Build a finding. ``key`` holds the stable identifying parts used for the fingerprint;
+    without one, the stable evidence keys (distribution, paths, identity, interpreter) are used."""
+    if not RULE_ID.match(rule):
+        raise ValueError(f"malformed rule id {rule!r}")
     if severity not in SEVERITY_RANK:
         raise ValueError(f"unknown severity {severity!r}")
     return Finding(
@@ -76,18 +99,40 @@ def finding(
         evidence=evidence,
         remediation=remediation,
         docs=docs_url(rule),
-        fingerprint=fingerprint(rule, *key),
+        fingerprint=fingerprint(rule, *(key or _stable_key(evidence))),
     )
+
+
+def at_or_above(severity: str, threshold: str) -> bool:
+    """True when ``severity`` is as bad as ``threshold`` or worse."""
+    return SEVERITY_RANK[severity] <= SEVERITY_RANK[threshold]
+
+
+def sort_key(f: Finding) -> tuple[int, str, str]:
+    """Worst first, then by rule id, then stable: the order every report uses."""
+    return (f.rank, f.rule, f.fingerprint)
+
+
+def worst(findings: Iterable[Finding]) -> str | None:
+    """The worst severity among unsuppressed findings, or None."""
+    ranks = [f.rank for f in findings if not f.suppressed]
+    return SEVERITIES[min(ranks)] if ranks else None
 
 
 @dataclass
 class Summary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
+    suppressed: int = 0
 
     @classmethod
     def of(cls, findings: list[Finding]) -> Summary:
         s = cls()
         for f in findings:
-            if not f.suppressed:
+            if f.suppressed:
+                s.suppressed += 1
+            else:
                 s.counts[f.severity] += 1
         return s
+
+    def to_json(self) -> dict[str, int]:
+        return {**self.counts, "suppressed": self.suppressed}

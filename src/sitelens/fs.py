@@ -25,6 +25,7 @@ UNCHANGED = "unchanged"  # re-shipped identical
 DELETED = "deleted"
 
 MAX_SYMLINK_HOPS = 40
+OPAQUE_MARKER = ".wh..wh..opq"
 
 
 @dataclass(slots=True)
@@ -137,7 +138,9 @@ class Filesystem:
         self._record(path, Change(layer, DELETED, 0, None, cause))
         kids = self._children.pop(path, None)
         if kids:
-            sub = "parent-whiteout" if cause != "opaque" else "opaque"
+            # rm -rf (a whiteout) reaches children as "parent-whiteout"; opaque and replaced
+            # keep their own cause so a reader can tell the three stories apart.
+            sub = cause if cause in ("opaque", "replaced") else "parent-whiteout"
             for name in list(kids):
                 self._remove_tree(path.rstrip("/") + "/" + name, layer, sub)
         parent = posixpath.dirname(path)
@@ -173,31 +176,77 @@ class Filesystem:
         # Phase 1: whiteouts and opaque markers act on the lower layers only.
         for e in index.entries:
             if e.kind == "opaque":
-                kids = self._children.get(e.path)
+                real = self._reroot(e.path.rstrip("/") + "/" + OPAQUE_MARKER)
+                target = posixpath.dirname(real)
+                kids = self._children.get(target)
                 if kids:
                     for name in list(kids):
-                        self._remove_tree(e.path.rstrip("/") + "/" + name, layer, "opaque")
+                        self._remove_tree(target.rstrip("/") + "/" + name, layer, "opaque")
             elif e.kind == "whiteout":
                 if e.path == "/":
                     raise CorruptImage(f"layer {layer}: a whiteout names the root directory")
-                self._remove_tree(e.path, layer, "whiteout")
+                self._remove_tree(self._reroot(e.path), layer, "whiteout")
         # Phase 2: the layer's own entries.
         for e in index.entries:
             if e.kind in ("opaque", "whiteout"):
                 continue
             self._put(e, layer)
 
+    def _reroot(self, path: str) -> str:
+        """Where an extractor puts ``path``: its parent directories are looked up following
+        symlinks inside the root, like containerd's ``RootPath`` and umoci's securejoin (a layer
+        that ships ``lib/x`` over ``/lib -> usr/lib`` writes ``/usr/lib/x``; over a dangling link
+        the link's target dirs are created). The last component is never followed. A regular
+        file in the chain or a link loop keeps the literal path (the file is then replaced)."""
+        parent, base = posixpath.split(path)
+        node = self._nodes.get(parent)
+        if path == "/" or (node is not None and node.entry.kind == "dir"):
+            # Fast path: every node's ancestors are directories, so nothing to resolve.
+            return path
+        pending = [p for p in reversed(parent.split("/")) if p and p != "."]
+        cur = "/"
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if part == "..":
+                cur = posixpath.dirname(cur)
+                continue
+            nxt = cur.rstrip("/") + "/" + part
+            n = self._nodes.get(nxt)
+            if n is not None and n.entry.kind == "symlink":
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return path
+                target = n.entry.link or ""
+                if target.startswith("/"):
+                    cur = "/"
+                pending.extend(p for p in reversed(target.split("/")) if p and p != ".")
+                continue
+            if n is not None and n.entry.kind != "dir":
+                return path
+            cur = nxt  # an existing dir, or a missing one taken literally (created implicitly)
+        return posixpath.join(cur, base)
+
     def _put(self, e: Entry, layer: int) -> None:
+        real = self._reroot(e.path)
+        if real != e.path:
+            e = replace(e, path=real)
         path = e.path
         if e.kind == "hardlink":
-            target = self._nodes.get(e.link or "")
+            link = e.link or ""
+            target = self._nodes.get(link)
+            if target is None:
+                resolved = self.resolve(link, follow_last=False)
+                target = self._nodes.get(resolved) if resolved else None
             if target is None or target.entry.kind not in ("file", "hardlink"):
                 self.warnings.append(f"layer {layer}: hard link {path} -> {e.link} has no regular target")
                 return
             t = target.entry
+            # A hard link is a second name for the target's inode: content *and* mode/owner are
+            # the target's (extractors call link(2), which ignores the link header's mode).
             e = replace(
                 e, size=t.size, sha256=t.sha256, md5=t.md5, data=t.data, head=t.head,
-                truncated=t.truncated,
+                truncated=t.truncated, mode=t.mode, uid=t.uid, gid=t.gid, xattrs=t.xattrs,
             )
             shipped = 0
         else:

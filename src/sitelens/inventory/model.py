@@ -116,6 +116,9 @@ class Interpreter:
     stdlib: str | None = None
     externally_managed: bool = False
     abiflags: str = ""
+    # getpath's fallback when no landmark is found (from _sysconfigdata; None: unknown)
+    compile_prefix: str | None = None
+    compile_exec_prefix: str | None = None
 
 
 @dataclass
@@ -138,6 +141,8 @@ class Environment:
     venv: Venv | None = None
     sys_path: dict[str, list[PathEntry]] = field(default_factory=dict)  # identity name -> path
     distributions: list[Distribution] = field(default_factory=list)
+    # `import` lines of .pth files site runs at start-up, per identity: (pth file, line)
+    pth_imports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:

@@ -21,6 +21,7 @@ INDEX_FORMAT = 1
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
+AUFS_META_PREFIX = "/.wh..wh."
 SHEBANG_MAX = 256
 MAX_ENTRIES = 5_000_000
 MAX_CAPTURED = 1 << 30  # bytes of captured content one layer may hold in memory
@@ -106,6 +107,12 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
         if len(entries) >= MAX_ENTRIES:
             raise CorruptImage(f"{where}: layer has more than {MAX_ENTRIES} entries")
         path = normalize_member_name(m.name, where)
+        if path.startswith(AUFS_META_PREFIX):
+            # aufs bookkeeping at the root (.wh..wh.plnk/, .wh..wh.aufs, .wh..wh.orph/) and
+            # everything under it is not part of the image's filesystem (as Docker skips it).
+            if len(index.warnings) < 100:
+                index.warnings.append(f"ignored aufs metadata {path}")
+            continue
         base = posixpath.basename(path)
         if base.startswith(WHITEOUT_PREFIX) and base != WHITEOUT_PREFIX:
             parent = posixpath.dirname(path)
@@ -165,7 +172,8 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                     raise CorruptImage(f"{where}: layer holds more than 1 GiB of metadata files")
         entries.append(e)
     # Drain the end-of-archive blocks and anything after them so digests cover the whole stream.
-    while stream.read(1 << 20):
-        pass
-    index.tar_bytes = reader.offset
+    tail = 0
+    while chunk := stream.read(1 << 20):
+        tail += len(chunk)
+    index.tar_bytes = reader.offset + tail
     return index

@@ -38,7 +38,10 @@ def index_layer(image: Image, layer: Layer) -> LayerIndex:
         # dir: sources cannot know the diff_id before reading; it is what we just computed.
         index.diff_id = diff_id
     elif diff_id != layer.diff_id:
-        raise CorruptImage(f"{where}: content does not match its diff_id {layer.diff_id} (got {diff_id})")
+        # zstd's streaming API ends quietly at a cut frame, so for zstd this check is what
+        # catches truncation: name the codec so the user knows where to look.
+        what = f"corrupt or truncated {codec} data: " if codec != "plain" else ""
+        raise CorruptImage(f"{where}: {what}content does not match its diff_id {layer.diff_id} (got {diff_id})")
     return index
 
 

@@ -1,0 +1,5 @@
+"""``python -m sitelens``: the same CLI as the ``sitelens`` script."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,197 @@
+"""The audit: image → filesystem → inventory → every registered check → config → result.
+
+``run_audit`` is the library entry point behind ``sitelens audit``; ``audit_image`` does the same
+from an already loaded image (tests, the scan job). Renderers and the CLI only read the
+:class:`AuditResult`; the exit code is decided here (:meth:`AuditResult.exit_code`) and nowhere
+else.
+
+A check that raises is a bug in sitelens, not a property of the image. By default
+(``on_check_error="raise"``) it propagates, so tests see it. The CLI passes ``"record"``: the other
+checks still run, the failure is reported in every format (JSON ``errors``, SARIF
+``toolExecutionNotifications`` with ``executionSuccessful: false``, a console banner) and the exit
+code is 2, because an incomplete audit must neither pass a gate (0) nor pose as findings (1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from .findings import Finding, Summary, at_or_above, sort_key
+from .sources.base import SourceOptions
+from .strategy import Strategy, detect_strategy
+from .suppress import SuppressionStatus, apply_config
+
+if TYPE_CHECKING:
+    from .fs import Filesystem
+    from .image import Image
+    from .inventory.model import Identity, Inventory
+    from .layers.index import LayerIndex
+    from .layers.loader import Progress
+
+InventoryBuilder = Callable[["Filesystem", "Image", "list[Identity]"], "Inventory"]
+
+
+@dataclass
+class AuditOptions:
+    source: SourceOptions = field(default_factory=SourceOptions)
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    progress: Progress | None = None
+    users: tuple[str, ...] = ()  # extra identities, --user UID[:GID]
+    config: Config = field(default_factory=Config)
+    requirements: tuple[Path, ...] = ()  # --requirements, added to the config's
+    today: dt.date | None = None  # for suppression expiry; None = today
+    on_check_error: str = "raise"  # raise | record
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    check: str
+    rules: tuple[str, ...]
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "rules": list(self.rules), "error": self.error}
+
+
+@dataclass
+class AuditResult:
+    image: Image
+    fs: Filesystem
+    identities: list[Identity]
+    inventory: Inventory
+    strategy: Strategy
+    waste: Any | None  # sitelens.waste's result (to_json()), None when not computed
+    findings: list[Finding]
+    suppressions: list[SuppressionStatus]
+    errors: list[CheckFailure]
+    config: Config
+
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.findings)
+
+    def failing(self, fail_on: str) -> list[Finding]:
+        """Unsuppressed findings at or above ``fail_on`` (none for ``none``)."""
+        if fail_on == "none":
+            return []
+        return [f for f in self.findings if not f.suppressed and at_or_above(f.severity, fail_on)]
+
+    def exit_code(self, fail_on: str) -> int:
+        """DESIGN §4: 2 when a check crashed (incomplete audit), 1 when findings reach
+        ``fail_on``, else 0. (3 never comes from here: an unreadable image raises earlier.)"""
+        if self.errors:
+            return EXIT_USAGE
+        return EXIT_FINDINGS if self.failing(fail_on) else EXIT_OK
+
+
+def _read_requirements(paths: Sequence[Path]) -> list[tuple[str, str]]:
+    """Host requirement files as (path, text), the form the SL116 check reads from options."""
+    out = []
+    for p in paths:
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read requirements file {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"requirements file {p} is not UTF-8 text") from None
+        out.append((str(p), text))
+    return out
+
+
+def _default_builder() -> InventoryBuilder:
+    # Imported late: the inventory is the heaviest import and `rules`/`explain` never need it.
+    from .inventory.builder import build_inventory
+
+    return build_inventory
+
+
+def _compute_waste(fs: Filesystem, indexes: list[LayerIndex]) -> Any | None:
+    try:
+        from .waste import compute_waste
+    except ModuleNotFoundError as exc:  # TEMPORARY until sitelens.waste lands
+        if exc.name != f"{__package__}.waste":
+            raise
+        return None
+    return compute_waste(fs, indexes)
+
+
+def _run_checks(ctx: Any, on_error: str) -> tuple[list[Finding], list[CheckFailure]]:
+    from . import checks  # noqa: F401  (importing the package registers every check)
+    from .checks.base import REGISTRY
+    from .rules.catalog import RULES
+
+    findings: list[Finding] = []
+    failures: list[CheckFailure] = []
+    seen: set[tuple[str, str, str]] = set()
+    for rc in REGISTRY:
+        try:
+            produced = list(rc.fn(ctx))
+            for f in produced:
+                if f.rule not in rc.rules or f.rule not in RULES:
+                    raise ValueError(f"emitted {f.rule}, which it does not declare ({rc.rules})")
+        except Exception as exc:
+            if on_error == "raise":
+                raise
+            failures.append(CheckFailure(rc.name, rc.rules, f"{type(exc).__name__}: {exc}"))
+            continue
+        for f in produced:
+            # the same statement reached twice (e.g. once per identity) is reported once
+            k = (f.rule, f.fingerprint, f.message)
+            if k not in seen:
+                seen.add(k)
+                findings.append(f)
+    return findings, failures
+
+
+def audit_image(
+    image: Image,
+    indexes: list[LayerIndex],
+    fs: Filesystem,
+    options: AuditOptions | None = None,
+    build_inventory: InventoryBuilder | None = None,
+) -> AuditResult:
+    """Audit an image whose layers are already indexed and merged."""
+    from .checks.base import Context
+    from .inventory.identities import resolve_identities
+
+    opts = options or AuditOptions()
+    config = opts.config
+    warnings: list[str] = []
+    identities = resolve_identities(fs, image.config, opts.users, warnings=warnings)
+    inventory = (build_inventory or _default_builder())(fs, image, identities)
+    inventory.warnings.extend(w for w in warnings if w not in inventory.warnings)
+    strategy = detect_strategy(inventory, fs)
+    waste = _compute_waste(fs, indexes)
+    ctx = Context(
+        fs=fs,
+        inventory=inventory,
+        image=image,
+        indexes=indexes,
+        options={
+            "requirements": _read_requirements([*config.requirements, *opts.requirements]),
+            "waste": config.waste.to_json(),
+            "users": list(opts.users),
+        },
+        cache={"strategy": strategy, "waste": waste},
+    )
+    raw, failures = _run_checks(ctx, opts.on_check_error)
+    findings, statuses = apply_config(raw, config, opts.today)
+    findings.sort(key=sort_key)
+    return AuditResult(image, fs, identities, inventory, strategy, waste, findings, statuses,
+                       failures, config)
+
+
+def run_audit(ref: str, options: AuditOptions | None = None) -> AuditResult:
+    """Obtain the image ``ref`` and audit it (ImageError subclasses when it cannot be read)."""
+    from .pipeline import load
+
+    opts = options or AuditOptions()
+    with load(ref, opts.source, opts.cache_dir, opts.use_cache, opts.progress) as loaded:
+        return audit_image(loaded.image, loaded.indexes, loaded.fs, opts)

@@ -1,0 +1,98 @@
+"""Helpers the permission checks share: the engine per context, identity groups, app dirs.
+
+Identities that share credentials and HOME get the same answer from the kernel, so a finding is
+built once per group and names every identity in it (``identity`` is the first, ``identities``
+all of them), instead of repeating the same fact for ``image-user`` and ``root``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..permissions import Access, Permissions
+
+if TYPE_CHECKING:
+    from ..inventory.model import Environment, Identity, PathEntry
+    from .base import Context
+
+APP_ORIGINS = ("script-dir", "pythonpath")  # the application's own code dirs, not installs
+
+
+def engine(ctx: Context) -> Permissions:
+    p = ctx.cache.get("permissions")
+    if not isinstance(p, Permissions):
+        p = Permissions(ctx.fs)
+        ctx.cache["permissions"] = p
+    return p
+
+
+def identities(ctx: Context) -> list[Identity]:
+    """The inventory's identities; resolved here from the image when an inventory has none
+    (e.g. a partial inventory), so the permission rules never silently judge nobody."""
+    if ctx.inventory.identities:
+        return list(ctx.inventory.identities)
+    cached = ctx.cache.get("identities")
+    if not isinstance(cached, list):
+        from ..inventory.identities import resolve_identities
+
+        cached = resolve_identities(ctx.fs, ctx.image.config)
+        ctx.cache["identities"] = cached
+    return list(cached)
+
+
+def image_user(ctx: Context) -> Identity | None:
+    return next((i for i in identities(ctx) if i.name == "image-user"), None)
+
+
+def cred_key(identity: Identity) -> tuple[int, int, tuple[int, ...], str | None]:
+    return (identity.uid, identity.gid, tuple(sorted(set(identity.groups))), identity.home)
+
+
+def groups_of(idents: Iterable[Identity]) -> list[list[Identity]]:
+    """Identities grouped by identical credentials and HOME, in first-seen order."""
+    out: dict[tuple[int, int, tuple[int, ...], str | None], list[Identity]] = {}
+    for i in idents:
+        out.setdefault(cred_key(i), []).append(i)
+    return list(out.values())
+
+
+def identity_evidence(group: list[Identity]) -> dict[str, object]:
+    first = group[0]
+    ev: dict[str, object] = {
+        "identity": first.name,
+        "identities": [i.name for i in group],
+        "uid": first.uid,
+        "gid": first.gid,
+        "groups": list(first.groups),
+        "home": first.home,
+    }
+    return ev
+
+
+def describe(identity: Identity) -> str:
+    who = f"uid {identity.uid} gid {identity.gid}"
+    extra = [g for g in identity.groups if g != identity.gid]
+    if extra:
+        who += " groups " + ",".join(str(g) for g in extra)
+    if identity.username:
+        who = f"{identity.username} ({who})"
+    return f"{identity.name} [{who}]"
+
+
+def sys_path_for(env: Environment, identity: Identity) -> list[PathEntry]:
+    return list(env.sys_path.get(identity.name, []))
+
+
+def access_evidence(access: Access) -> dict[str, object]:
+    return access.evidence()
+
+
+def is_under(path: str, top: str) -> bool:
+    top = top.rstrip("/") or "/"
+    return path == top or path.startswith(top + "/") or top == "/"
+
+
+def norm(path: str) -> str:
+    return posixpath.normpath(path) if path else path

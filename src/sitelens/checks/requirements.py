@@ -1,0 +1,421 @@
+"""Requirements held against the copy that actually wins: SL108, SL116.
+
+Markers are evaluated for the image's interpreter (its version, Linux, the image's
+architecture), never for the machine running sitelens. A requirement is met only by the copy
+that resolves first on the identity's import path: a satisfying copy shadowed by an older one
+does not count, which is exactly what pip's "Requirement already satisfied" hides.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..findings import Finding, finding
+from ..inventory.model import Distribution, Environment
+from .base import Context, check
+from .resolution import (
+    env_label,
+    installer_label,
+    layer_label,
+    listed,
+    marker_environment,
+    owner_label,
+    remedy,
+    winners,
+)
+
+
+def _satisfies(spec: SpecifierSet, version: str | None) -> bool | None:
+    """True/False, or None when the installed version cannot be parsed."""
+    if version is None:
+        return None
+    try:
+        return spec.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return None
+
+
+def _marker_ok(marker: Marker | None, env: dict[str, str]) -> bool:
+    if marker is None:
+        return True
+    try:
+        return marker.evaluate(env)
+    except (UndefinedComparison, UndefinedEnvironmentName, InvalidMarker):
+        return True
+
+
+# ---- SL108 unmet-requirement ---------------------------------------------------------------------
+
+SL108_FIX = {
+    "venv": "Install {req} into the venv (add it to the requirements you install there), or pin "
+    "{name} to a version whose requirements the venv satisfies.",
+    "system": "Install {req} so that the copy first on the path satisfies it (pip install "
+    "'{req}'), without --no-deps; or move the application into a venv where pip "
+    "resolves all requirements together.",
+    "default": "Install {req} in the environment that imports {name}, or pin {name} to a version "
+    "compatible with what is installed.",
+}
+
+
+@dataclass
+class _Unmet:
+    dist: Distribution
+    req: Requirement
+    have: Distribution | None
+    identities: list[str] = field(default_factory=list)
+
+
+@check("SL108")
+def unmet_requirement(ctx: Context) -> Iterator[Finding]:
+    arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
+    for env in ctx.inventory.environments:
+        menv = marker_environment(env, arch)
+        problems: dict[tuple[str, str], _Unmet] = {}
+        for ident, entries in env.sys_path.items():
+            win = winners(env, entries)
+            for dist in win.values():
+                for raw in dist.requires:
+                    try:
+                        req = Requirement(raw)
+                    except InvalidRequirement:
+                        continue
+                    if not _marker_ok(req.marker, menv):
+                        continue
+                    name = canonicalize_name(req.name)
+                    have = win.get(name)
+                    if have is not None:
+                        ok = _satisfies(req.specifier, have.version)
+                        if ok is None or ok:
+                            continue
+                    problems.setdefault((dist.name, name), _Unmet(dist, req, have)).identities.append(ident)
+        for (dname, rname), p in sorted(problems.items()):
+            dist, req, have, idents = p.dist, p.req, p.have, p.identities
+            req_text = str(req).split(";")[0].strip()
+            who = f"{dist.raw_name or dist.name} {dist.version} ({dist.site_dir}, {installer_label(dist)})"
+            if have is None:
+                state = f"but {rname} is not importable"
+            else:
+                state = (
+                    f"but the copy that resolves first is {have.version} in {have.site_dir} "
+                    f"({installer_label(have)}, {layer_label(ctx, have.layer)})"
+                )
+            marker = f" (marker `{req.marker}` is true for Python {env.version})" if req.marker else ""
+            yield finding(
+                "SL108",
+                "high",
+                f"{dname} requires {req_text}: " + ("missing" if have is None else f"{have.version} found"),
+                f"{who} requires {req_text}{marker} on {env_label(env)}, {state} for {', '.join(idents)}.",
+                {
+                    "distribution": dname,
+                    "requirement": str(req),
+                    "versions": [dist.version, have.version if have else None],
+                    "paths": [dist.metadata_path] + ([have.metadata_path] if have else []),
+                    "layers": [dist.layer] + ([have.layer] if have else []),
+                    "owners": [owner_label(dist)] + ([owner_label(have)] if have else []),
+                    "identity": idents,
+                    "interpreter": env.executable,
+                },
+                remedy(ctx, {k: t.format(req=req_text, name=dname) for k, t in SL108_FIX.items()}),
+                key=(env.executable, dname, rname),
+            )
+
+
+# ---- SL116 requirement-not-effective ---------------------------------------------------------------
+
+_REQ_FILE = re.compile(r"^(requirements.*\.(txt|in)|.*-requirements\.txt|constraints.*\.txt)$")
+_LOCKS = ("uv.lock", "poetry.lock", "Pipfile.lock", "pylock.toml", "pyproject.toml")
+
+
+@dataclass
+class Wanted:
+    source: str  # file path in the image, or the --requirements name
+    line: int | None
+    name: str  # canonical
+    text: str  # as written
+    spec: SpecifierSet
+    marker: Marker | None
+    must_exist: bool  # a requirement (True) or a lock/constraint entry (only checked if installed)
+
+
+def parse_requirements_txt(
+    text: str,
+    source: str,
+    constraint: bool = False,
+    include: dict[str, str] | None = None,
+    depth: int = 0,
+) -> list[Wanted]:
+    """pip requirements syntax: names, specifiers, markers; -r/-c followed when captured."""
+    out: list[Wanted] = []
+    joined = re.sub(r"\\\n", " ", text)
+    for no, raw in enumerate(joined.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        if not line:
+            continue
+        if line.startswith(("-r ", "--requirement", "-c ", "--constraint")):
+            target = line.split(None, 1)[1].strip() if " " in line else line.split("=", 1)[-1]
+            nested = posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
+            if include is not None and nested in include and depth < 5:
+                out += parse_requirements_txt(
+                    include[nested],
+                    nested,
+                    constraint or line.startswith(("-c", "--constraint")),
+                    include,
+                    depth + 1,
+                )
+            continue
+        if line.startswith("-") or "://" in line.split(";")[0] and "@" not in line:
+            continue  # options, editables, bare URLs
+        line = re.split(r"\s--hash[=\s]", line)[0].strip()
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.url:
+            continue
+        out.append(
+            Wanted(
+                source,
+                no,
+                canonicalize_name(req.name),
+                line,
+                req.specifier,
+                req.marker,
+                not constraint,
+            )
+        )
+    return out
+
+
+def _pinned(name: str, version: str, source: str, marker: str | None = None) -> Wanted | None:
+    try:
+        spec = SpecifierSet(f"=={version}")
+        mk = Marker(marker) if marker else None
+    except (InvalidSpecifier, InvalidMarker):
+        return None
+    return Wanted(source, None, canonicalize_name(name), f"{name}=={version}", spec, mk, False)
+
+
+def parse_lock(text: str, source: str) -> list[Wanted]:
+    """uv.lock, poetry.lock, pylock.toml, Pipfile.lock and pyproject.toml's [project] deps."""
+    base = posixpath.basename(source)
+    out: list[Wanted] = []
+    if base == "Pipfile.lock":
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return []
+        for name, info in (doc.get("default") or {}).items():
+            ver = str((info or {}).get("version", "")).lstrip("=")
+            if ver:
+                w = _pinned(name, ver, source, (info or {}).get("markers"))
+                if w:
+                    out.append(w)
+        return out
+    try:
+        toml = importlib.import_module("tomllib")  # 3.11+; on 3.10 lock files are skipped
+    except ModuleNotFoundError:
+        return []
+    try:
+        doc = toml.loads(text)
+    except ValueError:  # TOMLDecodeError subclasses ValueError
+        return []
+    if base == "pyproject.toml":
+        deps = (doc.get("project") or {}).get("dependencies") or []
+        return parse_requirements_txt("\n".join(str(d) for d in deps), source)
+    packages = doc.get("package") or doc.get("packages") or []
+    for p in packages:
+        if not isinstance(p, dict) or "name" not in p or "version" not in p:
+            continue
+        src = p.get("source") or {}
+        if isinstance(src, dict) and (src.get("editable") or src.get("virtual") or src.get("directory")):
+            continue  # the project itself
+        w = _pinned(str(p["name"]), str(p["version"]), source, p.get("marker"))
+        if w:
+            out.append(w)
+    return out
+
+
+def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
+    """(path or given name, text): files found in the image, then ``--requirements``."""
+    fs = ctx.fs
+    dirs: list[str] = []
+    cfg = ctx.image.config if ctx.image is not None else None
+    if cfg is not None and cfg.workdir:
+        dirs.append(posixpath.normpath(cfg.workdir))
+    dirs.append("/app")
+    ep = ctx.inventory.entrypoint
+    if ep is not None and ep.script:
+        dirs.append(posixpath.dirname(ep.script))
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for d in dirs:
+        real = fs.resolve(d)
+        if real is None or real in seen:
+            continue
+        seen.add(real)
+        for child in fs.listdir(real):
+            if _REQ_FILE.match(child) or child in _LOCKS:
+                text = fs.read_text(posixpath.join(real, child))
+                if text is not None:
+                    out.append((posixpath.join(real, child), text))
+    for name, text in ctx.options.get("requirements") or []:
+        out.append((str(name), str(text)))
+    return out
+
+
+def _parse_source(path: str, text: str, siblings: dict[str, str]) -> list[Wanted]:
+    base = posixpath.basename(path)
+    if base in _LOCKS:
+        return parse_lock(text, path)
+    return parse_requirements_txt(text, path, constraint=base.startswith("constraints"), include=siblings)
+
+
+def _target_envs(ctx: Context) -> list[Environment]:
+    envs = ctx.inventory.environments
+    ep = ctx.inventory.entrypoint
+    if ep is not None and ep.interpreter:
+        hit = [e for e in envs if ep.interpreter in (e.executable, e.interpreter.path, e.interpreter.real_path)]
+        if hit:
+            return hit
+    # No resolvable entrypoint: the first python3 on the image's PATH, as `python3 app.py` would.
+    if ctx.image is not None:
+        for d in ctx.image.config.path_env:
+            for name in ("python3", "python"):
+                exe = posixpath.join(d, name)
+                real = ctx.fs.resolve(exe)
+                if real is None:
+                    continue
+                hit = [
+                    e for e in envs if exe == e.executable or real in (e.interpreter.real_path,) and e.kind == "system"
+                ]
+                venv_hit = [e for e in envs if e.executable == exe]
+                if venv_hit:
+                    return venv_hit
+                if hit:
+                    return hit[:1]
+    return list(envs)
+
+
+SL116_FIX = {
+    "venv": "Install the requirements into a fresh venv (`python -m venv /opt/venv && /opt/venv/bin/pip "
+    "install -r {src}`) so no pre-installed copy can satisfy them first.",
+    "system": "pip reported 'Requirement already satisfied' for {name} because another copy was "
+    "already importable. Install the application's requirements into a venv, or remove "
+    "the pre-installed copy (OS package) before `pip install -r {src}`, or pass "
+    "--upgrade / pin the exact version.",
+    "user": "`pip install --user -r {src}` put {name} only in the build user's site: install it "
+    "system-wide or into a venv that every runtime identity uses.",
+    "default": "Install {src} so that the copy first on the import path matches it (a venv, or "
+    "remove the conflicting copy), then check with `python -c 'import importlib.metadata as "
+    'm; print(m.version("{name}"))\'` as the runtime user.',
+}
+
+
+@check("SL116")
+def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
+    sources = _requirement_sources(ctx)
+    if not sources:
+        return
+    siblings = dict(sources)
+    wanted: list[Wanted] = []
+    for path, text in sources:
+        wanted += _parse_source(path, text, siblings)
+    arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
+    seen_keys: set[tuple[str, str, str]] = set()
+    for env in _target_envs(ctx):
+        menv = marker_environment(env, arch)
+        per_ident = {ident: winners(env, entries) for ident, entries in env.sys_path.items()}
+        anywhere = {d.name for d in env.distributions}
+        for w in wanted:
+            if not _marker_ok(w.marker, menv):
+                continue
+            bad: dict[str, Distribution | None] = {}
+            good: dict[str, Distribution] = {}
+            for ident, win in per_ident.items():
+                have = win.get(w.name)
+                if have is None:
+                    if w.must_exist or w.name in anywhere:
+                        bad[ident] = None
+                    continue
+                ok = _satisfies(w.spec, have.version)
+                if ok is False:
+                    bad[ident] = have
+                else:
+                    good[ident] = have
+            if not bad:
+                continue
+            if all(v is None for v in bad.values()) and not good and not w.must_exist:
+                continue
+            key = (w.source, w.name, env.executable)
+            if key in seen_keys:
+                continue
+            seen_keys.add(key)
+            parts = _grouped(ctx, bad, detailed=True) + _grouped(ctx, dict(good), detailed=False)
+            where = f"{w.source}" + (f" line {w.line}" if w.line else "")
+            dists = {d.metadata_path: d for d in list(bad.values()) + list(good.values()) if d}
+            yield finding(
+                "SL116",
+                "high",
+                f"{w.source} asks for {w.text}, but {w.name} {_first_version(bad)} is imported",
+                f"{where} asks for `{w.text}`, but on {env_label(env)} "
+                + "; ".join(parts)
+                + ". The requirement had no effect for "
+                + ", ".join(sorted(bad))
+                + ' (pip\'s "Requirement already satisfied", or an install they do not see).',
+                {
+                    "distribution": w.name,
+                    "requirement": w.text,
+                    "source": w.source,
+                    "versions": [d.version for d in dists.values()],
+                    "paths": [w.source, *dists],
+                    "layers": sorted({d.layer for d in dists.values() if d.layer is not None}),
+                    "owners": [owner_label(d) for d in dists.values()],
+                    "identity": sorted(bad),
+                    "interpreter": env.executable,
+                },
+                remedy(ctx, {k: t.format(src=w.source, name=w.name) for k, t in SL116_FIX.items()}),
+                key=(w.source, w.name),
+            )
+
+
+def _first_version(bad: dict[str, Distribution | None]) -> str:
+    for d in bad.values():
+        if d is not None:
+            return str(d.version)
+    return "(not installed)"
+
+
+def _grouped(ctx: Context, seen: dict[str, Distribution | None], detailed: bool) -> list[str]:
+    """'image-user, arbitrary-uid import 3.1.2 from ...': identities that see one copy together."""
+    groups: dict[str | None, list[str]] = {}
+    dists: dict[str, Distribution] = {}
+    for ident, d in seen.items():
+        groups.setdefault(d.metadata_path if d else None, []).append(ident)
+        if d is not None:
+            dists[d.metadata_path] = d
+    out = []
+    for mp, idents in groups.items():
+        who = ", ".join(idents)
+        if mp is None:
+            out.append(f"{who}: not importable")
+            continue
+        d = dists[mp]
+        where = f"{d.site_dir} ({installer_label(d)}"
+        where += f", {layer_label(ctx, d.layer)})" if detailed else ")"
+        verb = "imports" if len(idents) == 1 else "import"
+        out.append(f"{who} {verb} {d.version} from {where}")
+    return out
+
+
+__all__ = ["listed", "parse_lock", "parse_requirements_txt"]

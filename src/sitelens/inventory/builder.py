@@ -1,0 +1,178 @@
+"""``build_inventory``: the one entry point the audit uses — filesystem + image → Inventory.
+
+OS package databases (``ospkg``), runtime identities (``identities``), interpreters, venvs, the
+import path of every environment for every identity, and the distributions on those paths.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import TYPE_CHECKING
+
+from ..fs import Filesystem
+from ..image import Image, ImageConfig
+from .distributions import DirScanner
+from .entrypoint import resolve_entrypoint
+from .interpreters import describe_interpreter, find_interpreters
+from .model import Distribution, Environment, Identity, Interpreter, Inventory, OsPackageDb
+from .syspath import compute_sys_path
+from .venv import find_venvs
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+_SITE_DIR = re.compile(r"/(site|dist)-packages$")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, eq, value = line.strip().partition("=")
+        if not eq or key.startswith("#"):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
+
+
+def _package_dbs(fs: Filesystem, warnings: list[str]) -> list[OsPackageDb]:
+    try:
+        from .ospkg import find_package_dbs  # written in parallel by the OS-db engineer
+    except ImportError:
+        return []
+    try:
+        return list(find_package_dbs(fs))
+    except Exception as exc:  # noqa: BLE001 - a broken db reader must not lose the Python view
+        warnings.append(f"OS package databases could not be read: {type(exc).__name__}: {exc}")
+        return []
+
+
+def default_identities(fs: Filesystem, config: ImageConfig) -> list[Identity]:
+    """image-user, arbitrary-uid and root: from ``identities.resolve_identities`` when present."""
+    try:
+        from .identities import resolve_identities
+    except ImportError:
+        resolve_identities = None  # type: ignore[assignment]
+    if resolve_identities is not None:
+        return list(resolve_identities(fs, config))
+    from .syspath import passwd_home
+
+    root = Identity("root", 0, 0, [0], "root", passwd_home(fs, 0) or "/root", True)
+    out = []
+    user = (config.user or "").strip()
+    if user and user not in ("root", "0", "0:0"):
+        uid_s, _, gid_s = user.partition(":")
+        uid = int(uid_s) if uid_s.isdigit() else 1000
+        home = passwd_home(fs, uid)
+        out.append(
+            Identity(
+                "image-user",
+                uid,
+                int(gid_s) if gid_s.isdigit() else uid,
+                [],
+                None,
+                home or "/",
+                home is not None,
+            )
+        )
+    else:
+        out.append(Identity("image-user", 0, 0, [0], "root", root.home, True))
+    out.append(Identity("arbitrary-uid", 1000620000, 0, [0], None, "/", False))
+    out.append(root)
+    return out
+
+
+def _environments(
+    fs: Filesystem, interpreters: list[Interpreter], os_release: dict[str, str], warnings: list[str]
+) -> list[Environment]:
+    envs = [
+        Environment(
+            executable=i.path,
+            kind="conda" if i.flavor == "conda" else "system",
+            interpreter=i,
+            prefix=i.prefix,
+        )
+        for i in interpreters
+    ]
+    by_real = {i.real_path: i for i in interpreters}
+    for launcher, venv in find_venvs(fs, interpreters):
+        base = by_real.get(venv.base_executable or "")
+        if base is None:
+            # a --copies venv, or a launcher whose base is gone: describe the launcher itself
+            real = fs.resolve(launcher)
+            version = venv.version.rsplit(".", venv.version.count(".") - 1)[0] if venv.version else None
+            if real is None or not version or version.count(".") != 1:
+                warnings.append(f"{venv.prefix}: venv launcher {launcher} does not lead to a usable interpreter")
+                continue
+            base = describe_interpreter(fs, launcher, real, version, "", os_release)
+        envs.append(Environment(executable=launcher, kind="venv", interpreter=base, prefix=venv.prefix, venv=venv))
+    return envs
+
+
+def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Identity] | None = None) -> Inventory:
+    config = image.config if image is not None else ImageConfig()
+    inv = Inventory()
+    text = fs.read_text("/etc/os-release") or fs.read_text("/usr/lib/os-release")
+    if text:
+        inv.os_release = parse_os_release(text)
+    inv.package_dbs = _package_dbs(fs, inv.warnings)
+    for db in inv.package_dbs:
+        inv.warnings.extend(db.warnings)
+    inv.identities = list(identities) if identities is not None else default_identities(fs, config)
+    inv.interpreters = find_interpreters(fs, inv.os_release, inv.warnings)
+    inv.environments = _environments(fs, inv.interpreters, inv.os_release, inv.warnings)
+    scanner = DirScanner(fs, inv.os_owners())
+    for env in inv.environments:
+        seen: set[str] = set()
+        for ident in inv.identities:
+            sp = compute_sys_path(fs, env.interpreter, env.executable, ident, config)
+            env.sys_path[ident.name] = sp.entries
+            env.pth_imports[ident.name] = sp.pth_imports
+            for w in sp.warnings:
+                if w not in inv.warnings:
+                    inv.warnings.append(w)
+            for e in sp.entries:
+                if e.path in seen or not e.exists:
+                    continue
+                seen.add(e.path)
+                env.distributions.extend(scanner.scan(e.path))
+    inv.warnings.extend(w for w in scanner.warnings if w not in inv.warnings)
+    inv.site_dirs = sorted(n.path for n in fs.nodes() if n.kind == "dir" and _SITE_DIR.search(n.path))
+    inv.entrypoint = resolve_entrypoint(fs, config)
+    return inv
+
+
+def environment_for(inv: Inventory, executable: str, fs: Filesystem) -> Environment | None:
+    """The environment a launch path runs (a venv launcher, or an interpreter by real path)."""
+    for env in inv.environments:
+        if env.executable == executable:
+            return env
+    real = fs.resolve(executable)
+    bindir = posixpath.dirname(executable)
+    for env in inv.environments:
+        if env.kind == "venv" and env.venv is not None and posixpath.dirname(bindir) == env.venv.prefix:
+            return env
+    for env in inv.environments:
+        if env.kind != "venv" and env.interpreter.real_path == real:
+            return env
+    return None
+
+
+def visible_distribution(env: Environment, identity: str, name: str) -> Distribution | None:
+    """What ``importlib.metadata.distribution(name)`` finds for ``identity``: the first
+    dist-info/egg-info named ``name`` in sys.path order (within one dir: sorted order, which
+    is only a guess when several match — see SL105)."""
+    from .distributions import normalize
+
+    want = normalize(name)
+    for entry in env.sys_path.get(identity, []):
+        for d in env.distributions:
+            if d.site_dir == entry.path and d.name == want and d.kind in _METADATA_KINDS:
+                return d
+    return None
+
+
+_METADATA_KINDS = ("dist-info", "egg-info", "egg-info-file")

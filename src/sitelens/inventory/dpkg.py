@@ -1,0 +1,270 @@
+"""The dpkg database: ``var/lib/dpkg/status`` (or distroless ``status.d/``) and ``info/`` files.
+
+* ``status``: one deb822 stanza per package (python-debian's ``Deb822``). A package's files are
+  on disk from the ``unpacked`` state on, so every such state counts as installed; purged
+  (``not-installed``) and ``config-files`` packages own nothing but conffiles and are left out.
+* ``info/<pkg>.list`` (``<pkg>:<arch>.list`` for ``Multi-Arch: same`` packages): every path the
+  package owns, directories included, ``/.`` for the root.
+* ``info/<pkg>.md5sums``: ``<md5>  <path relative to />`` for regular files (conffiles are
+  usually absent; their md5 is in the status ``Conffiles`` field instead).
+* ``info/<pkg>.conffiles``: the package's conffiles.
+* distroless images have no ``status`` but ``status.d/<name>`` (one stanza, often without a
+  ``Status`` field) and ``status.d/<name>.md5sums`` beside it; those md5sums are the file list.
+
+Paths are kept as the database records them. On usr-merged systems (Debian ≥ 12) a package may
+list ``/lib/x86_64-linux-gnu/libc.so.6`` while the file lives at ``/usr/lib/...`` because
+``/lib`` is a symlink; :func:`canonical_path` maps a recorded path to the path the filesystem
+model stores, which is what checks must use to compare a db entry with the image.
+
+The parsers are pure functions of bytes; :func:`read_dpkg` fetches the bytes from the image.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+from debian.deb822 import Deb822
+
+from ..fs import Filesystem
+from .model import OsPackage, OsPackageDb, OwnedFile
+
+ADMINDIR = "/var/lib/dpkg"
+STATUS = ADMINDIR + "/status"
+STATUS_D = ADMINDIR + "/status.d"
+INFO = ADMINDIR + "/info"
+
+# dpkg states in which the package's files are on disk.
+ON_DISK = {"unpacked", "half-configured", "triggers-awaited", "triggers-pending", "installed"}
+
+_FIELD = re.compile(rb"^[^\s:#][^:\s]*:")
+_MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+@dataclass
+class DpkgRecord:
+    """One stanza of the status file, as far as ownership needs it."""
+
+    package: OsPackage
+    state: str | None  # third word of Status (None: no Status field, as in distroless)
+    multi_arch: str | None = None
+    conffiles: dict[str, bytes | None] = field(default_factory=dict)  # path -> md5 (None: "newconffile")
+
+    @property
+    def info_names(self) -> list[str]:
+        """Candidate base names of the package's ``info/`` files, the likeliest first."""
+        pkg = self.package
+        qualified = f"{pkg.name}:{pkg.arch}" if pkg.arch else pkg.name
+        return [qualified, pkg.name] if self.multi_arch == "same" else [pkg.name, qualified]
+
+
+def _decode(raw: bytes, what: str, warnings: list[str]) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        warnings.append(f"{what}: not valid UTF-8, undecodable bytes replaced")
+        return raw.decode("utf-8", "replace")
+
+
+def _stanzas(data: bytes) -> list[tuple[int, bytes]]:
+    """(first line number, raw bytes) of each blank-line separated stanza."""
+    out: list[tuple[int, bytes]] = []
+    cur: list[bytes] = []
+    start = 1
+    for no, line in enumerate(data.split(b"\n"), 1):
+        if line.strip() == b"":
+            if cur:
+                out.append((start, b"\n".join(cur) + b"\n"))
+                cur = []
+            continue
+        if not cur:
+            start = no
+        cur.append(line)
+    if cur:
+        out.append((start, b"\n".join(cur) + b"\n"))
+    return out
+
+
+def parse_conffiles_field(value: str) -> dict[str, bytes | None]:
+    out: dict[str, bytes | None] = {}
+    for line in value.splitlines():
+        parts = line.split()
+        if not parts or not parts[0].startswith("/"):
+            continue
+        digest = bytes.fromhex(parts[1]) if len(parts) > 1 and _MD5.match(parts[1]) else None
+        out[posixpath.normpath(parts[0])] = digest
+    return out
+
+
+def parse_dpkg_status(data: bytes, source: str = "status", warnings: list[str] | None = None,
+                      require_status: bool = True) -> list[DpkgRecord]:
+    """Packages whose files are on disk; bad stanzas and lines become ``warnings``."""
+    warn = warnings if warnings is not None else []
+    out: list[DpkgRecord] = []
+    for lineno, raw in _stanzas(data):
+        where = f"{source} line {lineno}"
+        bad = [ln for ln in raw.split(b"\n") if ln and not ln[:1].isspace() and not _FIELD.match(ln)]
+        if bad:
+            warn.append(f"{where}: {len(bad)} malformed line(s) ignored, e.g. {bad[0][:60]!r}")
+        text = _decode(raw, where, warn)
+        try:
+            para = Deb822(text)
+        except Exception as exc:  # python-debian raises assorted errors on odd input
+            warn.append(f"{where}: unreadable stanza ({exc})")
+            continue
+        name = para.get("Package", "").strip()
+        version = para.get("Version", "").strip()
+        status = para.get("Status", "").split()
+        state = status[2] if len(status) == 3 else None
+        if not name:
+            warn.append(f"{where}: stanza without a Package field skipped")
+            continue
+        if state is None and (status or require_status):
+            warn.append(f"{where}: package {name} has no valid Status field, skipped")
+            continue
+        if state is not None and state not in ON_DISK:
+            continue
+        if not version:
+            warn.append(f"{where}: package {name} has no Version")
+        pkg = OsPackage(
+            manager="dpkg", name=name, version=version,
+            arch=para.get("Architecture", "").strip() or None,
+            # "Source: name (version)" when the versions differ; no field: same as the package.
+            source=para.get("Source", "").split(" ")[0].strip() or name,
+        )
+        out.append(DpkgRecord(
+            package=pkg, state=state,
+            multi_arch=para.get("Multi-Arch", "").strip() or None,
+            conffiles=parse_conffiles_field(para.get("Conffiles", "")),
+        ))
+    return out
+
+
+def parse_list(data: bytes) -> list[str]:
+    """Paths of an ``info/*.list`` file, normalised (``/.`` becomes ``/``)."""
+    out = []
+    for line in data.decode("utf-8", "surrogateescape").split("\n"):
+        if line.startswith("/"):
+            out.append(posixpath.normpath(line))
+    return out
+
+
+def parse_md5sums(data: bytes, warnings: list[str] | None = None, source: str = "md5sums") -> dict[str, bytes]:
+    """Absolute path -> raw md5 digest (md5sums paths are relative to ``/``)."""
+    warn = warnings if warnings is not None else []
+    out: dict[str, bytes] = {}
+    bad = 0
+    for line in data.decode("utf-8", "surrogateescape").split("\n"):
+        if not line.strip():
+            continue
+        digest, _, rel = line.partition(" ")
+        rel = rel[1:] if rel[:1] in (" ", "*") else rel
+        if not _MD5.match(digest) or not rel:
+            bad += 1
+            continue
+        out[posixpath.normpath("/" + rel.lstrip("/"))] = bytes.fromhex(digest)
+    if bad:
+        warn.append(f"{source}: {bad} malformed line(s) ignored")
+    return out
+
+
+def parse_conffiles(data: bytes) -> list[str]:
+    return [posixpath.normpath(ln.strip()) for ln in data.decode("utf-8", "surrogateescape").split("\n")
+            if ln.strip().startswith("/")]
+
+
+def owned_files(paths: list[str], md5s: dict[str, bytes], conffiles: dict[str, bytes | None]) -> list[OwnedFile]:
+    """OwnedFile rows: the list's paths (or the md5sums' when there is no list), digests joined."""
+    order = paths or list(md5s)
+    seen: set[str] = set()
+    out: list[OwnedFile] = []
+    for path in order:
+        if path in seen:
+            continue
+        seen.add(path)
+        digest = md5s.get(path)
+        if digest is None:
+            digest = conffiles.get(path)
+        out.append(OwnedFile(path=path, algo="md5" if digest else None, digest=digest,
+                             is_config=path in conffiles))
+    return out
+
+
+def canonical_path(fs: Filesystem, path: str) -> str | None:
+    """Where a recorded path lives in the filesystem model (usr-merge aliases resolved).
+
+    The parent directories are resolved through symlinks (``/lib`` -> ``/usr/lib``), the last
+    component is not (a package may own a symlink), and need not exist: a check can ask where a
+    deleted file would be. None when the parent directory does not exist.
+    """
+    path = posixpath.normpath(path)
+    if path == "/":
+        return "/"
+    parent = fs.resolve(posixpath.dirname(path))
+    if parent is None:
+        return None
+    return posixpath.join(parent, posixpath.basename(path))
+
+
+def _mark_dirs(fs: Filesystem, files: list[OwnedFile]) -> None:
+    # dpkg does not record file types; a listed path without a digest that is a directory in
+    # the image is the package's directory.
+    for f in files:
+        if f.digest is None:
+            real = canonical_path(fs, f.path)
+            node = fs.lookup(real) if real else None
+            f.is_dir = node is not None and node.kind == "dir"
+
+
+def _read_info(fs: Filesystem, rec: DpkgRecord, warnings: list[str]) -> None:
+    paths: list[str] = []
+    md5s: dict[str, bytes] = {}
+    conffiles = dict(rec.conffiles)
+    for base in rec.info_names:
+        listed = fs.read_bytes(f"{INFO}/{base}.list")
+        if listed is None:
+            continue
+        paths = parse_list(listed)
+        sums = fs.read_bytes(f"{INFO}/{base}.md5sums")
+        if sums is not None:
+            md5s = parse_md5sums(sums, warnings, f"info/{base}.md5sums")
+        conf = fs.read_bytes(f"{INFO}/{base}.conffiles")
+        if conf is not None:
+            for p in parse_conffiles(conf):
+                conffiles.setdefault(p, None)
+        break
+    else:
+        warnings.append(f"package {rec.package.name}: no info/{rec.info_names[0]}.list")
+    rec.package.files = owned_files(paths, md5s, conffiles)
+
+
+def read_dpkg(fs: Filesystem) -> OsPackageDb | None:
+    """The dpkg database of the image, or None when it has none (``layer`` is set by the caller)."""
+    data = fs.read_bytes(STATUS)
+    if data is not None:
+        db = OsPackageDb(manager="dpkg", path=STATUS)
+        records = parse_dpkg_status(data, "status", db.warnings)
+        for rec in records:
+            _read_info(fs, rec, db.warnings)
+        db.packages = [r.package for r in records]
+    else:
+        names = [n for n in fs.listdir(STATUS_D) if not n.endswith((".md5sums", ".list"))]
+        if not names:
+            return None
+        db = OsPackageDb(manager="dpkg", path=STATUS_D)
+        for name in names:
+            path = f"{STATUS_D}/{name}"
+            raw = fs.read_bytes(path)
+            if raw is None:
+                continue
+            records = parse_dpkg_status(raw, f"status.d/{name}", db.warnings, require_status=False)
+            for rec in records:
+                sums = fs.read_bytes(f"{path}.md5sums")
+                listed = fs.read_bytes(f"{path}.list")
+                md5s = parse_md5sums(sums, db.warnings, f"status.d/{name}.md5sums") if sums else {}
+                rec.package.files = owned_files(parse_list(listed) if listed else [], md5s, rec.conffiles)
+                db.packages.append(rec.package)
+    for pkg in db.packages:
+        _mark_dirs(fs, pkg.files)
+    return db

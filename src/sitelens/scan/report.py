@@ -1,0 +1,62 @@
+"""Render a scan summary for a terminal (rich) or as JSON; the HTML page is in html.py."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..findings import SEVERITIES
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    f = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if f < 1000 or unit == "TB":
+            return f"{int(f)} {unit}" if unit == "B" else f"{f:.1f} {unit}"
+        f /= 1000
+    return str(n)
+
+
+def render_scan_console(report: dict[str, Any], errors: list[str], top: int = 10) -> str:
+    s = report["summary"]
+    buf = StringIO()
+    console = Console(file=buf, width=120, color_system=None, force_terminal=False)
+    console.print(
+        f"[bold]sitelens scan[/bold]: {s['images']} images, {s['audited']} audited this run, "
+        f"{s['skipped']} already audited, {s['failed']} failed; layers read {s['layers_total']}, "
+        f"reused from cache {s['layers_reused']}; reclaimable {_size(s['wasted_bytes'])}"
+    )
+    t = Table(title="Worst images", show_lines=False)
+    t.add_column("image")
+    for sev in SEVERITIES:
+        t.add_column(sev, justify="right")
+    t.add_column("reclaimable", justify="right")
+    t.add_column("status")
+    for img in report["images"][:top]:
+        t.add_row(img["reference"], *(str(img["counts"].get(sev, 0)) for sev in SEVERITIES),
+                  _size(img["wasted_bytes"]), img["status"] if img["status"] == "ok" else f"failed: {img['error']}")
+    console.print(t)
+    if s["top_rules"]:
+        r = Table(title="Most common rules")
+        r.add_column("rule")
+        r.add_column("title")
+        r.add_column("images", justify="right")
+        r.add_column("findings", justify="right")
+        for row in s["top_rules"]:
+            r.add_row(row["rule"], row["title"], str(row["images"]), str(row["findings"]))
+        console.print(r)
+    for e in errors:
+        console.print(f"could not enumerate or resolve: {e}")
+    return buf.getvalue()
+
+
+def render_scan_json(report: dict[str, Any], errors: list[str]) -> str:
+    doc = dict(report)
+    doc["errors"] = errors
+    return json.dumps(doc, indent=2, sort_keys=False)

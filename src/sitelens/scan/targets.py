@@ -1,0 +1,163 @@
+"""What a scan audits: registry repositories and tags (catalog + tags APIs), or a list of images.
+
+Each target is resolved to its manifest digest with a HEAD request (cheap, and not counted by
+registries that rate-limit manifest GETs), which is the key the results store skips on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..errors import ImageError, UsageError
+from ..sources.base import SourceOptions
+from ..sources.manifest import ACCEPT as MANIFEST_ACCEPT
+from ..sources.reference import ImageName, parse_image_name
+from ..sources.registry import RegistryClient
+
+PAGE = 100
+MAX_PAGES = 10_000  # a registry that keeps sending "next" forever is not followed forever
+
+
+@dataclass(frozen=True)
+class Target:
+    registry: str
+    repository: str
+    tag: str | None
+    digest: str
+
+    @property
+    def reference(self) -> str:
+        return f"registry:{self.registry}/{self.repository}@{self.digest}"
+
+    @property
+    def display(self) -> str:
+        return f"{self.registry}/{self.repository}:{self.tag}" if self.tag else self.reference
+
+
+class _ApiClient(RegistryClient):
+    """A client for registry-wide endpoints (``/v2/_catalog``) rather than one repository's."""
+
+    def url(self, path: str) -> str:
+        return f"{self.scheme}://{self.host}/v2/{path}"
+
+
+def _next_link(link_header: str | None) -> str | None:
+    """The path of a ``Link: </v2/_catalog?last=x&n=100>; rel="next"`` header, relative to /v2/."""
+    if not link_header:
+        return None
+    for part in link_header.split(","):
+        if 'rel="next"' in part or "rel=next" in part:
+            url = part.split(";", 1)[0].strip().strip("<>")
+            split = urlsplit(url)
+            path = split.path + (f"?{split.query}" if split.query else "")
+            return path[len("/v2/"):] if path.startswith("/v2/") else path.lstrip("/")
+    return None
+
+
+def _paged(client: RegistryClient, first: str, key: str) -> Iterator[str]:
+    path: str | None = first
+    pages = 0
+    while path is not None and pages < MAX_PAGES:
+        resp = client.request(path)
+        if resp.status_code == 404:
+            resp.close()
+            return
+        if resp.status_code != 200:
+            resp.close()
+            raise ImageError(f"{client.host}: listing {path.split('?')[0]} failed (HTTP {resp.status_code})")
+        try:
+            doc = resp.json()
+        except ValueError:
+            raise ImageError(f"{client.host}: listing {path.split('?')[0]} returned invalid JSON") from None
+        finally:
+            resp.close()
+        yield from (doc.get(key) or [])
+        path = _next_link(resp.headers.get("Link"))
+        pages += 1
+
+
+def list_repositories(registry: str, opts: SourceOptions) -> list[str]:
+    client = _ApiClient(ImageName(registry, "_catalog"), opts)
+    try:
+        return list(_paged(client, f"_catalog?n={PAGE}", "repositories"))
+    finally:
+        client.close()
+
+
+def list_tags(registry: str, repository: str, opts: SourceOptions) -> list[str]:
+    client = RegistryClient(ImageName(registry, repository), opts)
+    try:
+        return list(_paged(client, f"tags/list?n={PAGE}", "tags"))
+    finally:
+        client.close()
+
+
+def resolve_digest(registry: str, repository: str, tag: str, opts: SourceOptions) -> str:
+    client = RegistryClient(ImageName(registry, repository), opts)
+    try:
+        resp = client.request(f"manifests/{tag}", {"Accept": MANIFEST_ACCEPT}, method="HEAD")
+        digest = resp.headers.get("Docker-Content-Digest")
+        status = resp.status_code
+        resp.close()
+        if status == 404:
+            raise ImageError(f"{registry}/{repository}:{tag}: tag not found")
+        if status != 200 or not digest:
+            # Some registries omit the header on HEAD: the manifest's own digest is authoritative.
+            _, _, digest = client.manifest(tag)
+        return digest
+    finally:
+        client.close()
+
+
+def registry_targets(
+    registry: str, repo_glob: str, tag_glob: str, opts: SourceOptions, errors: list[str]
+) -> list[Target]:
+    targets = []
+    for repo in sorted(list_repositories(registry, opts)):
+        if not fnmatch.fnmatchcase(repo, repo_glob):
+            continue
+        try:
+            tags = sorted(list_tags(registry, repo, opts))
+        except ImageError as exc:
+            errors.append(f"{registry}/{repo}: {exc}")
+            continue
+        for tag in tags:
+            if not fnmatch.fnmatchcase(tag, tag_glob):
+                continue
+            try:
+                targets.append(Target(registry, repo, tag, resolve_digest(registry, repo, tag, opts)))
+            except ImageError as exc:
+                errors.append(f"{registry}/{repo}:{tag}: {exc}")
+    return targets
+
+
+def _has_registry_host(ref: str) -> bool:
+    """Docker's rule: the first component names a host when it has a dot, a colon or is localhost."""
+    first, slash, _ = ref.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+def file_targets(path: Path, default_registry: str | None, opts: SourceOptions, errors: list[str]) -> list[Target]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read image list {path}: {exc.strerror}") from None
+    targets = []
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        ref = line.removeprefix("registry:")
+        if default_registry and not _has_registry_host(ref):
+            ref = f"{default_registry}/{ref}"
+        try:
+            name = parse_image_name(ref)
+            digest = name.digest or resolve_digest(name.domain, name.repository, name.tag or "latest", opts)
+            targets.append(Target(name.domain, name.repository, name.tag if not name.digest else None, digest))
+        except (ImageError, UsageError) as exc:
+            errors.append(f"{line}: {exc}")
+    return targets

@@ -1,0 +1,58 @@
+"""The per-image task of a scan. It runs in a worker process (local pool or Dask worker), so it
+takes and returns plain picklable data and never raises for a bad image: a failure is a result.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import SitelensError
+
+
+def audit_task(reference: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Audit one image; ``options``: cache_dir, use_cache, config (path or None), fail_on,
+    insecure_registries, platform, docker_config."""
+    from ..audit import AuditOptions, audit_image
+    from ..config import Config, load_config
+    from ..pipeline import load
+    from ..report.json_report import audit_document
+    from ..sources.base import SourceOptions
+
+    started = time.monotonic()
+    cfg_path = options.get("config")
+    docker_config = options.get("docker_config")
+    source = SourceOptions(
+        platform=options.get("platform"),
+        insecure_registries=tuple(options.get("insecure_registries") or ()),
+        docker_config=Path(docker_config) if docker_config else None,
+    )
+    cache_dir = Path(options["cache_dir"]) if options.get("cache_dir") else None
+    try:
+        # The coordinator resolved the config file; no path means defaults, not a search of
+        # whatever directory this worker happens to run in.
+        config = load_config(Path(cfg_path)) if cfg_path else Config()
+        with load(reference, source, cache_dir, options.get("use_cache", True)) as loaded:
+            audit_opts = AuditOptions(source=source, cache_dir=cache_dir, config=config,
+                                      on_check_error="record")
+            result = audit_image(loaded.image, loaded.indexes, loaded.fs, audit_opts)
+            doc = audit_document(result, options.get("fail_on") or config.fail_on)
+            layers_total = len(loaded.image.layers)
+            layers_reused = loaded.cache.hits
+    except SitelensError as exc:
+        return {"status": "failed", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                "seconds": time.monotonic() - started}
+    waste = doc.get("waste") or {}
+    return {
+        "status": "ok",
+        "error": None,
+        "platform": (doc.get("image") or {}).get("platform"),
+        "counts": doc.get("summary") or {},
+        "wasted_bytes": waste.get("wasted_bytes"),
+        "total_bytes": waste.get("total_bytes"),
+        "layers_total": layers_total,
+        "layers_reused": layers_reused,
+        "seconds": time.monotonic() - started,
+        "result": doc,
+    }

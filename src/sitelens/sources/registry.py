@@ -1,0 +1,375 @@
+"""``registry:NAME[:TAG|@DIGEST]``: the OCI distribution API, blobs streamed into the indexer.
+
+Manifests and the config are small and read whole (and checked against their digests); layer
+blobs are HTTP response streams handed to the loader, which hashes them as they flow, so an
+image is never stored. Transient failures (429, 5xx, timeouts, a dropped connection) are retried
+with exponential backoff honouring ``Retry-After``; a blob stream that breaks mid-way resumes
+with a ``Range`` request. ``requests`` is used because the docker SDK already depends on it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import requests
+import urllib3
+
+from .. import __version__
+from ..errors import AuthError, CorruptImage, ImageError, ImageNotFound, RegistryUnreachable
+from ..image import Image, Layer
+from .auth import Challenge, Credentials, lookup, parse_challenge
+from .base import SourceOptions
+from .manifest import (
+    ACCEPT,
+    build_image,
+    document_kind,
+    index_entries,
+    load_json,
+    manifest_parts,
+    select_platform,
+    sha256_digest,
+    verify_digest,
+)
+from .reference import ImageName
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+MAX_DOCUMENT = 16 << 20
+MAX_RETRY_AFTER = 60.0
+CHUNK = 1 << 20
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    name = name.strip("[]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _no_retry(exc: Exception) -> bool:
+    # A refused connection or an unknown host will not get better by waiting.
+    text = str(exc)
+    return "refused" in text or "Name or service not known" in text or "nodename nor servname" in text
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, min(float(value), MAX_RETRY_AFTER))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(when - time.time(), MAX_RETRY_AFTER))
+
+
+def _error_detail(resp: requests.Response) -> str:
+    """The registry's error code/message (distribution's ``{"errors": [...]}``), if any."""
+    try:
+        errors = resp.json().get("errors") or []
+        e = errors[0]
+        return f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return f"HTTP {resp.status_code}"
+
+
+class RegistryClient:
+    def __init__(self, name: ImageName, opts: SourceOptions) -> None:
+        self.name = name
+        self.opts = opts
+        self.host = name.api_host
+        self.insecure = self.host in opts.insecure_registries or name.domain in opts.insecure_registries
+        self.http_allowed = self.insecure or is_loopback(self.host)
+        self.scheme = "https"
+        self._scheme_decided = not self.http_allowed
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"sitelens/{__version__}"
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=8)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        if self.insecure:
+            self.session.verify = False
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._creds: Credentials | None = None
+        self._creds_loaded = False
+        self._authz: str | None = None
+        self._lock = threading.Lock()
+        self.sleep = time.sleep  # tests may speed this up
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.session.close()
+
+    @property
+    def creds(self) -> Credentials | None:
+        if not self._creds_loaded:
+            self._creds = lookup(self.name.domain, self.opts)
+            self._creds_loaded = True
+        return self._creds
+
+    def url(self, path: str) -> str:
+        return f"{self.scheme}://{self.host}/v2/{self.name.repository}/{path}"
+
+    def _send(self, method: str, path: str, headers: dict[str, str], stream: bool) -> requests.Response:
+        """One request with retries; the scheme is settled on the first contact."""
+        attempt = 0
+        while True:
+            h = dict(headers)
+            if self._authz:
+                h["Authorization"] = self._authz
+            try:
+                resp = self.session.request(
+                    method, self.url(path), headers=h, stream=stream, timeout=self.opts.timeout
+                )
+            except requests.exceptions.SSLError as exc:
+                if not self._scheme_decided:
+                    self.scheme, self._scheme_decided = "http", True
+                    continue
+                raise RegistryUnreachable(f"{self.host}: TLS error ({_short(exc)})") from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not self._scheme_decided and not isinstance(exc, requests.Timeout):
+                    self.scheme, self._scheme_decided = "http", True
+                    continue
+                if _no_retry(exc) or attempt >= self.opts.retries:
+                    raise RegistryUnreachable(f"{self.host}: registry unreachable ({_short(exc)})") from None
+                self.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            self._scheme_decided = True
+            if resp.status_code in RETRY_STATUS and attempt < self.opts.retries:
+                wait = _retry_after(resp)
+                resp.close()
+                self.sleep(wait if wait is not None else self._backoff(attempt))
+                attempt += 1
+                continue
+            return resp
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        return float(min(0.25 * (2**attempt), 20.0) * (0.75 + random.random() / 2))
+
+    def request(self, path: str, headers: dict[str, str] | None = None, stream: bool = False,
+                method: str = "GET") -> requests.Response:
+        """GET (or HEAD) with authentication: answer a 401 challenge once, then give up with AuthError."""
+        headers = headers or {}
+        resp = self._send(method, path, headers, stream)
+        if resp.status_code == 401:
+            challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+            resp.close()
+            with self._lock:
+                self._authenticate(challenge)
+            resp = self._send(method, path, headers, stream)
+        if resp.status_code in (401, 403):
+            detail = _error_detail(resp)
+            resp.close()
+            who = "with the configured credentials" if self.creds else "anonymously"
+            verb = "authentication failed" if resp.status_code == 401 else "access denied"
+            # Registries answer 401 rather than 404 for a repository an anonymous user cannot see.
+            hint = "" if self.creds else "; the repository may not exist or needs credentials"
+            raise AuthError(f"{self.name}: {verb} {who} ({detail}{hint})")
+        if resp.status_code in RETRY_STATUS:
+            resp.close()
+            raise RegistryUnreachable(f"{self.host}: registry keeps failing (HTTP {resp.status_code})")
+        return resp
+
+    def _authenticate(self, challenge: Challenge | None) -> None:
+        if challenge is None:
+            raise AuthError(f"{self.name}: registry demands authentication without a challenge")
+        if challenge.scheme == "basic":
+            if self.creds is None or self.creds.identity_token:
+                raise AuthError(f"{self.name}: registry requires a username and password (none configured)")
+            self._authz = self.creds.basic_header()
+            return
+        if challenge.scheme != "bearer" or "realm" not in challenge.params:
+            raise AuthError(f"{self.name}: unsupported authentication scheme {challenge.scheme!r}")
+        self._authz = "Bearer " + self._fetch_token(challenge.params)
+
+    def _fetch_token(self, params: dict[str, str]) -> str:
+        realm = params["realm"]
+        scope = params.get("scope") or f"repository:{self.name.repository}:pull"
+        query = {"scope": scope}
+        if params.get("service"):
+            query["service"] = params["service"]
+        creds = self.creds
+        try:
+            if creds is not None and creds.identity_token:
+                form = dict(query, grant_type="refresh_token", refresh_token=creds.identity_token,
+                            client_id="sitelens")
+                resp = self.session.post(realm, data=form, timeout=self.opts.timeout)
+            else:
+                headers = {"Authorization": creds.basic_header()} if creds else {}
+                resp = self.session.get(realm, params=query, headers=headers, timeout=self.opts.timeout)
+        except requests.RequestException as exc:
+            raise RegistryUnreachable(f"{self.name}: token server {realm} unreachable ({_short(exc)})") from None
+        if resp.status_code in (401, 403):
+            raise AuthError(f"{self.name}: token server refused the credentials (HTTP {resp.status_code})")
+        if resp.status_code != 200:
+            raise AuthError(f"{self.name}: token server answered HTTP {resp.status_code}")
+        try:
+            doc = resp.json()
+            token = doc.get("token") or doc.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise AuthError(f"{self.name}: token server returned no token")
+        return token
+
+    def read_small(self, resp: requests.Response, what: str) -> bytes:
+        try:
+            data = bytearray()
+            for chunk in resp.iter_content(CHUNK):
+                data += chunk
+                if len(data) > MAX_DOCUMENT:
+                    raise CorruptImage(f"{self.name}: {what} is implausibly large")
+            return bytes(data)
+        except requests.RequestException as exc:
+            raise RegistryUnreachable(f"{self.host}: connection lost reading {what} ({_short(exc)})") from None
+        finally:
+            resp.close()
+
+    # -- the distribution API ------------------------------------------------------------------
+
+    def manifest(self, reference: str) -> tuple[dict[str, Any], str, str]:
+        """(document, media type, digest) for a tag or digest."""
+        resp = self.request(f"manifests/{reference}", {"Accept": ACCEPT})
+        if resp.status_code == 404:
+            detail = _error_detail(resp)
+            resp.close()
+            raise ImageNotFound(f"{self.name.domain}/{self.name.repository}:{reference}: not found ({detail})")
+        if resp.status_code != 200:
+            detail = _error_detail(resp)
+            resp.close()
+            raise ImageError(f"{self.name}: registry answered HTTP {resp.status_code} for the manifest ({detail})")
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        raw = self.read_small(resp, "manifest")
+        digest = sha256_digest(raw)
+        if ":" in reference and reference.split(":", 1)[0] in ("sha256", "sha512"):
+            verify_digest(raw, reference, str(self.name), "manifest")
+            digest = reference
+        claimed = resp.headers.get("Docker-Content-Digest", "")
+        if claimed.startswith("sha256:") and claimed != digest:
+            raise CorruptImage(f"{self.name}: manifest digest mismatch: registry says {claimed}, got {digest}")
+        return load_json(raw, str(self.name), "manifest"), media_type, digest
+
+    def blob_response(self, digest: str, offset: int = 0) -> requests.Response:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        resp = self.request(f"blobs/{digest}", headers, stream=True)
+        if resp.status_code == 404:
+            resp.close()
+            raise CorruptImage(f"{self.name}: registry has no blob {digest} though the manifest names it")
+        if resp.status_code not in (200, 206):
+            resp.close()
+            raise ImageError(f"{self.name}: registry answered HTTP {resp.status_code} for blob {digest}")
+        return resp
+
+
+class BlobStream:
+    """A layer blob as a read()-able stream that resumes after a dropped connection."""
+
+    def __init__(self, client: RegistryClient, digest: str) -> None:
+        self._client = client
+        self._digest = digest
+        self._pos = 0
+        self._resp = client.blob_response(digest)
+        self._raw: IO[bytes] = self._resp.raw
+        self._resumes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            try:
+                data = self._raw.read(size if size is not None and size >= 0 else None)  # type: ignore[arg-type]
+                self._pos += len(data)
+                return data
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+                self._resp.close()
+                if self._resumes >= self._client.opts.retries:
+                    raise RegistryUnreachable(
+                        f"{self._client.host}: connection lost reading blob {self._digest[:19]} ({_short(exc)})"
+                    ) from None
+                self._resumes += 1
+                self._client.sleep(self._client._backoff(self._resumes))
+                self._reopen()
+
+    def _reopen(self) -> None:
+        resp = self._client.blob_response(self._digest, self._pos)
+        raw: IO[bytes] = resp.raw
+        if resp.status_code == 200:
+            # No range support: skip what was already delivered.
+            left = self._pos
+            while left:
+                got = raw.read(min(left, CHUNK))
+                if not got:
+                    break
+                left -= len(got)
+        self._resp, self._raw = resp, raw
+
+    def close(self) -> None:
+        self._resp.close()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).replace("\n", " ")
+    # urllib3 nests the useful part deep inside; keep the tail
+    if "Caused by " in text:
+        text = text.split("Caused by ", 1)[1]
+    return text[:200]
+
+
+def resolve_manifest(client: RegistryClient, where: str) -> tuple[dict[str, Any], str]:
+    """Follow indexes down to one image manifest (by platform); returns (manifest, digest)."""
+    doc, media_type, digest = client.manifest(client.name.reference)
+    for _ in range(4):
+        if document_kind(doc, media_type, where) == "manifest":
+            return doc, digest
+        chosen = select_platform(index_entries(doc, where), client.opts.platform, where)
+        doc, media_type, digest = client.manifest(chosen.digest)
+        if chosen.media_type and not media_type:
+            media_type = chosen.media_type
+    raise CorruptImage(f"{where}: image indexes nested too deeply")
+
+
+@contextmanager
+def open_registry(name: ImageName, opts: SourceOptions, reference: str) -> Iterator[Image]:
+    client = RegistryClient(name, opts)
+    where = str(name)
+    try:
+        manifest, digest = resolve_manifest(client, where)
+        config_d, layer_ds = manifest_parts(manifest, where)
+        resp = client.blob_response(config_d.digest)
+        config_raw = client.read_small(resp, "config")
+
+        @contextmanager
+        def opener(layer: Layer) -> Iterator[IO[bytes]]:
+            assert layer.digest is not None
+            stream = BlobStream(client, layer.digest)
+            try:
+                yield stream  # type: ignore[misc]
+            finally:
+                stream.close()
+
+        yield build_image(
+            reference,
+            digest,
+            config_raw,
+            config_d.digest,
+            [(d.digest, d.media_type, d.size) for d in layer_ds],
+            opener,
+            where,
+        )
+    finally:
+        client.close()

@@ -1,0 +1,166 @@
+"""SL1xx logic on hand-built inventories over small real layer tars (no Debian root needed)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fixtures.imagebuilder import File, ImageSpec, LayerSpec, build
+from sitelens.checks.base import Context
+from sitelens.checks.ownership import altered_os_file
+from sitelens.checks.requirements import (
+    parse_lock,
+    parse_requirements_txt,
+    requirement_not_effective,
+    unmet_requirement,
+)
+from sitelens.checks.resolution import context_dependent_import, duplicate_metadata, shadowed_distribution
+from sitelens.fs import Filesystem
+from sitelens.inventory.model import (
+    Distribution,
+    Entrypoint,
+    Environment,
+    Interpreter,
+    Inventory,
+    OsPackage,
+    OsPackageDb,
+    OwnedFile,
+    PathEntry,
+)
+from sitelens.layers.cache import LayerCache
+from sitelens.layers.loader import load_indexes
+from tests.helpers import image_from_built
+
+LOCAL = "/usr/local/lib/python3.12/site-packages"
+LIB64 = "/usr/lib64/python3.12/site-packages"
+
+
+def ctx_for(layers: list[LayerSpec], inv: Inventory, **opts: object) -> Context:
+    image = image_from_built(build(ImageSpec(layers=layers), None))
+    indexes = load_indexes(image, LayerCache(None, enabled=False))
+    fs = Filesystem.from_indexes(indexes, [layer.created_by for layer in image.layers])
+    return Context(fs, inv, image, indexes, dict(opts))
+
+
+def dist(
+    name: str,
+    version: str,
+    site: str,
+    installer: str = "pip",
+    layer: int = 1,
+    requires: list[str] | None = None,
+    owner: str | None = None,
+) -> Distribution:
+    return Distribution(
+        name=name,
+        raw_name=name,
+        version=version,
+        metadata_path=f"{site}/{name}-{version}.dist-info",
+        kind="dist-info",
+        site_dir=site,
+        installer=installer,
+        owner_package=owner,
+        layer=layer,
+        requires=requires or [],
+    )
+
+
+def fedora_env(dists: list[Distribution]) -> Environment:
+    interp = Interpreter(
+        "/usr/bin/python3.12", "/usr/bin/python3.12", "3.12", "fedora", "/usr", "/usr", platlibdir="lib64"
+    )
+    path = [PathEntry(LOCAL, "site", site_dir=True), PathEntry(LIB64, "site", site_dir=True)]
+    return Environment(
+        "/usr/bin/python3.12",
+        "system",
+        interp,
+        "/usr",
+        sys_path={"image-user": path, "arbitrary-uid": list(path)},
+        distributions=dists,
+    )
+
+
+def test_fedora_local_site_vanishes_under_dash_s() -> None:
+    dists = [
+        dist("requests", "2.32.0", LOCAL),
+        dist("requests", "2.28.1", LIB64, "rpm", 0, owner="rpm:python3-requests"),
+    ]
+    inv = Inventory(
+        environments=[fedora_env(dists)],
+        entrypoint=Entrypoint(["python3", "-s", "app.py"], "/usr/bin/python3.12", ["-s"], "app.py"),
+    )
+    ctx = ctx_for([LayerSpec([File("/x", b"")])], inv)
+    (f,) = list(context_dependent_import(ctx))
+    assert f.evidence["identity"]["image-user"].endswith("requests-2.32.0.dist-info")
+    assert f.evidence["identity"]["image-user with -s"].endswith("requests-2.28.1.dist-info")
+    (s,) = list(shadowed_distribution(ctx))
+    assert s.severity == "high" and s.evidence["owners"] == [
+        f"pip:{LOCAL}/requests-2.32.0.dist-info",
+        "rpm:python3-requests",
+    ]
+    # near-miss: the same image run without -s
+    inv.entrypoint = Entrypoint(["python3", "app.py"], "/usr/bin/python3.12", [], "app.py")
+    assert list(context_dependent_import(ctx_for([LayerSpec([File("/x", b"")])], inv))) == []
+
+
+def test_same_dir_is_duplicate_metadata_not_shadowing() -> None:
+    dists = [dist("jinja2", "2.6", LIB64, "rpm", 0), dist("jinja2", "2.8", LIB64)]
+    ctx = ctx_for([LayerSpec([File("/x", b"")])], Inventory(environments=[fedora_env(dists)]))
+    assert list(shadowed_distribution(ctx)) == []
+    (f,) = list(duplicate_metadata(ctx))
+    assert f.evidence["versions"] == ["2.6", "2.8"]
+
+
+def test_os_file_changed_by_later_layer() -> None:
+    path = "/usr/lib/python3/dist-packages/foo/__init__.py"
+    orig = b"VERSION = 1\n"
+    layers = [
+        LayerSpec([File(path, orig)], "apt-get install python3-foo"),
+        LayerSpec([File(path, b"VERSION = 2\n")], "RUN sed -i s/1/2/ foo/__init__.py"),
+    ]
+    pkg = OsPackage("dpkg", "python3-foo", "1.0-1", files=[OwnedFile(path, "md5", hashlib.md5(orig).digest())])
+    inv = Inventory(package_dbs=[OsPackageDb("dpkg", "/var/lib/dpkg/status", 0, [pkg])])
+    (f,) = list(altered_os_file(ctx_for(layers, inv)))
+    assert f.evidence["changed"] == [path] and f.evidence["layers"] == [1]
+    assert "python3-foo" in f.message and "sed" in f.message
+    # near-miss: the later layer re-ships identical bytes
+    layers[1] = LayerSpec([File(path, orig)], "RUN touch")
+    assert list(altered_os_file(ctx_for(layers, inv))) == []
+
+
+def test_unmet_requirement_uses_winner_and_markers() -> None:
+    app = dist(
+        "app", "1.0", LOCAL, requires=["requests>=2.30", "tomli>=1; python_version < '3.11'", "idna; extra == 'socks'"]
+    )
+    dists = [app, dist("requests", "2.28.1", LOCAL), dist("requests", "2.32.0", LIB64)]
+    ctx = ctx_for([LayerSpec([File("/x", b"")])], Inventory(environments=[fedora_env(dists)]))
+    (f,) = list(unmet_requirement(ctx))
+    # a satisfying 2.32.0 exists, but 2.28.1 resolves first
+    assert f.evidence["versions"] == ["1.0", "2.28.1"] and "requests>=2.30" in f.message
+
+
+def test_requirement_parsers() -> None:
+    txt = (
+        "# app\nJinja2==3.1.4 \\\n    --hash=sha256:abc\n-r base.txt\n-e .\n"
+        "flask>=3; python_version >= '3.8'\nhttps://example.com/x.whl\n"
+    )
+    got = parse_requirements_txt(txt, "/app/requirements.txt", include={"/app/base.txt": "six<2\n"})
+    assert [(w.name, str(w.spec)) for w in got] == [("jinja2", "==3.1.4"), ("six", "<2"), ("flask", ">=3")]
+    uv = (
+        'version = 1\n[[package]]\nname = "app"\nversion = "0.1"\nsource = { editable = "." }\n'
+        '[[package]]\nname = "Jinja2"\nversion = "3.1.4"\n'
+    )
+    assert [(w.name, str(w.spec), w.must_exist) for w in parse_lock(uv, "/app/uv.lock")] == [
+        ("jinja2", "==3.1.4", False)
+    ]
+    pipfile = '{"default": {"jinja2": {"version": "==3.1.4"}}, "develop": {"pytest": {"version": "==8"}}}'
+    assert [w.name for w in parse_lock(pipfile, "/app/Pipfile.lock")] == ["jinja2"]
+
+
+def test_requirements_option_and_near_miss() -> None:
+    dists = [dist("jinja2", "3.1.2", LIB64, "rpm", 0)]
+    inv = Inventory(environments=[fedora_env(dists)])
+    ctx = ctx_for([LayerSpec([File("/x", b"")])], inv, requirements=[("req.txt", "jinja2>=3.1.3\n")])
+    (f,) = list(requirement_not_effective(ctx))
+    assert f.evidence["source"] == "req.txt" and f.evidence["identity"] == ["arbitrary-uid", "image-user"]
+    ok = ctx_for([LayerSpec([File("/x", b"")])], inv, requirements=[("req.txt", "jinja2>=3.1,<4\n")])
+    assert list(requirement_not_effective(ok)) == []

@@ -1,0 +1,138 @@
+"""apk ``lib/apk/db/installed``: a record set written by hand from apk-tools' format.
+
+Debian 12 has no apk-tools package (``apt-cache policy apk-tools``: no candidate), so there is no
+independent oracle; the expectations are the file contents the records describe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import stat
+
+from helpers import fs_from_spec
+
+from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec
+from sitelens.inventory.apk import parse_apk_installed, parse_checksum
+from sitelens.inventory.ospkg import find_package_dbs
+
+LD = b"\x7fELF fake loader\n"
+SITE = b"# site.py\n"
+PYLIB = b"import os\n"
+
+
+def q1(data: bytes) -> str:
+    return "Q1" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+INSTALLED = f"""\
+C:Q1Wl0FPYmbxOs5Ia6I5ZP+KTTZ9L8=
+P:musl
+V:1.2.4_git20230717-r4
+A:x86_64
+S:407278
+I:663552
+T:the musl c library (libc) implementation
+U:https://musl.libc.org/
+L:MIT
+o:musl
+m:Timo Teräs <timo.teras@iki.fi>
+t:1705485417
+c:a15a3e3a5d6d6fe8b5ba9e3bc3d5dc2a6ef5d5d3
+p:so:libc.musl-x86_64.so.1=1
+F:lib
+R:ld-musl-x86_64.so.1
+a:0:0:755
+Z:{q1(LD)}
+R:libc.musl-x86_64.so.1
+
+C:Q1nK0yqDFzpTcVnjrTdBGSX8tBSdo=
+P:python3
+V:3.11.8-r0
+A:x86_64
+S:3
+I:4
+T:High-level scripting language
+o:python3
+D:so:libc.musl-x86_64.so.1
+F:usr
+F:usr/lib
+F:usr/lib/python3.11
+R:site.py
+Z:{q1(SITE)}
+R:os.py
+a:0:0:600
+Z:{q1(PYLIB)}
+F:usr/lib/python3.11/site-packages
+M:0:0:1777
+R:README.txt
+
+""".encode()
+
+
+def test_parse_installed() -> None:
+    warnings: list[str] = []
+    pkgs = parse_apk_installed(INSTALLED, warnings)
+    assert warnings == []
+    assert [(p.name, p.version, p.arch, p.source) for p in pkgs] == [
+        ("musl", "1.2.4_git20230717-r4", "x86_64", "musl"),
+        ("python3", "3.11.8-r0", "x86_64", "python3"),
+    ]
+    musl = {f.path: f for f in pkgs[0].files}
+    assert list(musl) == ["/lib", "/lib/ld-musl-x86_64.so.1", "/lib/libc.musl-x86_64.so.1"]
+    assert musl["/lib"].is_dir and musl["/lib"].mode == stat.S_IFDIR | 0o755
+    ld = musl["/lib/ld-musl-x86_64.so.1"]
+    assert (ld.algo, ld.digest, ld.mode, ld.user) == ("sha1", hashlib.sha1(LD).digest(), stat.S_IFREG | 0o755, "0")
+    assert musl["/lib/libc.musl-x86_64.so.1"].digest is None
+    py = {f.path: f for f in pkgs[1].files}
+    assert py["/usr/lib/python3.11/os.py"].mode == stat.S_IFREG | 0o600
+    assert py["/usr/lib/python3.11/site.py"].mode == stat.S_IFREG | 0o644
+    assert py["/usr/lib/python3.11/site-packages"].mode == stat.S_IFDIR | 0o1777
+    assert py["/usr/lib/python3.11/site-packages/README.txt"].digest is None
+
+
+def test_apk_in_image_digests_match_files() -> None:
+    spec = ImageSpec([
+        LayerSpec([Dir("/lib"), File("/lib/ld-musl-x86_64.so.1", LD, 0o755),
+                   File("/lib/apk/db/installed", INSTALLED.split(b"\n\nC:Q1nK")[0] + b"\n")]),
+        LayerSpec([File("/usr/lib/python3.11/site.py", SITE), File("/usr/lib/python3.11/os.py", PYLIB, 0o600),
+                   File("/lib/apk/db/installed", INSTALLED)]),
+    ])
+    fs = fs_from_spec(spec)
+    (db,) = find_package_dbs(fs)
+    assert (db.manager, db.path, db.layer, db.warnings) == ("apk", "/lib/apk/db/installed", 1, [])
+    contents = {"/lib/ld-musl-x86_64.so.1": LD, "/usr/lib/python3.11/site.py": SITE,
+                "/usr/lib/python3.11/os.py": PYLIB}
+    seen = 0
+    for pkg in db.packages:
+        for f in pkg.files:
+            if f.digest is not None:
+                assert hashlib.sha1(contents[f.path]).digest() == f.digest
+                node = fs.get(f.path)
+                assert node is not None and node.st_mode == f.mode
+                seen += 1
+    assert seen == 3
+    owners = db.owners_by_path()
+    assert [p.owner_id for p in owners["/usr/lib/python3.11/site.py"]] == ["apk:python3"]
+
+
+def test_bad_records_are_warnings() -> None:
+    bad = (
+        b"P:ok\nV:1\nF:etc\nR:a\nZ:Q1notbase64!!\na:x:y\nM:0:0:zz\n\n"
+        b"this is junk\nP:nover\n\n"
+        b"V:2\n\n" + bytes(range(256)) + b"\n\nP:last\nV:3\nR:rootfile\nZ:" + b"d41d8cd98f00b204e9800998ecf8427e" + b"\n"
+    )
+    warnings: list[str] = []
+    pkgs = parse_apk_installed(bad, warnings)
+    assert [p.name for p in pkgs] == ["ok", "last"]
+    assert pkgs[1].files[0].path == "/rootfile" and pkgs[1].files[0].algo == "md5"
+    text = "\n".join(warnings)
+    for needle in ("unrecognised checksum", "bad file mode", "malformed line", "without P: or V:", "UTF-8"):
+        assert needle in text, needle
+
+
+def test_checksums() -> None:
+    assert parse_checksum("Q1" + base64.b64encode(b"x" * 20).decode()) == ("sha1", b"x" * 20)
+    assert parse_checksum("Q2" + base64.b64encode(b"y" * 32).decode()) == ("sha256", b"y" * 32)
+    assert parse_checksum("Q1AAAA") is None
+    assert parse_checksum("") is None

@@ -1,0 +1,166 @@
+"""Oracle: the import path sitelens predicts equals what the root's own interpreter prints.
+
+Each case runs a real interpreter of the fixture root in a chroot, as the identity (dropped before
+exec), with the image config's environment and working directory, and compares ``sys.path[1:]``,
+``importlib.metadata.version`` and ``module.__file__`` with sitelens's prediction from files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from fixtures.debian_root import RootUnavailable, run_in_root
+from sitelens.image import Image, ImageConfig
+from sitelens.inventory.builder import build_inventory, environment_for, visible_distribution
+from sitelens.inventory.distributions import DirScanner
+from sitelens.inventory.model import Identity
+from sitelens.inventory.syspath import compute_sys_path, locate_module, runtime_env, who_of
+from tests.helpers import require_tool
+
+PATH = "/usr/local/bin:/usr/bin:/bin"
+NAMES = ["jinja2", "six", "idna", "iniconfig", "markupsafe", "pip"]
+MODULES = ["jinja2", "six", "idna", "iniconfig", "markupsafe", "extramod", "relmod", "nestedmod", "tildemod", "ppmod"]
+PROBE = f"""
+import importlib, importlib.metadata, json, sys
+out = {{"path": sys.path[1:] if sys.path[:1] == [""] else sys.path, "versions": {{}}, "files": {{}}}}
+for n in {NAMES!r}:
+    try:
+        out["versions"][n] = importlib.metadata.version(n)
+    except importlib.metadata.PackageNotFoundError:
+        out["versions"][n] = None
+for m in {MODULES!r}:
+    try:
+        out["files"][m] = importlib.import_module(m).__file__
+    except ImportError:
+        out["files"][m] = None
+print(json.dumps(out))
+"""
+
+ROOT = Identity("root", 0, 0, [0], "root", "/root", True)
+APP = Identity("image-user", 1000, 1000, [], "app", "/home/app", True)
+APP_NOHOME = Identity("app-nohome", 1000, 1000, [], "app", None, True)
+ARB = Identity("arbitrary-uid", 1000620000, 0, [0], None, "/", False)
+ARB_NOHOME = Identity("arbitrary-nohome", 1000620000, 0, [0], None, None, False)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+
+    def config(self) -> ImageConfig:
+        return ImageConfig(env={"PATH": PATH, **self.env}, workdir=self.workdir)
+
+
+CASES = [
+    Case("plain"),
+    Case("userbase", {"PYTHONUSERBASE": "/opt/userbase"}),
+    Case("pythonpath-cwd", {"PYTHONPATH": "/opt/pp:/usr/lib/python3.11:"}, workdir="/opt/extra"),
+    Case("home-unset-srv", workdir="/srv"),
+    Case("home-empty", {"HOME": ""}),
+    Case("nousersite", {"PYTHONNOUSERSITE": "1"}),
+]
+EXES = [
+    "/usr/bin/python3",
+    "/usr/local/bin/python3",
+    "/opt/venv/bin/python",
+    "/opt/venv-sys/bin/python",
+    "/opt/venv-gone/bin/python",
+]
+IDENTS = [ROOT, APP, APP_NOHOME, ARB, ARB_NOHOME]
+
+
+@pytest.fixture(scope="module")
+def pyroot():  # type: ignore[no-untyped-def]
+    require_tool("mmdebstrap", "chroot", "tar")
+    from fixtures.python_roots import PythonRootUnavailable, python_root, root_filesystem
+
+    try:
+        root = python_root()
+    except (RootUnavailable, PythonRootUnavailable) as exc:
+        pytest.skip(str(exc))
+    return root, root_filesystem(root)
+
+
+def _predict(fs, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] = ()) -> dict:  # type: ignore[no-untyped-def]
+    config = case.config()
+    inv = build_inventory(fs, Image("fixture", None, config, []), identities=[ident])
+    env = environment_for(inv, exe, fs)
+    assert env is not None, f"no environment found for {exe}"
+    if flags:
+        sp = compute_sys_path(fs, env.interpreter, exe, ident, config, list(flags))
+        env.sys_path[ident.name] = sp.entries
+        # the inventory scanned the dirs of the flag-less path; scan the ones the flags add
+        scanned = {d.site_dir for d in env.distributions}
+        scanner = DirScanner(fs)
+        for e in sp.entries:
+            if e.exists and e.path not in scanned:
+                env.distributions.extend(scanner.scan(e.path))
+    entries = env.sys_path[ident.name]
+    versions = {}
+    for n in NAMES:
+        d = visible_distribution(env, ident.name, n)
+        versions[n] = d.version if d else None
+    files = {m: locate_module(fs, entries, m, env.version, who_of(ident)) for m in MODULES}
+    return {"path": [e.path for e in entries], "versions": versions, "files": files}
+
+
+def _real(root, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] = ()) -> dict:  # type: ignore[no-untyped-def]
+    env = runtime_env(case.config(), ident)
+    proc = run_in_root(
+        root, [exe, *flags, "-c", PROBE], userspec=f"{ident.uid}:{ident.gid}", env=env, cwd=case.workdir or "/"
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("exe", EXES)
+def test_pyinv_prediction_equals_interpreter(pyroot, case: Case, exe: str) -> None:  # type: ignore[no-untyped-def]
+    root, fs = pyroot
+    for ident in IDENTS:
+        real = _real(root, case, exe, ident)
+        predicted = _predict(fs, case, exe, ident)
+        assert predicted == real, f"{exe} as {ident.name} ({case.name})"
+
+
+def test_pyinv_oracle_covers_the_interesting_paths(pyroot) -> None:  # type: ignore[no-untyped-def]
+    """The fixture really exercises each rule (a broken fixture would make the oracle vacuous)."""
+    root, fs = pyroot
+    plain = CASES[0]
+    sysroot = _real(root, plain, "/usr/bin/python3", ROOT)
+    assert "/root/.local/lib/python3.11/site-packages" in sysroot["path"]
+    assert sysroot["versions"]["jinja2"] == "3.1.4"  # /usr/local shadows Debian's 3.1.2
+    assert sysroot["files"]["extramod"] == "/opt/extra/extramod.py"  # a .pth path line
+    assert sysroot["files"]["nestedmod"] is None  # a .pth in a .pth-added dir is ignored
+    tilde = _real(root, CASES[3], "/usr/bin/python3", ARB_NOHOME)
+    assert "/srv/~/.local/lib/python3.11/site-packages" in tilde["path"]
+    ub = _real(root, CASES[1], "/usr/bin/python3", ARB)
+    assert ub["versions"]["iniconfig"] == "2.0.0"
+    venv = _real(root, plain, "/opt/venv/bin/python", ROOT)
+    assert "/usr/lib/python3/dist-packages" not in venv["path"]
+    upstream = _real(root, plain, "/usr/local/bin/python3", ROOT)
+    assert upstream["files"]["markupsafe"].endswith(".so") or "markupsafe/__init__" in upstream["files"]["markupsafe"]
+    assert "/usr/local/lib/python3.11/site-packages" in upstream["path"]
+
+
+FLAG_CASE = Case(
+    "flags",
+    {"PYTHONPATH": "/opt/extra-rel", "PYTHONUSERBASE": "/opt/userbase", "PYTHONNOUSERSITE": "1"},
+    workdir="/srv",
+)
+
+
+@pytest.mark.parametrize("flags", [("-s",), ("-E",), ("-I",), ("-sE",), ("-S",)], ids="".join)
+@pytest.mark.parametrize("exe", ["/usr/bin/python3", "/opt/venv-sys/bin/python", "/usr/local/bin/python3"])
+def test_pyinv_flags_match_interpreter(pyroot, exe: str, flags: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    root, fs = pyroot
+    for ident in (ROOT, ARB_NOHOME):
+        real = _real(root, FLAG_CASE, exe, ident, flags)
+        predicted = _predict(fs, FLAG_CASE, exe, ident, flags)
+        assert predicted["path"] == real["path"], f"{exe} {flags} as {ident.name}"
+        assert predicted["versions"] == real["versions"]

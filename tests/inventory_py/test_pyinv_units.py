@@ -1,0 +1,64 @@
+"""Pure parsers and the entrypoint resolver, on bytes and small real images."""
+
+from __future__ import annotations
+
+from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink
+from sitelens.image import ImageConfig
+from sitelens.inventory.entrypoint import resolve_entrypoint
+from sitelens.inventory.record import decode_digest, parse_record
+from sitelens.inventory.venv import parse_pyvenv_cfg
+from tests.helpers import fs_from_spec
+
+
+def test_pyinv_pyvenv_cfg_rules() -> None:
+    cfg = parse_pyvenv_cfg(b"home = /usr/bin\nHome=/other\ninclude-system-site-packages = True\n")
+    assert cfg.home == "/usr/bin"  # getpath: the first home
+    assert cfg.system_site == "true"
+    assert parse_pyvenv_cfg(b"home=/x\ninclude-system-site-packages = yes\n").system_site == "yes"
+    assert parse_pyvenv_cfg(b"home=/x\n").system_site == "true"  # missing key counts as true
+    assert parse_pyvenv_cfg(b"version = 3.11.2\nno equals line\n").home is None
+
+
+def test_pyinv_record_digest_and_paths() -> None:
+    assert decode_digest("AAECAw") == bytes([0, 1, 2, 3])
+    rows, warns = parse_record(
+        b"a.py,sha256=AAECAw,4\n/abs/x,,\n../../../bin/t,,\n", "/s/lib/python3.11/site-packages", "R"
+    )
+    assert [r.path for r in rows] == ["/s/lib/python3.11/site-packages/a.py", "/abs/x", "/s/bin/t"]
+    assert rows[0].digest == bytes([0, 1, 2, 3]) and rows[0].size == 4 and not warns
+
+
+def test_pyinv_entrypoint_shebang_and_path() -> None:
+    spec = ImageSpec(
+        [
+            LayerSpec(
+                [
+                    Dir("/usr/bin"),
+                    Dir("/opt/venv/bin"),
+                    File("/usr/bin/python3.11", b"\x7fELF", 0o755),
+                    Symlink("/usr/bin/python3", "python3.11"),
+                    File("/opt/venv/bin/app", b"#!/opt/venv/bin/python -sE\nimport app\n", 0o755),
+                    Symlink("/opt/venv/bin/python", "/usr/bin/python3"),
+                    File("/opt/venv/pyvenv.cfg", b"home = /usr/bin\n"),
+                    File("/usr/bin/tool", b"#!/usr/bin/env python3\n", 0o755),
+                ]
+            )
+        ]
+    )
+    fs = fs_from_spec(spec)
+    env = {"PATH": "/opt/venv/bin:/usr/bin"}
+    ep = resolve_entrypoint(fs, ImageConfig(env=env, cmd=["app", "--port", "80"]))
+    assert ep is not None and ep.interpreter == "/opt/venv/bin/python"
+    assert ep.flags == ["-s", "-E"] and ep.script == "/opt/venv/bin/app"
+    ep = resolve_entrypoint(fs, ImageConfig(env=env, entrypoint=["/bin/sh", "-c"], cmd=["exec tool"]))
+    # a shell form is seen through: what the shell execs is what runs
+    assert ep is not None and ep.interpreter == "/usr/bin/python3" and ep.script == "/usr/bin/tool"
+    ep = resolve_entrypoint(fs, ImageConfig(env=env, entrypoint=["sh", "-c", "X=1 exec app -v"]))
+    assert ep is not None and ep.interpreter == "/opt/venv/bin/python" and ep.flags == ["-s", "-E"]
+    ep = resolve_entrypoint(fs, ImageConfig(env=env, cmd=["missing"]))
+    assert ep is not None and ep.interpreter is None
+    ep = resolve_entrypoint(fs, ImageConfig(env={"PATH": "/usr/bin"}, cmd=["tool"]))
+    assert ep is not None and ep.interpreter == "/usr/bin/python3" and ep.script == "/usr/bin/tool"
+    ep = resolve_entrypoint(fs, ImageConfig(env=env, cmd=["python3", "-I", "-m", "http.server"]))
+    assert ep is not None and ep.interpreter == "/usr/bin/python3" and ep.flags == ["-I"]
+    assert ep.script == "-m http.server"
