@@ -79,6 +79,12 @@ class Node:
         return fmt | self.entry.mode
 
 
+def _split(path: str) -> tuple[str, str]:
+    """(parent, name) of a normalised absolute path; posixpath.split is 3x slower here."""
+    i = path.rfind("/")
+    return (path[:i] or "/"), path[i + 1 :]
+
+
 def _same_meta(a: Entry, b: Entry) -> bool:
     return a.mode == b.mode and a.uid == b.uid and a.gid == b.gid and a.xattrs == b.xattrs
 
@@ -143,13 +149,13 @@ class Filesystem:
             sub = cause if cause in ("opaque", "replaced") else "parent-whiteout"
             for name in list(kids):
                 self._remove_tree(path.rstrip("/") + "/" + name, layer, sub)
-        parent = posixpath.dirname(path)
+        parent, name = _split(path)
         siblings = self._children.get(parent)
         if siblings is not None:
-            siblings.discard(posixpath.basename(path))
+            siblings.discard(name)
 
     def _ensure_parent(self, path: str, layer: int) -> None:
-        parent = posixpath.dirname(path)
+        parent = _split(path)[0]
         node = self._nodes.get(parent)
         if node is not None and node.entry.kind == "dir":
             return
@@ -160,7 +166,8 @@ class Filesystem:
         entry = Entry(path=parent, kind="dir", mode=0o755)
         self._nodes[parent] = Node(entry, layer, implicit=True)
         self._children[parent] = set()
-        self._children[posixpath.dirname(parent)].add(posixpath.basename(parent))
+        grand, name = _split(parent)
+        self._children[grand].add(name)
         self._record(parent, Change(layer, ADDED, 0, entry))
 
     def apply(self, index: LayerIndex, layer: int, created_by: str | None = None) -> None:
@@ -198,7 +205,7 @@ class Filesystem:
         that ships ``lib/x`` over ``/lib -> usr/lib`` writes ``/usr/lib/x``; over a dangling link
         the link's target dirs are created). The last component is never followed. A regular
         file in the chain or a link loop keeps the literal path (the file is then replaced)."""
-        parent, base = posixpath.split(path)
+        parent, base = _split(path)
         node = self._nodes.get(parent)
         if path == "/" or (node is not None and node.entry.kind == "dir"):
             # Fast path: every node's ancestors are directories, so nothing to resolve.
@@ -228,10 +235,15 @@ class Filesystem:
         return posixpath.join(cur, base)
 
     def _put(self, e: Entry, layer: int) -> None:
-        real = self._reroot(e.path)
-        if real != e.path:
-            e = replace(e, path=real)
         path = e.path
+        parent, name = _split(path)
+        pnode = self._nodes.get(parent)
+        if pnode is None or pnode.entry.kind != "dir":
+            real = self._reroot(path)
+            if real != path:
+                e = replace(e, path=real)
+                path = real
+                parent, name = _split(path)
         if e.kind == "hardlink":
             link = e.link or ""
             target = self._nodes.get(link)
@@ -260,12 +272,19 @@ class Filesystem:
             return
         old_node = self._nodes.get(path)
         if old_node is None:
-            self._ensure_parent(path, layer)
+            kids = self._children.get(parent)
+            if kids is None or self._nodes[parent].entry.kind != "dir":
+                self._ensure_parent(path, layer)
+                kids = self._children[parent]
             self._nodes[path] = Node(e, layer)
-            self._children[posixpath.dirname(path)].add(posixpath.basename(path))
+            kids.add(name)
             if e.kind == "dir":
                 self._children.setdefault(path, set())
-            self._record(path, Change(layer, ADDED, shipped, e))
+            hist = self._history.get(path)
+            if hist is None:
+                self._history[path] = [Change(layer, ADDED, shipped, e)]
+            else:
+                hist.append(Change(layer, ADDED, shipped, e))
             return
         old = old_node.entry
         if old.kind == "dir" and e.kind == "dir":
@@ -280,7 +299,7 @@ class Filesystem:
             self._remove_tree(path, layer, "replaced")
             self._ensure_parent(path, layer)
             self._nodes[path] = Node(e, layer)
-            self._children[posixpath.dirname(path)].add(posixpath.basename(path))
+            self._children[parent].add(name)
             self._record(path, Change(layer, MODIFIED, shipped, e))
             return
         if _same_content(old, e):

@@ -120,7 +120,8 @@ def test_bad_records_are_warnings() -> None:
     bad = (
         b"P:ok\nV:1\nF:etc\nR:a\nZ:Q1notbase64!!\na:x:y\nM:0:0:zz\n\n"
         b"this is junk\nP:nover\n\n"
-        b"V:2\n\n" + bytes(range(256)) + b"\n\nP:last\nV:3\nR:rootfile\nZ:" + b"d41d8cd98f00b204e9800998ecf8427e" + b"\n"
+        b"V:2\n\n" + bytes(range(256))
+        + b"\n\nP:last\nV:3\nR:rootfile\nZ:d41d8cd98f00b204e9800998ecf8427e\n"
     )
     warnings: list[str] = []
     pkgs = parse_apk_installed(bad, warnings)

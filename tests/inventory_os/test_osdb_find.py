@@ -13,8 +13,8 @@ from helpers import fs_from_spec, require_tool
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink, tree_entries
 from fixtures.rpms import RpmFixture, RpmToolsUnavailable, rpm_fixture, sqlite_blobs
 from sitelens.inventory.dpkg import canonical_path
-from sitelens.inventory.osrelease import parse_os_release, read_os_release
 from sitelens.inventory.ospkg import find_package_dbs
+from sitelens.inventory.osrelease import parse_os_release, read_os_release
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,8 @@ def test_fedora_layout_symlinked_dir_read_once(fx: RpmFixture) -> None:
         "/var/lib/rpm", "/usr/lib/sysimage/rpm",
     )
     spec = ImageSpec([
-        LayerSpec([Dir("/usr/lib/sysimage"), Dir("/usr/lib/sysimage/rpm"), Symlink("/var/lib/rpm", "../../usr/lib/sysimage/rpm")]),
+        LayerSpec([Dir("/usr/lib/sysimage"), Dir("/usr/lib/sysimage/rpm"),
+                   Symlink("/var/lib/rpm", "../../usr/lib/sysimage/rpm")]),
         LayerSpec(entries + db_entries),
     ])
     fs = fs_from_spec(spec)
@@ -71,7 +72,8 @@ def test_several_backends_newest_wins(fx: RpmFixture) -> None:
     spec = ImageSpec([
         LayerSpec([File("/var/lib/rpm/Packages", (fx.bdb_dir / "Packages").read_bytes())]),
         LayerSpec([File("/var/lib/rpm/rpmdb.sqlite", (fx.sqlite_db / "rpmdb.sqlite").read_bytes())]),
-        LayerSpec([File("/var/lib/rpm/Packages", (fx.bdb_dir / "Packages").read_bytes(), mode=0o600)]),
+        LayerSpec([File("/var/lib/rpm/Packages", (fx.bdb_dir / "Packages").read_bytes(), mode=0o600),
+                   File("/var/lib/rpm/Packages.db", b"")]),  # empty leftover: not a database
     ])
     fs = fs_from_spec(spec)
     (db,) = find_package_dbs(fs)

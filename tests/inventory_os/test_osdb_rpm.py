@@ -237,9 +237,10 @@ def test_bogus_header_blob_is_a_warning(fx: RpmFixture, tmp_path: Path) -> None:
     pkgs, warnings = parse_rpmdb("sqlite", db.read_bytes())
     assert len(pkgs) == 3
     assert len(warnings) == 2 and "header #100" in warnings[0]
+    one_entry = b"\x00\x00\x00\x01\x00\x00\x00\x04"  # il=1, dl=4
+    name_tag = b"\x00\x00\x03\xe8\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00\x01"  # NAME, STRING
     for blob in (b"", b"\x00" * 8, b"\x00\x00\x00\x01\x00\x00\x00\x10" + b"\x00" * 16,
-                 b"\x00\x00\x00\x01\x00\x00\x00\x04" + b"\x00\x00\x03\xe8\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00\x01"
-                 + b"abcd"):
+                 one_entry + name_tag + b"abcd"):  # string without its NUL
         with pytest.raises(HeaderError):
             parse_header(blob)
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from fixtures.debian_root import RootUnavailable, run_in_root
 from sitelens.image import Image, ImageConfig
@@ -63,6 +64,8 @@ CASES = [
     Case("home-unset-srv", workdir="/srv"),
     Case("home-empty", {"HOME": ""}),
     Case("nousersite", {"PYTHONNOUSERSITE": "1"}),
+    Case("home-root", {"HOME": "/root"}),
+    Case("pythonhome", {"PYTHONHOME": "/usr"}),
 ]
 EXES = [
     "/usr/bin/python3",
@@ -70,6 +73,8 @@ EXES = [
     "/opt/venv/bin/python",
     "/opt/venv-sys/bin/python",
     "/opt/venv-gone/bin/python",
+    "/opt/venv-locked/bin/python",
+    "/opt/pthpy/bin/python3.11",
 ]
 IDENTS = [ROOT, APP, APP_NOHOME, ARB, ARB_NOHOME]
 
@@ -94,12 +99,16 @@ def _predict(fs, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] =
     if flags:
         sp = compute_sys_path(fs, env.interpreter, exe, ident, config, list(flags))
         env.sys_path[ident.name] = sp.entries
+        if sp.startup_error:
+            env.startup_errors[ident.name] = sp.startup_error
         # the inventory scanned the dirs of the flag-less path; scan the ones the flags add
         scanned = {d.site_dir for d in env.distributions}
         scanner = DirScanner(fs)
         for e in sp.entries:
             if e.exists and e.path not in scanned:
                 env.distributions.extend(scanner.scan(e.path))
+    if ident.name in env.startup_errors:
+        return {"startup_error": True}
     entries = env.sys_path[ident.name]
     versions = {}
     for n in NAMES:
@@ -114,6 +123,8 @@ def _real(root, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] = 
     proc = run_in_root(
         root, [exe, *flags, "-c", PROBE], userspec=f"{ident.uid}:{ident.gid}", env=env, cwd=case.workdir or "/"
     )
+    if proc.returncode != 0 and "init_import_site" in proc.stderr:
+        return {"startup_error": True}
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -122,6 +133,8 @@ def _real(root, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] = 
 @pytest.mark.parametrize("exe", EXES)
 def test_pyinv_prediction_equals_interpreter(pyroot, case: Case, exe: str) -> None:  # type: ignore[no-untyped-def]
     root, fs = pyroot
+    if case.name == "pythonhome" and exe == "/usr/local/bin/python3":
+        pytest.skip("Debian's stdlib cannot load under the upstream binary (no _csv): nothing to compare")
     for ident in IDENTS:
         real = _real(root, case, exe, ident)
         predicted = _predict(fs, case, exe, ident)
@@ -150,7 +163,11 @@ def test_pyinv_oracle_covers_the_interesting_paths(pyroot) -> None:  # type: ign
 
 FLAG_CASE = Case(
     "flags",
-    {"PYTHONPATH": "/opt/extra-rel", "PYTHONUSERBASE": "/opt/userbase", "PYTHONNOUSERSITE": "1"},
+    {
+        "PYTHONPATH": "/opt/extra-rel:/usr/lib/python3.11:/opt/extra-rel",
+        "PYTHONUSERBASE": "/opt/userbase",
+        "PYTHONNOUSERSITE": "1",
+    },
     workdir="/srv",
 )
 
@@ -162,5 +179,89 @@ def test_pyinv_flags_match_interpreter(pyroot, exe: str, flags: tuple[str, ...])
     for ident in (ROOT, ARB_NOHOME):
         real = _real(root, FLAG_CASE, exe, ident, flags)
         predicted = _predict(fs, FLAG_CASE, exe, ident, flags)
-        assert predicted["path"] == real["path"], f"{exe} {flags} as {ident.name}"
-        assert predicted["versions"] == real["versions"]
+        assert predicted.get("path") == real.get("path"), f"{exe} {flags} as {ident.name}"
+        assert predicted.get("versions") == real.get("versions")
+
+
+# ---- distributions: pip's own view and dpkg's ownership ------------------------------------
+
+
+def _pip_inspect(root, exe: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    proc = run_in_root(root, [exe, "-m", "pip", "inspect"], env={"PATH": PATH, "HOME": "/root"})
+    assert proc.returncode == 0, proc.stderr
+    out = []
+    for d in json.loads(proc.stdout)["installed"]:
+        out.append(
+            {
+                "name": canonicalize_name(d["metadata"]["name"]),
+                "version": d["metadata"]["version"],
+                "location": d["metadata_location"],
+                "installer": d.get("installer") or None,
+                "requested": d.get("requested"),
+            }
+        )
+    return sorted(out, key=lambda x: x["name"])
+
+
+def _predicted_first(env, ident: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    """pip keeps the first distribution per canonical name in sys.path order."""
+    seen: dict[str, dict] = {}
+    for entry in env.sys_path[ident]:
+        for d in env.distributions:
+            if d.site_dir != entry.path or d.name in seen or d.kind == "egg-link":
+                continue
+            seen[d.name] = {
+                "name": d.name,
+                "version": d.version,
+                "location": d.metadata_path,
+                "installer": None if d.owner_package or d.installer == "unknown" else d.installer,
+                "requested": d.requested if d.kind == "dist-info" else None,
+            }
+    return sorted(seen.values(), key=lambda x: x["name"])
+
+
+@pytest.mark.parametrize(
+    "exe", ["/usr/bin/python3", "/usr/local/bin/python3", "/opt/venv/bin/python", "/opt/venv-sys/bin/python"]
+)
+def test_pyinv_distributions_equal_pip_inspect(pyroot, exe: str) -> None:  # type: ignore[no-untyped-def]
+    root, fs = pyroot
+    config = ImageConfig(env={"PATH": PATH, "HOME": "/root"})
+    inv = build_inventory(fs, Image("fixture", None, config, []), identities=[ROOT])
+    env = environment_for(inv, exe, fs)
+    assert env is not None
+    real = _pip_inspect(root, exe)
+    assert len(real) >= 4
+    assert _predicted_first(env, "root") == real
+
+
+def test_pyinv_owner_package_equals_dpkg_query(pyroot) -> None:  # type: ignore[no-untyped-def]
+    root, fs = pyroot
+    inv = build_inventory(fs, Image("fixture", None, CASES[0].config(), []), identities=[ROOT])
+    if not inv.package_dbs:
+        pytest.skip("the OS package database reader (inventory.ospkg) is not available")
+    dists = {d.metadata_path: d for e in inv.environments for d in e.distributions}
+    assert len(dists) > 10
+    owned = 0
+    for path, d in sorted(dists.items()):
+        proc = run_in_root(root, ["dpkg-query", "-S", path], env={"PATH": PATH})
+        if proc.returncode == 0:
+            owned += 1
+            pkg = proc.stdout.split(":", 1)[0].strip()
+            assert d.owner_package == f"dpkg:{pkg}" and d.installer == "dpkg", path
+        else:
+            assert d.owner_package is None, path
+            assert d.installer == "pip", path  # everything else in the fixture came from pip
+    assert owned >= 5
+
+
+def test_pyinv_locked_venv_cannot_start_for_others(pyroot) -> None:  # type: ignore[no-untyped-def]
+    """The rule book says an unreadable pyvenv.cfg makes the venv silently not apply; the real
+    3.11 interpreter dies in site.venv() instead. Both the oracle and sitelens must say so."""
+    root, fs = pyroot
+    exe = "/opt/venv-locked/bin/python"
+    assert _real(root, CASES[0], exe, ARB) == {"startup_error": True}
+    assert "path" in _real(root, CASES[0], exe, ROOT)
+    inv = build_inventory(fs, Image("fixture", None, CASES[0].config(), []), identities=[ROOT, ARB])
+    env = environment_for(inv, exe, fs)
+    assert env is not None and set(env.startup_errors) == {"arbitrary-uid"}
+    assert "pyvenv.cfg" in env.startup_errors["arbitrary-uid"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import fs_signature, sample_spec
+from sources_helpers import fs_signature, sample_spec
 
 from fixtures.imagebuilder import (
     build,
@@ -18,6 +19,7 @@ from fixtures.imagebuilder import (
 from sitelens.errors import ImageNotFound
 from sitelens.pipeline import load
 from sitelens.sources import SourceOptions
+from tests.helpers import require_tool
 
 FORMATS = [
     ("oci-gzip", "gzip"), ("oci-zstd", "zstd"), ("oci-plain", None),
@@ -40,6 +42,13 @@ def write_format(kind: str, compression: str | None, tmp: Path) -> str:
     if kind == "docker-bare-path":
         return str(write_docker_archive(built, tmp / "bare.tar", layout="legacy"))
     return "docker-archive:" + str(write_docker_archive(built, tmp / "d25.tar", layout="oci"))
+
+
+@pytest.fixture()
+def cache_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "cache"
+    d.mkdir()
+    return d
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +187,18 @@ def test_docker_archive_with_two_images_needs_a_name(tmp_path: Path) -> None:
 def _consume(ref: str) -> None:
     with load(ref, SourceOptions(), use_cache=False):
         pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dest", ["docker-archive", "oci-archive", "oci"])
+def test_archives_written_by_skopeo(dest: str, tmp_path: Path, reference_signature: list[tuple]) -> None:
+    """Formats written by a real tool, not by our own fixture writer."""
+    require_tool("skopeo")
+    layout = write_oci_layout(build(sample_spec(), "gzip"), tmp_path / "layout", tag="v1")
+    out = tmp_path / ("out" if dest == "oci" else "out.tar")
+    target = f"{dest}:{out}:" + ("skopeo/test:1" if dest == "docker-archive" else "t1")
+    subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", f"oci:{layout}:v1", target],
+                   check=True, capture_output=True, timeout=120)
+    ref = f"{dest}:{out}" + (":t1" if dest == "oci" else "")
+    with load(ref, SourceOptions(), use_cache=False) as loaded:
+        assert fs_signature(loaded.fs) == reference_signature

@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import sample_spec
+from sources_helpers import sample_spec
 
 from fixtures.imagebuilder import build, write_docker_archive, write_oci_layout
 from sitelens.errors import CorruptImage, ImageError, ImageNotFound, UsageError

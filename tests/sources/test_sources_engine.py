@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import fs_signature, sample_spec
+from sources_helpers import fs_signature, sample_spec
 
 from fixtures.imagebuilder import build, write_docker_archive, write_oci_layout
 from fixtures.podman_service import PodmanService, podman  # noqa: F401 - pytest fixture

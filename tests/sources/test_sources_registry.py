@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fs_signature, sample_spec
+from sources_helpers import fs_signature, sample_spec
 
 from fixtures.imagebuilder import File, ImageSpec, LayerSpec, build, write_oci_layout
 from fixtures.registry import (  # noqa: F401 - pytest fixtures
@@ -113,8 +113,13 @@ def test_missing_tag_and_repo(registry: Registry, pushed: dict[str, str]) -> Non
 
 
 def test_unreachable_registry() -> None:
+    ref = f"registry:127.0.0.1:{closed_port()}/demo/app:1"
     with pytest.raises(RegistryUnreachable, match="unreachable"):
-        _sig(f"registry:127.0.0.1:{closed_port()}/demo/app:1", SourceOptions(retries=1))
+        _sig(ref, SourceOptions(retries=1))
+    res = subprocess.run([sys.executable, "-c", "from sitelens.cli import main; main()", "ls", ref, "--no-cache"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 3 and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "unreachable" in res.stderr
 
 
 def test_corrupt_blob_in_storage(registry: Registry, pushed: dict[str, str]) -> None:  # noqa: F811

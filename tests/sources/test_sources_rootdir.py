@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from conftest import fs_signature
+from sources_helpers import fs_signature
 
 from fixtures.imagebuilder import ImageSpec, LayerSpec, build, tree_entries, write_oci_layout
 from sitelens.pipeline import load

@@ -90,8 +90,7 @@ def parse_apk_installed(data: bytes, warnings: list[str] | None = None) -> list[
         elif key == "F":
             cur_dir = value.strip("/")
             last_file = None
-            last_dir = OwnedFile(path="/" + cur_dir, mode=stat.S_IFDIR | 0o755, user="0",
-                                 group="0", is_dir=True)
+            last_dir = OwnedFile(path="/" + cur_dir, mode=stat.S_IFDIR | 0o755, user="0", group="0", is_dir=True)
             pkg.files.append(last_dir)
         elif key == "M" and last_dir is not None:
             acl = _acl(value)

@@ -131,6 +131,8 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
             sp = compute_sys_path(fs, env.interpreter, env.executable, ident, config)
             env.sys_path[ident.name] = sp.entries
             env.pth_imports[ident.name] = sp.pth_imports
+            if sp.startup_error:
+                env.startup_errors[ident.name] = sp.startup_error
             for w in sp.warnings:
                 if w not in inv.warnings:
                     inv.warnings.append(w)

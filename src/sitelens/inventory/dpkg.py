@@ -97,8 +97,9 @@ def parse_conffiles_field(value: str) -> dict[str, bytes | None]:
     return out
 
 
-def parse_dpkg_status(data: bytes, source: str = "status", warnings: list[str] | None = None,
-                      require_status: bool = True) -> list[DpkgRecord]:
+def parse_dpkg_status(
+    data: bytes, source: str = "status", warnings: list[str] | None = None, require_status: bool = True
+) -> list[DpkgRecord]:
     """Packages whose files are on disk; bad stanzas and lines become ``warnings``."""
     warn = warnings if warnings is not None else []
     out: list[DpkgRecord] = []
@@ -128,16 +129,21 @@ def parse_dpkg_status(data: bytes, source: str = "status", warnings: list[str] |
         if not version:
             warn.append(f"{where}: package {name} has no Version")
         pkg = OsPackage(
-            manager="dpkg", name=name, version=version,
+            manager="dpkg",
+            name=name,
+            version=version,
             arch=para.get("Architecture", "").strip() or None,
             # "Source: name (version)" when the versions differ; no field: same as the package.
             source=para.get("Source", "").split(" ")[0].strip() or name,
         )
-        out.append(DpkgRecord(
-            package=pkg, state=state,
-            multi_arch=para.get("Multi-Arch", "").strip() or None,
-            conffiles=parse_conffiles_field(para.get("Conffiles", "")),
-        ))
+        out.append(
+            DpkgRecord(
+                package=pkg,
+                state=state,
+                multi_arch=para.get("Multi-Arch", "").strip() or None,
+                conffiles=parse_conffiles_field(para.get("Conffiles", "")),
+            )
+        )
     return out
 
 
@@ -170,8 +176,11 @@ def parse_md5sums(data: bytes, warnings: list[str] | None = None, source: str = 
 
 
 def parse_conffiles(data: bytes) -> list[str]:
-    return [posixpath.normpath(ln.strip()) for ln in data.decode("utf-8", "surrogateescape").split("\n")
-            if ln.strip().startswith("/")]
+    return [
+        posixpath.normpath(ln.strip())
+        for ln in data.decode("utf-8", "surrogateescape").split("\n")
+        if ln.strip().startswith("/")
+    ]
 
 
 def owned_files(paths: list[str], md5s: dict[str, bytes], conffiles: dict[str, bytes | None]) -> list[OwnedFile]:
@@ -186,8 +195,7 @@ def owned_files(paths: list[str], md5s: dict[str, bytes], conffiles: dict[str, b
         digest = md5s.get(path)
         if digest is None:
             digest = conffiles.get(path)
-        out.append(OwnedFile(path=path, algo="md5" if digest else None, digest=digest,
-                             is_config=path in conffiles))
+        out.append(OwnedFile(path=path, algo="md5" if digest else None, digest=digest, is_config=path in conffiles))
     return out
 
 

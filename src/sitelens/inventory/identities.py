@@ -154,7 +154,7 @@ def resolve_user(
             warn.append(
                 f"{name}: the image config names user {user_part!r}, which is not in the "
                 f"image's /etc/passwd: runc would refuse to start the container "
-                f"(\"unable to find user {user_part}\")"
+                f'("unable to find user {user_part}")'
             )
             ident.username = user_part
             # Nothing about this user can be known: an impossible uid never matches a file
@@ -209,9 +209,7 @@ def crio_would_inject(fs: Filesystem, uid: int) -> bool:
     return not (node.uid == uid and node.mode & 0o200)
 
 
-def arbitrary_identity(
-    fs: Filesystem, config: ImageConfig, db: UserDb, uid: int = ARBITRARY_UID
-) -> Identity:
+def arbitrary_identity(fs: Filesystem, config: ImageConfig, db: UserDb, uid: int = ARBITRARY_UID) -> Identity:
     """The OpenShift restricted-SCC identity: ``uid`` with gid 0, maybe a CRI-O passwd line."""
     ident = Identity(name="arbitrary-uid", uid=uid, gid=0, groups=[0])
     existing = db.user_by_uid(uid)

@@ -143,6 +143,8 @@ class Environment:
     distributions: list[Distribution] = field(default_factory=list)
     # `import` lines of .pth files site runs at start-up, per identity: (pth file, line)
     pth_imports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # identity name -> why this interpreter cannot start for it (e.g. unreadable pyvenv.cfg)
+    startup_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def version(self) -> str:

@@ -58,9 +58,7 @@ def _rpm_dbs(fs: Filesystem) -> list[OsPackageDb]:
         db = read_rpmdb(fs, path, backend)
         others = [p for _, (p, _b) in ranked[1:]]
         if others:
-            db.warnings.append(
-                f"{real}: several rpm databases present; read {path}, ignored {', '.join(others)}"
-            )
+            db.warnings.append(f"{real}: several rpm databases present; read {path}, ignored {', '.join(others)}")
         out.append(db)
     return out
 

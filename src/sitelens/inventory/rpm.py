@@ -14,7 +14,7 @@ import struct
 from ..fs import Filesystem
 from .model import OsPackage, OsPackageDb
 from .rpm_bdb import parse_bdb
-from .rpm_header import HeaderError, parse_header
+from .rpm_header import parse_header
 from .rpm_ndb import parse_ndb
 from .rpm_sqlite import parse_sqlite
 
@@ -28,7 +28,7 @@ def parse_blobs(blobs: list[tuple[int, bytes]], warnings: list[str]) -> list[OsP
     for instance, blob in blobs:
         try:
             out.append(parse_header(blob))
-        except (HeaderError, struct.error, IndexError) as exc:
+        except (ValueError, struct.error, IndexError, OverflowError) as exc:  # HeaderError is a ValueError
             warnings.append(f"header #{instance}: {exc}")
     return out
 
@@ -53,7 +53,8 @@ def backend_files(fs: Filesystem, dbdir: str) -> list[tuple[str, str]]:
     for name, backend in BACKENDS:
         path = posixpath.join(dbdir, name)
         node = fs.get(path)
-        if node is not None and node.kind in ("file", "hardlink"):
+        # An empty file is a leftover (e.g. ``touch``ed by a migration), not a database.
+        if node is not None and node.kind in ("file", "hardlink") and node.size > 0:
             out.append((path, backend))
     return out
 

@@ -46,13 +46,12 @@ class _Reader:
         self.data, self.order, self.pagesize, self.warn = data, order, pagesize, warn
         self.npages = min(last + 1, len(data) // pagesize)
         if last + 1 > self.npages:
-            warn.append(f"database truncated: {len(data)} bytes hold {self.npages} of "
-                        f"{last + 1} pages")
+            warn.append(f"database truncated: {len(data)} bytes hold {self.npages} of {last + 1} pages")
 
     def page(self, pgno: int) -> bytes | None:
         if pgno >= self.npages:
             return None
-        return self.data[pgno * self.pagesize:(pgno + 1) * self.pagesize]
+        return self.data[pgno * self.pagesize : (pgno + 1) * self.pagesize]
 
     def header(self, page: bytes) -> tuple[int, int, int, int]:
         """(next_pgno, entries, hf_offset, type)."""
@@ -74,7 +73,7 @@ class _Reader:
             if ptype != P_OVERFLOW or length > self.pagesize - PAGE_HEADER:
                 self.warn.append(f"page {pgno} is not a valid overflow page")
                 return None
-            chunks.append(page[PAGE_HEADER:PAGE_HEADER + length])
+            chunks.append(page[PAGE_HEADER : PAGE_HEADER + length])
             got += length
             pgno = next_pgno
         if got != total:
@@ -90,7 +89,7 @@ class _Reader:
             return None
         kind = page[start]
         if kind == H_KEYDATA:
-            return page[start + 1:end]
+            return page[start + 1 : end]
         if kind == H_OFFPAGE:
             if end - start < 12:
                 self.warn.append(f"page {pgno}: off-page item {i} is truncated")

@@ -36,8 +36,7 @@ RPMFILE_CONFIG = 1 << 0
 RPMFILE_GHOST = 1 << 6
 
 # FILEDIGESTALGO values (PGP hash algorithm ids); md5 when the tag is absent (rpm < 4.6).
-DIGEST_ALGOS = {1: "md5", 2: "sha1", 3: "ripemd160", 8: "sha256", 9: "sha384", 10: "sha512",
-                11: "sha224"}
+DIGEST_ALGOS = {1: "md5", 2: "sha1", 3: "ripemd160", 8: "sha256", 9: "sha384", 10: "sha512", 11: "sha224"}
 
 MAX_ENTRIES = 1 << 20  # rpm's own limit on index entries (HEADER_TAGS_MAX is smaller still)
 MAX_DATA = 256 << 20  # rpm caps a header's data store at 256 MiB
@@ -70,8 +69,7 @@ def _strings(store: bytes, offset: int, count: int) -> list[str]:
     return out
 
 
-_INT_FORMATS = {T_CHAR: ("B", 1), T_INT8: ("B", 1), T_INT16: ("H", 2), T_INT32: ("I", 4),
-                T_INT64: ("Q", 8)}
+_INT_FORMATS = {T_CHAR: ("B", 1), T_INT8: ("B", 1), T_INT16: ("H", 2), T_INT32: ("I", 4), T_INT64: ("Q", 8)}
 
 
 def _value(e: _Entry, store: bytes) -> Value:
@@ -89,7 +87,7 @@ def _value(e: _Entry, store: bytes) -> Value:
     if e.type == T_BIN:
         if e.offset + e.count > len(store):
             raise HeaderError(f"tag {e.tag}: binary value runs past the data store")
-        return store[e.offset:e.offset + e.count]
+        return store[e.offset : e.offset + e.count]
     raise HeaderError(f"tag {e.tag}: unknown type {e.type}")
 
 
@@ -104,10 +102,8 @@ def parse_tags(blob: bytes, wanted: set[int] | None = None) -> dict[int, Value]:
         raise HeaderError(f"implausible header counts: {il} entries, {dl} data bytes")
     store_start = 8 + 16 * il
     if store_start + dl > len(blob):
-        raise HeaderError(
-            f"header declares {il} entries and {dl} data bytes but the blob has {len(blob)} bytes"
-        )
-    store = blob[store_start:store_start + dl]
+        raise HeaderError(f"header declares {il} entries and {dl} data bytes but the blob has {len(blob)} bytes")
+    store = blob[store_start : store_start + dl]
     out: dict[int, Value] = {}
     for i in range(il):
         tag, typ, offset, count = struct.unpack_from(">iIiI", blob, 8 + 16 * i)
@@ -119,9 +115,26 @@ def parse_tags(blob: bytes, wanted: set[int] | None = None) -> dict[int, Value]:
     return out
 
 
-_WANTED = {NAME, VERSION, RELEASE, EPOCH, ARCH, SOURCERPM, OLDFILENAMES, FILESIZES, FILEMODES,
-           FILEDIGESTS, FILEFLAGS, FILEUSERNAME, FILEGROUPNAME, DIRINDEXES, BASENAMES, DIRNAMES,
-           LONGFILESIZES, FILEDIGESTALGO}
+_WANTED = {
+    NAME,
+    VERSION,
+    RELEASE,
+    EPOCH,
+    ARCH,
+    SOURCERPM,
+    OLDFILENAMES,
+    FILESIZES,
+    FILEMODES,
+    FILEDIGESTS,
+    FILEFLAGS,
+    FILEUSERNAME,
+    FILEGROUPNAME,
+    DIRINDEXES,
+    BASENAMES,
+    DIRNAMES,
+    LONGFILESIZES,
+    FILEDIGESTALGO,
+}
 
 
 def _str(tags: dict[int, Value], tag: int) -> str | None:
@@ -206,16 +219,18 @@ def parse_header(blob: bytes) -> OsPackage:
                 digest = None
         mode = _at(modes, i)
         flag = _at(flags, i) or 0
-        pkg.files.append(OwnedFile(
-            path=path,
-            algo=algo if digest is not None else None,
-            digest=digest,
-            size=_at(sizes, i),
-            mode=mode,
-            user=_at(users, i),
-            group=_at(groups, i),
-            is_dir=mode is not None and stat.S_ISDIR(mode),
-            is_config=bool(flag & RPMFILE_CONFIG),
-            is_ghost=bool(flag & RPMFILE_GHOST),
-        ))
+        pkg.files.append(
+            OwnedFile(
+                path=path,
+                algo=algo if digest is not None else None,
+                digest=digest,
+                size=_at(sizes, i),
+                mode=mode,
+                user=_at(users, i),
+                group=_at(groups, i),
+                is_dir=mode is not None and stat.S_ISDIR(mode),
+                is_config=bool(flag & RPMFILE_CONFIG),
+                is_ghost=bool(flag & RPMFILE_GHOST),
+            )
+        )
     return pkg

@@ -39,7 +39,7 @@ def parse_ndb(data: bytes, warnings: list[str] | None = None) -> list[tuple[int,
         slots_end = len(data) - len(data) % BLOCK
     out: list[tuple[int, bytes]] = []
     for off in range(32, slots_end, BLOCK):
-        magic = data[off:off + 4]
+        magic = data[off : off + 4]
         pkgidx, blkoff, blkcnt = struct.unpack_from("<III", data, off + 4)
         if magic != SLOT_MAGIC:
             warn.append(f"bad slot magic at offset {off}; slot pages skipped from there")
@@ -50,7 +50,7 @@ def parse_ndb(data: bytes, warnings: list[str] | None = None) -> list[tuple[int,
         if blkoff == 0 or start + BLOCK > len(data):
             warn.append(f"package {pkgidx}: blob at block {blkoff} lies outside the file")
             continue
-        bmagic = data[start:start + 4]
+        bmagic = data[start : start + 4]
         bidx, _cksum, bloblen = struct.unpack_from("<III", data, start + 4)
         if bmagic != BLOB_MAGIC or bidx != pkgidx:
             warn.append(f"package {pkgidx}: no valid blob at block {blkoff}")
@@ -58,6 +58,6 @@ def parse_ndb(data: bytes, warnings: list[str] | None = None) -> list[tuple[int,
         if BLOCK + bloblen > blkcnt * BLOCK or start + BLOCK + bloblen > len(data):
             warn.append(f"package {pkgidx}: blob length {bloblen} exceeds its blocks or the file")
             continue
-        out.append((pkgidx, data[start + BLOCK:start + BLOCK + bloblen]))
+        out.append((pkgidx, data[start + BLOCK : start + BLOCK + bloblen]))
     out.sort()
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -26,7 +27,7 @@ def _open(data: bytes, wal: bytes | None) -> Iterator[sqlite3.Connection]:
         # file is complete; marking it as rollback-journal mode lets SQLite open it in memory
         # and without a -shm file.
         data = data[:18] + b"\1\1" + data[20:]
-    if not wal and HAS_DESERIALIZE:
+    if not wal and HAS_DESERIALIZE and sys.version_info >= (3, 11):
         with closing(sqlite3.connect(":memory:")) as conn:
             conn.deserialize(data)
             yield conn
@@ -43,8 +44,7 @@ def _open(data: bytes, wal: bytes | None) -> Iterator[sqlite3.Connection]:
             yield conn
 
 
-def parse_sqlite(data: bytes, wal: bytes | None = None,
-                 warnings: list[str] | None = None) -> list[tuple[int, bytes]]:
+def parse_sqlite(data: bytes, wal: bytes | None = None, warnings: list[str] | None = None) -> list[tuple[int, bytes]]:
     """(instance number, header blob) for every row of ``Packages``; problems go to ``warnings``."""
     warn = warnings if warnings is not None else []
     if not data.startswith(SQLITE_MAGIC):
@@ -57,7 +57,7 @@ def parse_sqlite(data: bytes, wal: bytes | None = None,
             while True:
                 try:
                     row = cur.fetchone()
-                except sqlite3.DatabaseError as exc:
+                except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: undecodable text
                     warn.append(f"reading Packages stopped after {len(out)} rows: {exc}")
                     break
                 if row is None:
@@ -67,6 +67,6 @@ def parse_sqlite(data: bytes, wal: bytes | None = None,
                     out.append((hnum, blob))
                 else:
                     warn.append(f"Packages row {hnum!r} holds no header blob")
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, ValueError, OverflowError) as exc:
         warn.append(f"cannot read the SQLite database: {exc}")
     return out

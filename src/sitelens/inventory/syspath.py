@@ -19,7 +19,7 @@ from ..image import ImageConfig
 from . import _pyfs
 from .interpreters import landmark_prefixes
 from .model import Identity, Interpreter, PathEntry
-from .venv import getpath_cfg, read_cfg, site_cfg
+from .venv import getpath_cfg, read_cfg, site_cfg, unreadable_site_cfg
 
 FEDORA_LOCAL = "/usr/local"
 
@@ -34,6 +34,9 @@ class SysPath:
     user_site: str | None = None  # USER_SITE as site computes it (absolute or cwd-relative)
     user_site_enabled: bool = False
     site_imported: bool = True
+    # set when the interpreter cannot start for this identity (seen: an unreadable pyvenv.cfg
+    # makes site.venv() raise, "Fatal Python error: init_import_site")
+    startup_error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -194,12 +197,15 @@ def compute_sys_path(
         cfg = read_cfg(fs, cfg_path) if cfg_path else None
         if cfg is not None and cfg.home is not None:
             executable_dir = cfg.home
+    # A ._pth beside the executable (as launched, then resolved) overrides everything, even
+    # PYTHONHOME: getpath then uses its dir as home and turns the environment off.
     pth_file = None
-    if not home_env:
-        for p in (executable, real):
-            if _pyfs.can_read(fs, p + "._pth", who):
-                pth_file = p + "._pth"
-                break
+    for p in (executable, real):
+        if _pyfs.can_read(fs, p + "._pth", who):
+            pth_file = p + "._pth"
+            break
+    if pth_file is not None:
+        home_env = posixpath.dirname(pth_file)
     if home_env:
         prefix, had, exec_prefix = home_env.partition(":")
         if not had:
@@ -216,7 +222,7 @@ def compute_sys_path(
         )
         prefix, exec_prefix = pre.prefix, pre.exec_prefix
     major, minor = version.split(".", 1)
-    stdlib = f"{prefix}/{interpreter.platlibdir}/python{version}"
+    stdlib = posixpath.join(prefix, f"{interpreter.platlibdir}/python{version}")
     if pth_file is not None:
         use_env = False
         isolated = True
@@ -229,21 +235,28 @@ def compute_sys_path(
             if line == "import site":
                 out.site_imported = True
             elif not line.startswith("import "):
-                b.add(posixpath.normpath(posixpath.join(posixpath.dirname(pth_file), line)), "_pth")
+                # getpath joins without normalising; only site's removeduppaths() normalises
+                b.add(posixpath.join(posixpath.dirname(pth_file), line), "_pth")
     else:
         ppath = env.get("PYTHONPATH") if use_env else None
         if ppath:
             for p in ppath.split(":"):
                 b.add(_pyfs.abspath(p, cwd), "pythonpath")
-        b.add(f"{prefix}/{interpreter.platlibdir}/python{major}{minor}.zip", "stdlib")
+        plat = interpreter.platlibdir
+        b.add(posixpath.join(prefix, f"{plat}/python{major}{minor}.zip"), "stdlib")
         b.add(stdlib, "stdlib")
-        b.add(f"{exec_prefix}/{interpreter.platlibdir}/python{version}/lib-dynload", "lib-dynload")
+        b.add(posixpath.join(exec_prefix, f"{plat}/python{version}/lib-dynload"), "lib-dynload")
     out.prefix = out.base_prefix = prefix
 
-    # site.removeduppaths(): keep the first of each absolute path
+    if "S" in fl or not out.site_imported:
+        out.site_imported = False
+        return out
+
+    # site.removeduppaths(): make absolute and keep the first of each path
     seen: set[str] = set()
     kept = []
     for e in out.entries:
+        e.path = _pyfs.abspath(e.path, cwd)
         if e.path in seen:
             continue
         seen.add(e.path)
@@ -251,16 +264,20 @@ def compute_sys_path(
     out.entries = kept
     b.known = set(seen)
 
-    if "S" in fl or not out.site_imported:
-        out.site_imported = False
-        return out
-
     # ---- site.main() --------------------------------------------------------------------
     no_user_site = "s" in fl or isolated or bool(use_env and env.get("PYTHONNOUSERSITE"))
     enable_user = not no_user_site
     prefixes = [prefix, exec_prefix]
     is_virtual = False
     venv_cfg = site_cfg(fs, executable, who)
+    if venv_cfg is None:
+        unreadable = unreadable_site_cfg(fs, executable, who)
+        if unreadable is not None:
+            out.startup_error = (
+                f"site.venv() cannot read {unreadable} (PermissionError): the interpreter exits "
+                "at start-up with 'Fatal Python error: init_import_site'"
+            )
+            return out
     if venv_cfg is not None:
         cfg = read_cfg(fs, venv_cfg)
         system_site = cfg.system_site if cfg else "true"

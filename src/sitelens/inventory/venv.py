@@ -59,9 +59,22 @@ def getpath_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -> str | 
     return None
 
 
+def unreadable_site_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -> str | None:
+    """The pyvenv.cfg ``site.venv`` would pick but ``who`` cannot read (None: no such file).
+
+    site.venv() tests ``isfile`` (search permission on the dirs is enough) and then opens the
+    file unguarded: with Python 3.11 the PermissionError aborts start-up (seen in the oracle;
+    the rule book's "silently not a venv" holds only when the file cannot even be stat'ed)."""
+    bindir = posixpath.dirname(exe)
+    for cand in (posixpath.join(bindir, "pyvenv.cfg"), posixpath.join(posixpath.dirname(bindir), "pyvenv.cfg")):
+        if _pyfs.isfile(fs, cand, who):
+            return None if _pyfs.can_read(fs, cand, who) else cand
+    return None
+
+
 def site_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -> str | None:
-    """The pyvenv.cfg ``site.venv`` uses (beside the launcher first); an unreadable one is
-    skipped (the venv is then silently not applied, as seen with a real interpreter)."""
+    """The pyvenv.cfg ``site.venv`` uses (beside the launcher first), if ``who`` can read it
+    (see :func:`unreadable_site_cfg` for the other case)."""
     bindir = posixpath.dirname(exe)
     for cand in (
         posixpath.join(bindir, "pyvenv.cfg"),

@@ -67,5 +67,12 @@ def capture_limit(path: str) -> int:
     return 0
 
 
+# Trees no OS package manager installs into (Debian policy 9.1.2, the FHS: /usr/local, /opt
+# add-ons, homes, the app): an md5 there could never be compared with a package database.
+_NOT_PACKAGED = ("/usr/local/", "/opt/", "/home/", "/root/", "/app/", "/srv/", "/tmp/", "/var/tmp/")
+
+
 def wants_md5(path: str) -> bool:
-    return _MD5_PATH.search(path) is not None
+    """md5 is what dpkg's md5sums (and old rpm file digests) record: only where a package may
+    own the file, so images full of pip/venv files under /usr/local or /opt do not pay for it."""
+    return not path.startswith(_NOT_PACKAGED) and _MD5_PATH.search(path) is not None

@@ -17,7 +17,7 @@ from .capture import capture_limit, wants_md5
 from .tarstream import TarReader
 
 # Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
@@ -80,6 +80,11 @@ def normalize_member_name(name: str, where: str) -> str:
     """Make a member name absolute and canonical; refuse names that leave the root."""
     if name.startswith("/"):
         raise CorruptImage(f"{where}: tar member has an absolute path {name!r}")
+    if (
+        "//" not in name and "." not in name[:1] and "/." not in name and "\0" not in name
+    ):
+        # Fast path, nearly every member: already canonical apart from a trailing slash.
+        return "/" + name.rstrip("/") if name not in ("", "/") else "/"
     parts: list[str] = []
     for part in name.split("/"):
         if part in ("", "."):
@@ -95,10 +100,24 @@ def normalize_member_name(name: str, where: str) -> str:
     return "/" + "/".join(parts)
 
 
+def _special(path: str, index: LayerIndex) -> Entry | None:
+    """Whiteout and opaque markers as entries; None for aufs bookkeeping (dropped)."""
+    slash = path.rfind("/")
+    parent, base = (path[:slash] or "/"), path[slash + 1 :]
+    if base == OPAQUE_NAME:
+        return Entry(path=parent, kind="opaque")
+    if base.startswith(".wh..wh."):
+        # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not part of the filesystem
+        index.warnings.append(f"ignored aufs metadata {path}")
+        return None
+    return Entry(path=posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]), kind="whiteout")
+
+
 def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain") -> LayerIndex:
     """Read an *uncompressed* layer tar stream to its end and index it."""
     index = LayerIndex(diff_id=diff_id, codec=codec)
     entries = index.entries
+    append = entries.append
     reader = TarReader(stream, where)
     captured_total = 0
     sha256 = hashlib.sha256
@@ -113,19 +132,15 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
             if len(index.warnings) < 100:
                 index.warnings.append(f"ignored aufs metadata {path}")
             continue
-        base = posixpath.basename(path)
-        if base.startswith(WHITEOUT_PREFIX) and base != WHITEOUT_PREFIX:
-            parent = posixpath.dirname(path)
-            if base == OPAQUE_NAME:
-                entries.append(Entry(path=parent, kind="opaque"))
-            elif base.startswith(".wh..wh."):
-                # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not part of the filesystem
-                index.warnings.append(f"ignored aufs metadata {path}")
-            else:
-                hidden = posixpath.join(parent, base[len(WHITEOUT_PREFIX):])
-                entries.append(Entry(path=hidden, kind="whiteout"))
+        if ".wh." in path and path[path.rfind("/") + 1 :].startswith(WHITEOUT_PREFIX) and not path.endswith(
+            "/" + WHITEOUT_PREFIX
+        ):
+            special = _special(path, index)
+            if special is not None:
+                append(special)
             continue
-        e = Entry(path=path, kind=m.kind, mode=m.mode, uid=m.uid, gid=m.gid, size=m.size)
+        kind = m.kind
+        e = Entry(path, kind, m.mode, m.uid, m.gid, m.size)
         if m.pax:
             xattrs = {
                 k.split(".xattr.", 1)[1]: v.encode("latin-1")
@@ -137,43 +152,53 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
             acl = m.pax.get("SCHILY.acl.access")
             if acl:
                 e.acl = acl
-        if m.kind == "symlink":
-            e.link = m.linkname
-        elif m.kind == "hardlink":
-            target = m.linkname
-            e.link = normalize_member_name(target.lstrip("/") if target.startswith("/") else target, where)
-        elif m.kind == "file":
+        if kind == "file":
             limit = capture_limit(path)
-            h = sha256()
             h5 = md5() if wants_md5(path) else None
-            first = True
-            keep: list[bytes] = []
-            kept = 0
-            for chunk in reader.read_data():
-                if first:
-                    first = False
-                    if chunk.startswith(b"#!"):
-                        e.head = chunk[:SHEBANG_MAX].split(b"\n", 1)[0]
-                h.update(chunk)
+            if m.size <= reader.buffered:
+                # The whole member is already in the reader's buffer: one slice, no loop.
+                data = reader.read_all()
+                e.sha256 = sha256(data).digest()
                 if h5 is not None:
-                    h5.update(chunk)
-                if kept < limit:
-                    piece = chunk[: limit - kept]
-                    keep.append(piece)
-                    kept += len(piece)
-            e.sha256 = h.digest()
-            if h5 is not None:
-                e.md5 = h5.digest()
-            if limit:
-                e.data = b"".join(keep)
+                    h5.update(data)
+                    e.md5 = h5.digest()
+                if data[:2] == b"#!":
+                    e.head = data[:SHEBANG_MAX].split(b"\n", 1)[0]
+                if limit:
+                    e.data = data if len(data) <= limit else data[:limit]
+            else:
+                h = sha256()
+                head = b""
+                keep: list[bytes] = []
+                kept = 0
+                for chunk in reader.read_data():
+                    if len(head) < SHEBANG_MAX:
+                        head += bytes(chunk[: SHEBANG_MAX - len(head)])
+                    h.update(chunk)
+                    if h5 is not None:
+                        h5.update(chunk)
+                    if kept < limit:
+                        piece = bytes(chunk[: limit - kept])
+                        keep.append(piece)
+                        kept += len(piece)
+                e.sha256 = h.digest()
+                if h5 is not None:
+                    e.md5 = h5.digest()
+                if head[:2] == b"#!":
+                    e.head = head.split(b"\n", 1)[0]
+                if limit:
+                    e.data = b"".join(keep)
+            if e.data is not None:
                 e.truncated = m.size > limit
                 captured_total += len(e.data)
                 if captured_total > MAX_CAPTURED:
-                    raise CorruptImage(f"{where}: layer holds more than 1 GiB of metadata files")
-        entries.append(e)
+                    raise CorruptImage(f"{where}: layer holds more than {MAX_CAPTURED >> 20} MiB of metadata files")
+        elif kind == "symlink":
+            e.link = m.linkname
+        elif kind == "hardlink":
+            target = m.linkname
+            e.link = normalize_member_name(target.lstrip("/") if target.startswith("/") else target, where)
+        append(e)
     # Drain the end-of-archive blocks and anything after them so digests cover the whole stream.
-    tail = 0
-    while chunk := stream.read(1 << 20):
-        tail += len(chunk)
-    index.tar_bytes = reader.offset + tail
+    index.tar_bytes = reader.drain()
     return index

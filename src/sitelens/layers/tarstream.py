@@ -108,64 +108,115 @@ def _parse_pax(payload: bytes) -> dict[str, str]:
     return records
 
 
+CHUNK = 1 << 20  # bytes asked of the underlying stream per read
+ZERO_BLOCK = bytes(BLOCK)
+
+
 class TarReader:
     """Iterate members of a tar stream; the caller consumes each member's data before next().
 
-    Use :meth:`read_data` (chunks) or :meth:`skip_data` for a member's content; whatever is left
-    unread is skipped automatically when the next member is requested.
+    Use :meth:`read_data` (chunks) or :meth:`read_all` for a member's content; whatever is left
+    unread is skipped automatically when the next member is requested. :meth:`drain` reads the
+    stream to its end (after the end-of-archive marker) and returns the total length.
+
+    The stream is read in large chunks into one buffer and headers are sliced out of it: on a
+    layer of tens of thousands of small files this is several times faster than reading each
+    512-byte block through the decompressor and hashing wrappers, and the hash updates stay big
+    enough to release the GIL, so layers indexed in threads use both cores.
     """
 
     def __init__(self, stream: IO[bytes], where: str) -> None:
         self._f = stream
         self.where = where
+        self._buf = b""
+        self._pos = 0
+        self._base = 0  # stream offset of _buf[0]
         self._remaining = 0  # unread data bytes of the current member
         self._pad = 0
-        self.offset = 0
 
-    def _read_exact(self, n: int) -> bytes:
-        buf = self._f.read(n)
-        if len(buf) == n:
-            self.offset += n
-            return buf
-        parts = [buf]
-        got = len(buf)
-        while got < n:
-            chunk = self._f.read(n - got)
+    @property
+    def offset(self) -> int:
+        """Bytes of the tar stream consumed so far."""
+        return self._base + self._pos
+
+    def _refill(self, need: int) -> bool:
+        """Make ``need`` bytes available at _pos; False at a clean EOF with nothing buffered."""
+        have = len(self._buf) - self._pos
+        parts = [self._buf[self._pos :]] if have else []
+        self._base += self._pos
+        while have < need:
+            chunk = self._f.read(max(CHUNK, need - have))
             if not chunk:
-                raise CorruptImage(f"{self.where}: tar stream is truncated at byte {self.offset + got}")
+                if have == 0:
+                    self._buf, self._pos = b"", 0
+                    return False
+                raise CorruptImage(f"{self.where}: tar stream is truncated at byte {self._base + have}")
             parts.append(chunk)
-            got += len(chunk)
-        self.offset += n
-        return b"".join(parts)
+            have += len(chunk)
+        self._buf = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._pos = 0
+        return True
+
+    def _take(self, n: int) -> bytes:
+        if len(self._buf) - self._pos < n and not self._refill(n):
+            raise CorruptImage(f"{self.where}: tar stream is truncated at byte {self.offset}")
+        data = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return data
 
     def _discard(self, n: int) -> None:
         while n > 0:
-            chunk = self._read_exact(min(n, 1 << 20))
-            n -= len(chunk)
+            avail = len(self._buf) - self._pos
+            if avail <= 0:
+                if not self._refill(1):
+                    raise CorruptImage(f"{self.where}: tar stream is truncated at byte {self.offset}")
+                avail = len(self._buf) - self._pos
+            k = min(n, avail)
+            self._pos += k
+            n -= k
 
-    def read_data(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    def read_data(self, chunk_size: int = CHUNK) -> Iterator[memoryview]:
+        """The current member's bytes as memoryviews, valid only until the next iteration."""
+        view = memoryview(self._buf)
         while self._remaining > 0:
-            chunk = self._read_exact(min(self._remaining, chunk_size))
-            self._remaining -= len(chunk)
-            yield chunk
+            avail = len(self._buf) - self._pos
+            if avail <= 0:
+                if not self._refill(1):
+                    raise CorruptImage(f"{self.where}: tar stream is truncated at byte {self.offset}")
+                view = memoryview(self._buf)
+                avail = len(self._buf)
+            k = min(self._remaining, avail, chunk_size)
+            yield view[self._pos : self._pos + k]
+            self._pos += k
+            self._remaining -= k
+
+    @property
+    def buffered(self) -> int:
+        """Bytes already buffered past the current position (a member this small is in memory)."""
+        return len(self._buf) - self._pos
 
     def read_all(self) -> bytes:
-        data = self._read_exact(self._remaining) if self._remaining else b""
+        data = self._take(self._remaining) if self._remaining else b""
         self._remaining = 0
         return data
 
+    def drain(self) -> int:
+        """Read the rest of the stream (so digests cover it all); the stream's total length."""
+        self._base += len(self._buf)
+        self._buf, self._pos = b"", 0
+        while chunk := self._f.read(CHUNK):
+            self._base += len(chunk)
+        return self._base
+
     def _finish_member(self) -> None:
-        if self._remaining:
-            self._discard(self._remaining)
-            self._remaining = 0
-        if self._pad:
-            self._discard(self._pad)
-            self._pad = 0
+        if self._remaining or self._pad:
+            self._discard(self._remaining + self._pad)
+            self._remaining = self._pad = 0
 
     def _meta_payload(self, size: int, what: str) -> bytes:
         if size > MAX_META_SIZE:
             raise CorruptImage(f"{self.where}: {what} of {size} bytes exceeds the 1 MiB limit")
-        data = self._read_exact(size)
+        data = self._take(size)
         self._discard((-size) % BLOCK)
         return data
 
@@ -176,16 +227,11 @@ class TarReader:
         long_link: str | None = None
         while True:
             self._finish_member()
-            header = self._f.read(BLOCK)
-            if len(header) < BLOCK:
-                if not header:
-                    # EOF without the two zero blocks: accepted (some writers omit them)
-                    return
-                rest = self._read_exact(BLOCK - len(header)) if header else b""
-                header += rest
-            else:
-                self.offset += BLOCK
-            if header.count(0) == BLOCK:
+            if len(self._buf) - self._pos < BLOCK and not self._refill(BLOCK):
+                return  # EOF without the two zero blocks: accepted (some writers omit them)
+            header = self._buf[self._pos : self._pos + BLOCK]
+            self._pos += BLOCK
+            if header == ZERO_BLOCK:
                 return  # end-of-archive marker; the caller drains the stream
             if not _checksum_ok(header):
                 raise CorruptImage(f"{self.where}: tar header checksum mismatch at byte {self.offset - BLOCK}")

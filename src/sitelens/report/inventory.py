@@ -68,6 +68,7 @@ def environment_json(env: Environment) -> dict[str, Any]:
         "sys_path": {k: [e.path for e in v] for k, v in env.sys_path.items()},
         "sys_path_entries": {k: [_entry(e) for e in v] for k, v in env.sys_path.items()},
         "pth_imports": {k: [{"pth": p, "line": line} for p, line in v] for k, v in env.pth_imports.items()},
+        "startup_errors": dict(env.startup_errors),
         "distributions": [_dist(d) for d in env.distributions],
     }
 
@@ -192,6 +193,9 @@ def _console(inv: Inventory, image: Image | None) -> str:
             )
         for ident, entries in env.sys_path.items():
             console.print(f"[bold]sys.path for {ident}[/bold]")
+            if ident in env.startup_errors:
+                console.print(f"  cannot start: {env.startup_errors[ident]}", markup=False)
+                continue
             for e in entries:
                 mark = "" if e.exists else "  (missing)"
                 by = f"  <- {e.added_by}" if e.added_by else ""

@@ -88,29 +88,22 @@ def list_repositories(registry: str, opts: SourceOptions) -> list[str]:
         client.close()
 
 
-def list_tags(registry: str, repository: str, opts: SourceOptions) -> list[str]:
-    client = RegistryClient(ImageName(registry, repository), opts)
-    try:
-        return list(_paged(client, f"tags/list?n={PAGE}", "tags"))
-    finally:
-        client.close()
+def list_tags(client: RegistryClient) -> list[str]:
+    return list(_paged(client, f"tags/list?n={PAGE}", "tags"))
 
 
-def resolve_digest(registry: str, repository: str, tag: str, opts: SourceOptions) -> str:
-    client = RegistryClient(ImageName(registry, repository), opts)
-    try:
-        resp = client.request(f"manifests/{tag}", {"Accept": MANIFEST_ACCEPT}, method="HEAD")
-        digest = resp.headers.get("Docker-Content-Digest")
-        status = resp.status_code
-        resp.close()
-        if status == 404:
-            raise ImageError(f"{registry}/{repository}:{tag}: tag not found")
-        if status != 200 or not digest:
-            # Some registries omit the header on HEAD: the manifest's own digest is authoritative.
-            _, _, digest = client.manifest(tag)
-        return digest
-    finally:
-        client.close()
+def resolve_digest(client: RegistryClient, tag: str) -> str:
+    where = f"{client.name.domain}/{client.name.repository}:{tag}"
+    resp = client.request(f"manifests/{tag}", {"Accept": MANIFEST_ACCEPT}, method="HEAD")
+    digest = resp.headers.get("Docker-Content-Digest")
+    status = resp.status_code
+    resp.close()
+    if status == 404:
+        raise ImageError(f"{where}: tag not found")
+    if status != 200 or not digest:
+        # Some registries omit the header on HEAD: the manifest's own digest is authoritative.
+        _, _, digest = client.manifest(tag)
+    return digest
 
 
 def registry_targets(
@@ -120,18 +113,23 @@ def registry_targets(
     for repo in sorted(list_repositories(registry, opts)):
         if not fnmatch.fnmatchcase(repo, repo_glob):
             continue
+        # One client per repository: its connection, scheme and token serve the listing and HEADs.
+        client = RegistryClient(ImageName(registry, repo), opts)
         try:
-            tags = sorted(list_tags(registry, repo, opts))
-        except ImageError as exc:
-            errors.append(f"{registry}/{repo}: {exc}")
-            continue
-        for tag in tags:
-            if not fnmatch.fnmatchcase(tag, tag_glob):
-                continue
             try:
-                targets.append(Target(registry, repo, tag, resolve_digest(registry, repo, tag, opts)))
+                tags = sorted(list_tags(client))
             except ImageError as exc:
-                errors.append(f"{registry}/{repo}:{tag}: {exc}")
+                errors.append(f"{registry}/{repo}: {exc}")
+                continue
+            for tag in tags:
+                if not fnmatch.fnmatchcase(tag, tag_glob):
+                    continue
+                try:
+                    targets.append(Target(registry, repo, tag, resolve_digest(client, tag)))
+                except ImageError as exc:
+                    errors.append(f"{registry}/{repo}:{tag}: {exc}")
+        finally:
+            client.close()
     return targets
 
 
@@ -156,7 +154,13 @@ def file_targets(path: Path, default_registry: str | None, opts: SourceOptions, 
             ref = f"{default_registry}/{ref}"
         try:
             name = parse_image_name(ref)
-            digest = name.digest or resolve_digest(name.domain, name.repository, name.tag or "latest", opts)
+            digest = name.digest
+            if digest is None:
+                client = RegistryClient(name, opts)
+                try:
+                    digest = resolve_digest(client, name.tag or "latest")
+                finally:
+                    client.close()
             targets.append(Target(name.domain, name.repository, name.tag if not name.digest else None, digest))
         except (ImageError, UsageError) as exc:
             errors.append(f"{line}: {exc}")

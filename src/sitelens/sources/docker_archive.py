@@ -19,7 +19,7 @@ from typing import IO, Any
 from ..errors import CorruptImage, ImageNotFound
 from ..image import Image, Layer
 from .base import SourceOptions
-from .manifest import MANIFEST_TYPES, Descriptor, build_image, index_entries, load_json
+from .manifest import INDEX_TYPES, MANIFEST_TYPES, Descriptor, build_image, index_entries, load_json
 from .oci_layout import blob_name, image_from_manifest, image_from_store, read_blob_document
 from .store import TarStore, plain_archive
 
@@ -85,6 +85,11 @@ def _oci_manifest_for(store: TarStore, config_digest: str) -> Descriptor | None:
     try:
         index = load_json(store.read_document("index.json", "index.json"), store.where, "index.json")
         entries = index_entries(index, store.where)
+        # containerd-backed Docker nests a platform index; only the saved platform has blobs
+        for d in list(entries):
+            if d.media_type in INDEX_TYPES and store.exists(blob_name(d.digest)):
+                nested = load_json(read_blob_document(store, d, "index"), store.where, "index")
+                entries.extend(index_entries(nested, store.where))
         for d in entries:
             if d.media_type not in MANIFEST_TYPES or not store.exists(blob_name(d.digest)):
                 continue

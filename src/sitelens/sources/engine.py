@@ -58,7 +58,12 @@ def _client(url: str, opts: SourceOptions) -> Any:
     import docker
 
     try:
-        client = docker.DockerClient(base_url=url, timeout=int(max(opts.timeout, 60)))
+        kwargs: dict[str, Any] = {}
+        if url == os.environ.get("DOCKER_HOST"):
+            # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH go with DOCKER_HOST, as in the docker CLI
+            kwargs = docker.utils.kwargs_from_env()
+        kwargs.update(base_url=url, timeout=int(max(opts.timeout, 60)))
+        client = docker.DockerClient(**kwargs)
         client.ping()
     except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds; all mean "not there"
         raise ImageError(f"cannot reach the container engine at {url} ({_short(exc)})") from None

@@ -137,8 +137,14 @@ class RegistryClient:
                     method, self.url(path), headers=h, stream=stream, timeout=self.opts.timeout
                 )
             except requests.exceptions.SSLError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    # it does speak TLS, with a certificate we cannot trust: never downgrade
+                    raise RegistryUnreachable(
+                        f"{self.host}: TLS certificate not trusted; pass --insecure-registry {self.host} "
+                        "to skip verification"
+                    ) from None
                 if not self._scheme_decided:
-                    self.scheme, self._scheme_decided = "http", True
+                    self.scheme, self._scheme_decided = "http", True  # a plain-HTTP loopback registry
                     continue
                 raise RegistryUnreachable(f"{self.host}: TLS error ({_short(exc)})") from None
             except (requests.ConnectionError, requests.Timeout) as exc:

@@ -1,10 +1,8 @@
-"""Fixture images for the source tests: one spec, written in every format sitelens reads."""
+"""Helpers for the source tests: one image spec, written in every format sitelens reads.
+
+A plain module (not conftest.py) so tests import it by a name unique in the repository."""
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
 
 from fixtures.imagebuilder import (
     Dir,
@@ -75,10 +73,3 @@ def fs_signature(fs: Filesystem) -> list[tuple]:
         e = node.entry
         out.append((e.path, e.kind, e.mode, e.uid, e.gid, e.size, e.link, e.sha256, e.data, node.layer))
     return sorted(out, key=lambda t: t[0])
-
-
-@pytest.fixture()
-def cache_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "cache"
-    d.mkdir()
-    return d
