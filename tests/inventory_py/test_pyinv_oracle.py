@@ -173,7 +173,9 @@ FLAG_CASE = Case(
 
 
 @pytest.mark.parametrize("flags", [("-s",), ("-E",), ("-I",), ("-sE",), ("-S",)], ids="".join)
-@pytest.mark.parametrize("exe", ["/usr/bin/python3", "/opt/venv-sys/bin/python", "/usr/local/bin/python3"])
+@pytest.mark.parametrize(
+    "exe", ["/usr/bin/python3", "/opt/venv-sys/bin/python", "/usr/local/bin/python3", "/opt/pthpy/bin/python3.11"]
+)
 def test_pyinv_flags_match_interpreter(pyroot, exe: str, flags: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     root, fs = pyroot
     for ident in (ROOT, ARB_NOHOME):

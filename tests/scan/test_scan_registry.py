@@ -113,7 +113,8 @@ def test_scan_is_incremental_and_survives_a_corrupt_image(filled, tmp_path: Path
 
     conn = sqlite3.connect(tmp_path / "scan.db")
     (dupes,) = conn.execute(
-        "select count(*) from (select digest from audits group by digest, tool_version, config_hash having count(*) > 1)"
+        "select count(*) from (select digest from audits"
+        " group by digest, tool_version, config_hash having count(*) > 1)"
     ).fetchone()
     assert dupes == 0
 

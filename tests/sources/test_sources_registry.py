@@ -352,3 +352,14 @@ def test_plain_http_only_for_loopback_or_insecure() -> None:
     name = parse_image_name("registry.example.com:5000/a/b:1")
     assert not RegistryClient(name, SourceOptions()).http_allowed
     assert RegistryClient(name, SourceOptions(insecure_registries=("registry.example.com:5000",))).http_allowed
+
+
+def test_tls_registry_needs_insecure_flag_for_a_self_signed_cert(layouts: dict[str, Any], tmp_path: Path) -> None:
+    """A TLS registry with an untrusted certificate is never silently downgraded to HTTP."""
+    from fixtures.registry import start_registry
+
+    with start_registry(tmp_path / "tls", tls=True) as reg:
+        ref = f"registry:{reg.push(layouts['sample'], 'v1', 'secure/app:1')}"
+        with pytest.raises(RegistryUnreachable, match="not trusted; pass --insecure-registry"):
+            _sig(ref)
+        assert _sig(ref, SourceOptions(insecure_registries=(reg.host,))) == layouts["expected"]

@@ -134,8 +134,11 @@ class DirScanner:
                     if target:
                         d.editable_target = target
                         break
-            if name != name.lower() and low.endswith(".dist-info") and not name[0].isupper():
-                d.warnings.append(f"{path}: unusual casing in the metadata directory name")
+            if not name.endswith((".dist-info", ".egg-info", ".egg", ".egg-link")):
+                d.warnings.append(
+                    f"{path}: metadata suffix in unusual case (importlib.metadata matches it "
+                    "case-insensitively; other tools may not)"
+                )
             self.warnings.extend(d.warnings)
             out.append(d)
         self.cache[key] = out

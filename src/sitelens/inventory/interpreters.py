@@ -105,7 +105,9 @@ def _version_from_tree(fs: Filesystem, bindir: str) -> tuple[str | None, str]:
     return None, ""
 
 
-def search_up(fs: Filesystem, start: str, landmarks: list[str], want_dir: bool = False) -> str | None:
+def search_up(
+    fs: Filesystem, start: str, landmarks: list[str], want_dir: bool = False, who: _pyfs.Who = _pyfs.ROOT
+) -> str | None:
     """getpath's ``search_up``: the first ancestor of ``start`` (inclusive) holding a landmark."""
     if not start:
         return None
@@ -115,7 +117,7 @@ def search_up(fs: Filesystem, start: str, landmarks: list[str], want_dir: bool =
             break
         for lm in landmarks:
             p = posixpath.join(d, lm)
-            if _pyfs.isdir(fs, p) if want_dir else _pyfs.isfile(fs, p):
+            if _pyfs.isdir(fs, p, who) if want_dir else _pyfs.isfile(fs, p, who):
                 return d
     return None
 
@@ -135,18 +137,20 @@ def landmark_prefixes(
     abiflags_t: str,
     compile_prefix: str,
     compile_exec_prefix: str,
+    who: _pyfs.Who = _pyfs.ROOT,
 ) -> Prefixes:
     """prefix and exec_prefix as getpath computes them when searching from ``executable_dir``."""
     major, minor = version.split(".", 1)
     stdlib_sub = f"{platlibdir}/python{major}.{minor}{abiflags_t}"
     zip_lm = f"{platlibdir}/python{major}{minor}{abiflags_t}.zip"
-    prefix = search_up(fs, executable_dir, [zip_lm])
+    prefix = search_up(fs, executable_dir, [zip_lm], who=who)
     if prefix is None:
-        prefix = search_up(fs, executable_dir, [f"{stdlib_sub}/os.py", f"{stdlib_sub}/os.pyc"])
+        landmarks = [f"{stdlib_sub}/os.py", f"{stdlib_sub}/os.pyc"]
+        prefix = search_up(fs, executable_dir, landmarks, who=who)
     found = prefix is not None
     if prefix is None:
         prefix = compile_prefix
-    exec_prefix = search_up(fs, executable_dir, [f"{stdlib_sub}/lib-dynload"], want_dir=True)
+    exec_prefix = search_up(fs, executable_dir, [f"{stdlib_sub}/lib-dynload"], True, who)
     if exec_prefix is None:
         exec_prefix = compile_exec_prefix or prefix
     return Prefixes(prefix, exec_prefix, found)

@@ -219,13 +219,15 @@ def compute_sys_path(
             "",
             interpreter.compile_prefix or interpreter.prefix,
             interpreter.compile_exec_prefix or interpreter.exec_prefix,
+            who,
         )
         prefix, exec_prefix = pre.prefix, pre.exec_prefix
     major, minor = version.split(".", 1)
     stdlib = posixpath.join(prefix, f"{interpreter.platlibdir}/python{version}")
     if pth_file is not None:
-        use_env = False
-        isolated = True
+        # getpath sets config "isolated" and "use_environment = 0" here, but (seen with 3.11)
+        # only PYTHONPATH and PYTHONHOME lose their effect: the user site stays on and
+        # PYTHONNOUSERSITE still turns it off (those flags were read before getpath ran).
         out.site_imported = False
         text = fs.read_text(pth_file) or ""
         for line in text.splitlines():

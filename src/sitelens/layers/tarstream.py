@@ -9,6 +9,7 @@ per entry on images with tens of thousands of files.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import struct
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -63,13 +64,31 @@ def _num(field_bytes: bytes, what: str) -> int:
         raise CorruptImage(f"tar header has a malformed {what} field {text[:20]!r}") from None
 
 
+def _oct(field_bytes: bytes, what: str) -> int:
+    """A numeric header field: octal text (NUL/space padded) or GNU base-256."""
+    if field_bytes[0] & 0x80:
+        return _num(field_bytes, what)
+    text = field_bytes.split(b"\0", 1)[0]
+    try:
+        return int(text, 8) if text.strip() else 0
+    except ValueError:
+        raise CorruptImage(f"tar header has a malformed {what} field {text[:20]!r}") from None
+
+
+# name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic, (version, uname, gname,
+# devmajor, devminor skipped), prefix
+_HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s6s2x32x32x8x8x155s12x")
+_NO_PAX: dict[str, str] = {}
+
+
 def _str(field_bytes: bytes) -> str:
     return field_bytes.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
-def _checksum_ok(header: bytes) -> bool:
-    stored = _num(header[148:156], "checksum")
-    unsigned = sum(header[:148]) + 256 + sum(header[156:])
+def _checksum_ok(header: bytes, stored_field: bytes) -> bool:
+    stored = _oct(stored_field, "checksum")
+    # The checksum field itself counts as eight spaces.
+    unsigned = sum(header) - sum(stored_field) + 256
     if stored == unsigned:
         return True
     # Some old tar writers summed signed chars.
@@ -225,20 +244,26 @@ class TarReader:
         pax_next: dict[str, str] = {}
         long_name: str | None = None
         long_link: str | None = None
+        where = self.where
+        unpack = _HEADER.unpack_from
         while True:
-            self._finish_member()
+            if self._remaining or self._pad:
+                self._finish_member()
             if len(self._buf) - self._pos < BLOCK and not self._refill(BLOCK):
                 return  # EOF without the two zero blocks: accepted (some writers omit them)
-            header = self._buf[self._pos : self._pos + BLOCK]
-            self._pos += BLOCK
-            if header == ZERO_BLOCK:
+            buf, pos = self._buf, self._pos
+            self._pos = pos + BLOCK
+            (name_f, mode_f, uid_f, gid_f, size_f, mtime_f, chk_f, type_b, link_f, magic,
+             prefix_f) = unpack(buf, pos)
+            if chk_f == b"\0" * 8 and buf[pos : pos + BLOCK] == ZERO_BLOCK:
                 return  # end-of-archive marker; the caller drains the stream
-            if not _checksum_ok(header):
-                raise CorruptImage(f"{self.where}: tar header checksum mismatch at byte {self.offset - BLOCK}")
-            typeflag = chr(header[156])
-            size = _num(header[124:136], "size")
+            header = buf[pos : pos + BLOCK]
+            if not _checksum_ok(header, chk_f):
+                raise CorruptImage(f"{where}: tar header checksum mismatch at byte {self.offset - BLOCK}")
+            typeflag = chr(type_b[0])
+            size = _oct(size_f, "size")
             if size > MAX_MEMBER_SIZE:
-                raise CorruptImage(f"{self.where}: a tar member claims an absurd size ({size} bytes)")
+                raise CorruptImage(f"{where}: a tar member claims an absurd size ({size} bytes)")
             if typeflag in ("x", "g"):
                 records = _parse_pax(self._meta_payload(size, "pax header"))
                 if typeflag == "g":
@@ -256,57 +281,45 @@ class TarReader:
                     "utf-8", "surrogateescape"
                 )
                 continue
-            if typeflag == "S" or any(k.startswith("GNU.sparse") for k in pax_next):
-                raise CorruptImage(f"{self.where}: sparse tar members are not supported in layers")
+            if typeflag == "S":
+                raise CorruptImage(f"{where}: sparse tar members are not supported in layers")
             kind = _TYPES.get(typeflag)
-            pax = {**pax_global, **pax_next} if pax_global else pax_next
-            pax_next = {}
-            if "size" in pax:
+            if pax_next or pax_global:
+                if any(k.startswith("GNU.sparse") for k in pax_next):
+                    raise CorruptImage(f"{where}: sparse tar members are not supported in layers")
+                pax = {**pax_global, **pax_next} if pax_global else pax_next
+                pax_next = {}
+            else:
+                pax = _NO_PAX
+            if pax and "size" in pax:
                 try:
                     size = int(pax["size"])
                 except ValueError:
-                    raise CorruptImage(f"{self.where}: malformed pax size") from None
+                    raise CorruptImage(f"{where}: malformed pax size") from None
                 if size > MAX_MEMBER_SIZE or size < 0:
-                    raise CorruptImage(f"{self.where}: a tar member claims an absurd size ({size} bytes)")
-            name = pax.get("path") or long_name
+                    raise CorruptImage(f"{where}: a tar member claims an absurd size ({size} bytes)")
+            name = (pax.get("path") if pax else None) or long_name
             if name is None:
-                name = _str(header[0:100])
-                if header[257:262] == b"ustar":
-                    prefix = _str(header[345:500])
-                    if prefix:
-                        name = prefix + "/" + name
-            linkname = pax.get("linkpath") or long_link or _str(header[157:257])
+                name = _str(name_f)
+                # POSIX ustar only: GNU tar ("ustar  ") keeps atime/ctime where ustar has prefix.
+                if magic == b"ustar\0" and prefix_f[0]:
+                    name = _str(prefix_f) + "/" + name
+            linkname = (pax.get("linkpath") if pax else None) or long_link or (_str(link_f) if link_f[0] else "")
             long_name = long_link = None
             if len(name) > MAX_NAME_LEN or len(linkname) > MAX_NAME_LEN:
-                raise CorruptImage(f"{self.where}: a tar member name exceeds {MAX_NAME_LEN} bytes")
+                raise CorruptImage(f"{where}: a tar member name exceeds {MAX_NAME_LEN} bytes")
+            self._remaining = size
+            self._pad = (-size) % BLOCK
             if kind is None:
                 # Unknown/obsolete types (multi-volume, dumpdir, vendor extensions): skip the data.
-                self._remaining = size
-                self._pad = (-size) % BLOCK
                 continue
             if kind != "file":
-                # Only regular members carry data in layer tars; a size on others is skipped.
-                data_size = size if kind in ("file",) else 0
-                self._remaining = size
-                self._pad = (-size) % BLOCK
-                size = data_size
-            else:
-                self._remaining = size
-                self._pad = (-size) % BLOCK
+                size = 0  # only regular members carry data in layer tars; any other is skipped
             try:
-                uid = int(pax["uid"]) if "uid" in pax else _num(header[108:116], "uid")
-                gid = int(pax["gid"]) if "gid" in pax else _num(header[116:124], "gid")
-                mtime = int(float(pax["mtime"])) if "mtime" in pax else _num(header[136:148], "mtime")
+                uid = int(pax["uid"]) if pax and "uid" in pax else _oct(uid_f, "uid")
+                gid = int(pax["gid"]) if pax and "gid" in pax else _oct(gid_f, "gid")
+                mtime = int(float(pax["mtime"])) if pax and "mtime" in pax else _oct(mtime_f, "mtime")
             except ValueError:
-                raise CorruptImage(f"{self.where}: malformed uid/gid/mtime in pax header") from None
-            yield Member(
-                name=name,
-                kind=kind,
-                mode=_num(header[100:108], "mode") & 0o7777,
-                uid=uid,
-                gid=gid,
-                size=size,
-                linkname=linkname,
-                mtime=mtime,
-                pax=pax,
-            )
+                raise CorruptImage(f"{where}: malformed uid/gid/mtime in pax header") from None
+            yield Member(name, kind, _oct(mode_f, "mode") & 0o7777, uid, gid, size, linkname, mtime,
+                         pax if pax else {})

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import platform as _platform
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from ..errors import CorruptImage, ImageError, ImageNotFound, UsageError
-from ..image import Image, Layer, config_from_json, layers_from_config, parse_config
+from ..image import BlobOpener, Image, config_from_json, layers_from_config, parse_config
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -213,16 +212,13 @@ def select_by_tag(entries: list[Descriptor], tag: str | None, where: str) -> lis
 
 # ---- building the image model ----------------------------------------------------------------
 
-Opener = Callable[[Layer], Any]
-
-
 def build_image(
     reference: str,
     digest: str | None,
     config_raw: bytes,
     config_digest: str | None,
     blobs: list[tuple[str | None, str, int | None]],
-    opener: Callable[[Layer], Any],
+    opener: BlobOpener,
     where: str,
 ) -> Image:
     """The :class:`Image` for a config document and its layer blobs (manifest order)."""
@@ -240,5 +236,3 @@ def build_image(
         _opener=opener,
     )
 
-
-BlobStream = IO[bytes]

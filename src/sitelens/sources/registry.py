@@ -101,8 +101,9 @@ class RegistryClient:
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=8)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        # Passed on every call: requests lets REQUESTS_CA_BUNDLE override a session-level False.
+        self.verify = not self.insecure
         if self.insecure:
-            self.session.verify = False
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._creds: Credentials | None = None
         self._creds_loaded = False
@@ -134,7 +135,8 @@ class RegistryClient:
                 h["Authorization"] = self._authz
             try:
                 resp = self.session.request(
-                    method, self.url(path), headers=h, stream=stream, timeout=self.opts.timeout
+                    method, self.url(path), headers=h, stream=stream, timeout=self.opts.timeout,
+                    verify=self.verify,
                 )
             except requests.exceptions.SSLError as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):
@@ -216,10 +218,11 @@ class RegistryClient:
             if creds is not None and creds.identity_token:
                 form = dict(query, grant_type="refresh_token", refresh_token=creds.identity_token,
                             client_id="sitelens")
-                resp = self.session.post(realm, data=form, timeout=self.opts.timeout)
+                resp = self.session.post(realm, data=form, timeout=self.opts.timeout, verify=self.verify)
             else:
                 headers = {"Authorization": creds.basic_header()} if creds else {}
-                resp = self.session.get(realm, params=query, headers=headers, timeout=self.opts.timeout)
+                resp = self.session.get(realm, params=query, headers=headers, timeout=self.opts.timeout,
+                                        verify=self.verify)
         except requests.RequestException as exc:
             raise RegistryUnreachable(f"{self.name}: token server {realm} unreachable ({_short(exc)})") from None
         if resp.status_code in (401, 403):

@@ -1,0 +1,254 @@
+"""dive-compatible waste figures, computed the way dive 0.13 computes them.
+
+This is a model of dive's ``filetree.Efficiency`` and ``image.Analyze`` over the layer indexes,
+kept faithful on purpose (including the faults documented in docs/waste.md), so a team can move
+its ``.dive-ci`` thresholds to sitelens unchanged. In dive's terms:
+
+- every layer is a tree of its own tar members, in tar order; a member's parent directories that
+  the tar does not declare are created with an empty payload (size 0, *not* a directory);
+  ``.wh..wh.*`` names (opaque markers) are dropped; a ``.wh.NAME`` member is a node named so;
+- each layer's *leaves* are visited depth-first, children before parents, siblings by name;
+  a leaf's path drops a ``.wh.`` prefix from its own name;
+- a whiteout leaf is an occurrence of size 0, unless the path is a *declared* directory in the
+  stack of the layers below, then it weighs the sum of that subtree (so ``rm -rf dir`` adds the
+  same bytes above and below the line: never flagged). When the path is not in the stack below,
+  dive stops visiting the rest of that layer and the path keeps a minimum of -1;
+- per path: cumulative = Σ occurrences, min = the smallest; efficiency = Σmin / Σcumulative
+  (1 when Σcumulative is 0); inefficient bytes = Σcumulative over paths seen at least twice (the
+  kept copy too, dive#684); user wasted percent = inefficient / Σsize(layers[1:]);
+- a layer's size is the sum of its tar members' header sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..layers.index import LayerIndex
+
+WHITEOUT_PREFIX = ".wh."
+DOUBLE_WHITEOUT_PREFIX = ".wh..wh.."
+
+
+class _Node:
+    __slots__ = ("name", "parent", "children", "size", "is_dir")
+
+    def __init__(self, name: str, parent: _Node | None, size: int = 0, is_dir: bool = False) -> None:
+        self.name = name
+        self.parent = parent
+        self.children: dict[str, _Node] = {}
+        self.size = size
+        self.is_dir = is_dir
+
+    def path(self) -> str:
+        parts: list[str] = []
+        node: _Node | None = self
+        while node is not None and node.parent is not None:
+            name = node.name
+            if node is self and name.startswith(WHITEOUT_PREFIX):
+                name = name[len(WHITEOUT_PREFIX):]
+            parts.append(name)
+            node = node.parent
+        return ("/" + "/".join(reversed(parts))).replace("//", "/")
+
+    def copy(self, parent: _Node | None) -> _Node:
+        new = _Node(self.name, parent, self.size, self.is_dir)
+        for name, child in self.children.items():
+            new.children[name] = child.copy(new)
+        return new
+
+
+def _names(path: str) -> list[str]:
+    return [p for p in path.strip("/").split("/") if p]
+
+
+class _Tree:
+    def __init__(self) -> None:
+        self.root = _Node("", None)
+
+    def add_path(self, path: str, size: int, is_dir: bool) -> None:
+        """dive's AddPath: create what is missing with an empty payload, then set the payload
+        of the last node (its children kept); a missing ``.wh..wh.*`` name ends the walk."""
+        names = _names(path)
+        node = self.root
+        for i, name in enumerate(names):
+            child = node.children.get(name)
+            if child is None:
+                if name.startswith(DOUBLE_WHITEOUT_PREFIX):
+                    return
+                child = _Node(name, node)
+                node.children[name] = child
+            node = child
+            if i == len(names) - 1:
+                node.size, node.is_dir = size, is_dir
+
+    def get(self, path: str) -> _Node | None:
+        node = self.root
+        for name in _names(path):
+            nxt = node.children.get(name)
+            if nxt is None:
+                return None
+            node = nxt
+        return node
+
+    def remove(self, path: str) -> None:
+        node = self.get(path)
+        if node is not None and node.parent is not None:
+            node.parent.children.pop(node.name, None)
+
+    def visit_child_first(self) -> Iterator[_Node]:
+        """Every node but the root, children before their parent, siblings sorted by name."""
+        stack: list[tuple[_Node, bool]] = [(self.root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded or not node.children:
+                if node.parent is not None:
+                    yield node
+                continue
+            stack.append((node, True))
+            for name in sorted(node.children, reverse=True):
+                stack.append((node.children[name], False))
+
+    def stack(self, upper: _Tree) -> None:
+        """dive's Stack: apply ``upper`` node by node (whiteouts remove, the rest add)."""
+        for node in upper.visit_child_first():
+            if node.name.startswith(WHITEOUT_PREFIX):
+                self.remove(node.path())
+            else:
+                self.add_path(node.path(), node.size, node.is_dir)
+
+    def copy(self) -> _Tree:
+        new = _Tree()
+        new.root = self.root.copy(None)
+        return new
+
+
+def layer_tree(index: LayerIndex) -> tuple[_Tree, int]:
+    """A layer's tree as dive builds it, and the layer's size (Σ member header sizes)."""
+    tree = _Tree()
+    size = 0
+    for e in index.entries:
+        size += e.size
+        if e.kind == "whiteout":
+            parent, _, base = e.path.rpartition("/")
+            tree.add_path(f"{parent}/{WHITEOUT_PREFIX}{base}", e.size, False)
+        elif e.kind == "opaque":
+            tree.add_path(e.path.rstrip("/") + "/" + DOUBLE_WHITEOUT_PREFIX + ".opq", 0, False)
+        else:
+            tree.add_path(e.path, e.size, e.kind == "dir")
+    return tree, size
+
+
+@dataclass
+class FileReference:
+    path: str
+    count: int
+    size_bytes: int  # cumulative over every occurrence, as dive reports it
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.path, "count": self.count, "size_bytes": self.size_bytes}
+
+
+@dataclass
+class DiveFigures:
+    efficiency: float
+    inefficient_bytes: int
+    size_bytes: int
+    user_size_bytes: int
+    layer_sizes: list[int]
+    file_references: list[FileReference]  # paths seen ≥ 2 times, biggest first
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def user_wasted_percent(self) -> float | None:
+        """inefficient / user bytes; None when the image has no bytes above layer 0 (dive then
+        divides by zero: NaN when nothing is wasted, +Inf otherwise)."""
+        if self.user_size_bytes == 0:
+            return None
+        return self.inefficient_bytes / self.user_size_bytes
+
+    def user_wasted_exceeds(self, threshold: float) -> bool:
+        """dive's highestUserWastedPercent rule, including its division by zero."""
+        pct = self.user_wasted_percent
+        if pct is None:
+            return self.inefficient_bytes > 0  # +Inf > threshold; NaN > threshold is false
+        return pct > threshold
+
+    def to_json(self, limit: int = 100) -> dict[str, Any]:
+        return {
+            "efficiency_score": self.efficiency,
+            "inefficient_bytes": self.inefficient_bytes,
+            "user_wasted_percent": self.user_wasted_percent,
+            "size_bytes": self.size_bytes,
+            "user_size_bytes": self.user_size_bytes,
+            "layer_sizes": list(self.layer_sizes),
+            "file_reference": [r.to_json() for r in self.file_references[:limit]],
+            "file_reference_total": len(self.file_references),
+            "notes": list(self.notes),
+        }
+
+
+def _subtree_size(node: _Node) -> int:
+    total = 0
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        total += n.size
+        stack.extend(n.children.values())
+    return total
+
+
+def dive_figures(indexes: Sequence[LayerIndex]) -> DiveFigures:
+    trees: list[_Tree] = []
+    sizes: list[int] = []
+    for idx in indexes:
+        tree, size = layer_tree(idx)
+        trees.append(tree)
+        sizes.append(size)
+    cumulative: dict[str, int] = {}
+    minimum: dict[str, int] = {}
+    count: dict[str, int] = {}
+    notes: list[str] = []
+    # dive stacks layers [0, i-1] on top of a copy of layer 0 for every whiteout of layer i;
+    # the same stack is kept here incrementally (layer 0 is thus applied twice, as in dive).
+    below = trees[0].copy() if trees else _Tree()
+    for i, tree in enumerate(trees):
+        for node in tree.visit_child_first():
+            if node.children:
+                continue  # dive visits leaves only
+            path = node.path()
+            if path not in cumulative:
+                cumulative[path] = 0
+                minimum[path] = -1
+                count[path] = 0
+            if node.name.startswith(WHITEOUT_PREFIX):
+                prev = below.get(path)
+                if prev is None:
+                    notes.append(
+                        f"layer {i}: whiteout of {path}, which the layers below do not have: dive "
+                        "stops reading the rest of this layer (its later paths are not counted)"
+                    )
+                    break
+                size = _subtree_size(prev) if prev.is_dir else 0
+            else:
+                size = node.size
+            cumulative[path] += size
+            if minimum[path] < 0 or size < minimum[path]:
+                minimum[path] = size
+            count[path] += 1
+        below.stack(tree)
+    total_cum = sum(cumulative.values())
+    total_min = sum(minimum.values())
+    efficiency = 1.0 if total_cum == 0 else total_min / total_cum
+    refs = [FileReference(p, c, cumulative[p]) for p, c in count.items() if c >= 2]
+    refs.sort(key=lambda r: (-r.size_bytes, r.path))
+    return DiveFigures(
+        efficiency=efficiency,
+        inefficient_bytes=sum(r.size_bytes for r in refs),
+        size_bytes=sum(sizes),
+        user_size_bytes=sum(sizes[1:]),
+        layer_sizes=sizes,
+        file_references=refs,
+        notes=notes,
+    )

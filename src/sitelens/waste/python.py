@@ -1,0 +1,337 @@
+"""Python-specific waste in the final filesystem: what only the build needed, or nobody imports.
+
+- package-manager caches: pip, uv, poetry, pipenv, conda package archives; apt lists, archives
+  and package caches; dnf/yum/apk caches (SL303);
+- ``__pycache__/*.cpython-XY.pyc`` for Python versions no interpreter in the image has (SL303);
+- identical distributions in more than one site dir: same name, version and RECORD digests of
+  the files they install (SL304);
+- dead site-packages: ``lib/pythonX.Y/site-packages`` for a version the image lacks (SL112's
+  bytes, reported there; summed here);
+- build toolchains and ``-dev`` packages left in the image (SL305), from the OS package
+  databases when there are any, else from the paths compilers and headers live at.
+
+Only visible files count here: cache bytes that a later layer deleted are hidden bytes (SL301).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..fs import Filesystem, Node
+
+# (kind, pattern): group 1 is the root the finding names
+_CACHES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("pip-cache", re.compile(r"^(.*/\.cache/pip)/")),
+    ("uv-cache", re.compile(r"^(.*/\.cache/uv)/")),
+    ("poetry-cache", re.compile(r"^(.*/\.cache/pypoetry)/(?!virtualenvs/)")),
+    ("pipenv-cache", re.compile(r"^(.*/\.cache/pipenv)/")),
+    ("apt-lists", re.compile(r"^(/var/lib/apt/lists)/(?!lock$)")),
+    ("apt-archives", re.compile(r"^(/var/cache/apt/archives)/.*\.deb$")),
+    ("apt-pkgcache", re.compile(r"^(/var/cache/apt)/[^/]+\.bin$")),
+    ("dnf-cache", re.compile(r"^(/var/cache/dnf)/")),
+    ("yum-cache", re.compile(r"^(/var/cache/yum)/")),
+    ("apk-cache", re.compile(r"^(/var/cache/apk)/")),
+    ("conda-pkgs", re.compile(r"^(.*/pkgs)/[^/]+\.(?:conda|tar\.bz2)$")),
+)
+_PYC = re.compile(r"/__pycache__/[^/]+\.cpython-(\d)(\d+)(?:\.opt-\d)?\.pyc$")
+_PYC_ROOT = re.compile(r"^(.*?/(?:site|dist)-packages|.*?/lib(?:64)?/python\d+\.\d+)/")
+_PYVER = re.compile(r"python(\d+\.\d+)")
+_STDLIB_OS = re.compile(r"/lib(?:64)?/python(\d+\.\d+)/os\.py$")
+_SITE = re.compile(r"/(?:lib|lib64)/python(\d+\.\d+)/(?:site|dist)-packages$")
+_RECORD = re.compile(r"^(.*)/([^/]+)\.dist-info/RECORD$")
+
+# Build-only OS packages: compilers, build drivers, headers.
+_TOOL_NAMES = re.compile(
+    r"^(?:gcc|g\+\+|gcc-c\+\+|cpp|gfortran|clang|llvm|rustc|cargo|golang|go)(?:-[\d.]+)?$"
+    r"|^(?:build-essential|build-base|make|cmake|ninja-build|autoconf|automake|libtool|pkg-config"
+    r"|pkgconf|dpkg-dev|binutils|kernel-headers|glibc-headers|musl-dev)$"
+    r"|^binutils-.*-linux-gnu$|^(?:gcc|g\+\+|cpp)-\d+-[\w-]+-linux-gnu$"
+    r"|-(?:dev|devel|dev-bin)$"
+)
+# Without a package database: where compilers and Python headers live.
+_TOOL_PATHS = re.compile(
+    r"^/usr/bin/(?:gcc|g\+\+|cc|c\+\+|clang|rustc|cargo)(?:-[\d.]+)?$"
+    r"|^/usr/bin/[\w-]+-linux-gnu-gcc(?:-[\d.]+)?$"
+    r"|^/usr/(?:lib|libexec)/gcc/|^/usr/include/python3[^/]*/"
+)
+
+
+@dataclass
+class WasteGroup:
+    kind: str  # pip-cache, apt-lists, pycache-foreign, ...
+    root: str
+    bytes: int = 0
+    files: int = 0
+    layers: set[int] = field(default_factory=set)
+    detail: str | None = None  # e.g. the Python version of foreign bytecode
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.root, "bytes": self.bytes, "files": self.files,
+                "layers": sorted(self.layers), "detail": self.detail}
+
+
+@dataclass
+class DuplicateDistribution:
+    name: str
+    version: str
+    site_dirs: list[str]
+    bytes_per_copy: list[int]
+    layers: set[int] = field(default_factory=set)
+
+    @property
+    def reclaimable(self) -> int:
+        """Every copy but the largest."""
+        return sum(self.bytes_per_copy) - max(self.bytes_per_copy, default=0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "site_dirs": self.site_dirs,
+                "bytes_per_copy": self.bytes_per_copy, "reclaimable": self.reclaimable,
+                "layers": sorted(self.layers)}
+
+
+@dataclass
+class ToolchainPackage:
+    owner: str  # dpkg:gcc-12
+    bytes: int
+    files: int
+    layers: set[int] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"owner": self.owner, "bytes": self.bytes, "files": self.files,
+                "layers": sorted(self.layers)}
+
+
+@dataclass
+class PythonWaste:
+    versions: list[str]  # interpreter versions found in the image
+    caches: list[WasteGroup]  # package caches and foreign bytecode, biggest first
+    duplicates: list[DuplicateDistribution]
+    dead_site_packages: list[WasteGroup]
+    toolchain: list[ToolchainPackage]  # by package; or one pseudo-package "path:..." groups
+    toolchain_source: str  # "packages" | "paths" | "none"
+
+    @property
+    def cache_bytes(self) -> int:
+        return sum(g.bytes for g in self.caches)
+
+    @property
+    def toolchain_bytes(self) -> int:
+        return sum(t.bytes for t in self.toolchain)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "interpreter_versions": self.versions,
+            "cache_bytes": self.cache_bytes,
+            "caches": [g.to_json() for g in self.caches],
+            "duplicate_distribution_bytes": sum(d.reclaimable for d in self.duplicates),
+            "duplicate_distributions": [d.to_json() for d in self.duplicates],
+            "dead_site_packages_bytes": sum(g.bytes for g in self.dead_site_packages),
+            "dead_site_packages": [g.to_json() for g in self.dead_site_packages],
+            "toolchain_bytes": self.toolchain_bytes,
+            "toolchain_source": self.toolchain_source,
+            "toolchain": [t.to_json() for t in self.toolchain],
+        }
+
+
+def _is_file(node: Node) -> bool:
+    return node.kind == "file"
+
+
+def interpreter_versions(fs: Filesystem) -> set[str]:
+    """CPython X.Y the image can run: ``bin/pythonX.Y`` executables and ``pythonX.Y/os.py``."""
+    out: set[str] = set()
+    for node in fs.nodes():
+        p = node.entry.path
+        base = posixpath.basename(p)
+        if node.kind in ("file", "hardlink") and base.startswith("python") and "/bin/" in p:
+            m = _PYVER.fullmatch(base)
+            if m and node.mode & 0o111:
+                out.add(m.group(1))
+        elif base == "os.py":
+            m = _STDLIB_OS.search(p)
+            if m:
+                out.add(m.group(1))
+    return out
+
+
+def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
+    groups: dict[tuple[str, str], WasteGroup] = {}
+
+    def add(kind: str, root: str, node: Node, detail: str | None = None) -> None:
+        g = groups.get((kind, root))
+        if g is None:
+            g = groups[(kind, root)] = WasteGroup(kind, root, detail=detail)
+        g.bytes += node.size
+        g.files += 1
+        g.layers.add(node.layer)
+
+    for node in fs.nodes():
+        if not _is_file(node):
+            continue
+        path = node.entry.path
+        for kind, pat in _CACHES:
+            m = pat.match(path)
+            if m:
+                add(kind, m.group(1), node)
+                break
+        else:
+            if versions and "/__pycache__/" in path:
+                pm = _PYC.search(path)
+                if pm:
+                    version = f"{pm.group(1)}.{pm.group(2)}"
+                    if version not in versions:
+                        rm = _PYC_ROOT.match(path)
+                        root = rm.group(1) if rm else posixpath.dirname(posixpath.dirname(path))
+                        add("pycache-foreign", root, node, version)
+    return sorted(groups.values(), key=lambda g: (-g.bytes, g.kind, g.root))
+
+
+def _tree_files(fs: Filesystem, top: str) -> list[Node]:
+    return [n for n in fs.walk(top) if _is_file(n)]
+
+
+def _dead_site_packages(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
+    out = []
+    if not versions:
+        return out
+    for node in fs.nodes():
+        if node.kind != "dir":
+            continue
+        m = _SITE.search(node.entry.path)
+        if m is None or m.group(1) in versions:
+            continue
+        g = WasteGroup("dead-site-packages", node.entry.path, detail=m.group(1))
+        for n in _tree_files(fs, node.entry.path):
+            g.bytes += n.size
+            g.files += 1
+            g.layers.add(n.layer)
+        if g.files:
+            out.append(g)
+    return sorted(out, key=lambda g: (-g.bytes, g.root))
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _duplicates(fs: Filesystem) -> list[DuplicateDistribution]:
+    from ..inventory.record import parse_record
+
+    found: dict[tuple[str, str, str], list[tuple[str, int, set[int]]]] = {}
+    for node in fs.nodes():
+        if not _is_file(node):
+            continue
+        m = _RECORD.match(node.entry.path)
+        data = node.entry.data
+        if m is None or data is None or node.entry.truncated:
+            continue
+        site_dir, stem = m.group(1) or "/", m.group(2)
+        name, sep, version = stem.partition("-")
+        if not sep:
+            continue
+        entries, _ = parse_record(data, site_dir, node.entry.path)
+        dist_info = f"{site_dir.rstrip('/')}/{stem}.dist-info/"
+        prefix = site_dir.rstrip("/") + "/"
+        signature = []
+        copy_bytes = 0
+        layers: set[int] = set()
+        for e in entries:
+            # Installer-specific files (INSTALLER, RECORD, direct_url.json), scripts outside
+            # the site dir (shebangs name each env's python) and bytecode differ per copy.
+            if e.path.startswith(dist_info) or not e.path.startswith(prefix) or "/__pycache__/" in e.path:
+                continue
+            if e.digest is None:
+                continue
+            signature.append(f"{e.path[len(prefix):]}\0{e.algo}:{e.digest.hex()}")
+            f = fs.get(e.path)
+            if f is not None and _is_file(f):
+                copy_bytes += f.size
+                layers.add(f.layer)
+        if not signature:
+            continue
+        digest = hashlib.sha256("\n".join(sorted(signature)).encode()).hexdigest()
+        found.setdefault((_norm_name(name), version, digest), []).append((site_dir, copy_bytes, layers))
+    out = []
+    for (name, version, _), copies in found.items():
+        sites = sorted({c[0] for c in copies})
+        if len(sites) < 2:
+            continue
+        copies.sort()
+        dup = DuplicateDistribution(name, version, [c[0] for c in copies], [c[1] for c in copies])
+        for c in copies:
+            dup.layers |= c[2]
+        out.append(dup)
+    return sorted(out, key=lambda d: (-d.reclaimable, d.name))
+
+
+def _toolchain_from_packages(fs: Filesystem) -> list[ToolchainPackage] | None:
+    """None when the image has no OS package database to ask."""
+    try:
+        from ..inventory.ospkg import find_package_dbs
+    except ImportError:  # the OS inventory is optional for this figure
+        return None
+    dbs = find_package_dbs(fs)
+    if not dbs or not any(db.packages for db in dbs):
+        return None
+    out = []
+    seen: set[str] = set()
+    for db in dbs:
+        for pkg in db.packages:
+            if not _TOOL_NAMES.search(pkg.name):
+                continue
+            tp = ToolchainPackage(pkg.owner_id, 0, 0)
+            for f in pkg.files:
+                if f.is_dir:
+                    continue
+                real = fs.resolve(f.path, follow_last=False)
+                node = fs.get(real) if real is not None else None
+                if node is None or not _is_file(node) or node.entry.path in seen:
+                    continue
+                seen.add(node.entry.path)
+                tp.bytes += node.size
+                tp.files += 1
+                tp.layers.add(node.layer)
+            out.append(tp)
+    return sorted(out, key=lambda t: (-t.bytes, t.owner))
+
+
+def _toolchain_from_paths(fs: Filesystem) -> list[ToolchainPackage]:
+    groups: dict[str, ToolchainPackage] = {}
+    for node in fs.nodes():
+        path = node.entry.path
+        if node.kind not in ("file", "symlink") or not _TOOL_PATHS.search(path):
+            continue
+        if path.startswith("/usr/include/"):
+            key = "/".join(path.split("/")[:4])
+        elif path.startswith(("/usr/lib/gcc/", "/usr/libexec/gcc/")):
+            key = "/".join(path.split("/")[:4])
+        else:
+            key = path
+        tp = groups.get(key)
+        if tp is None:
+            tp = groups[key] = ToolchainPackage(f"path:{key}", 0, 0)
+        tp.bytes += node.size if _is_file(node) else 0
+        tp.files += 1
+        tp.layers.add(node.layer)
+    return sorted(groups.values(), key=lambda t: (-t.bytes, t.owner))
+
+
+def compute_python_waste(fs: Filesystem) -> PythonWaste:
+    versions = interpreter_versions(fs)
+    tools = _toolchain_from_packages(fs)
+    source = "packages"
+    if tools is None:
+        tools = _toolchain_from_paths(fs)
+        source = "paths" if tools else "none"
+    return PythonWaste(
+        versions=sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))),
+        caches=_caches(fs, versions),
+        duplicates=_duplicates(fs),
+        dead_site_packages=_dead_site_packages(fs, versions),
+        toolchain=tools,
+        toolchain_source=source,
+    )
