@@ -114,13 +114,13 @@ def sitelens(results: list[Result], reps: int, refs: dict[str, str]) -> None:
             shutil.rmtree(cache, ignore_errors=True)
 
 
-def peers(results: list[Result], reps: int, archive: Path, oci: Path) -> None:
+def peers(results: list[Result], reps: int, archive: Path, oci: Path, which: set[str]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sl-bench-peers-"))
     try:
-        if shutil.which("dive"):
+        if "dive" in which and shutil.which("dive"):
             bench(results, "dive --json", "archive", reps,
                   ["dive", "--source", "docker-archive", str(archive), "--json", str(tmp / "dive.json")])
-        if shutil.which("trivy"):
+        if "trivy" in which and shutil.which("trivy"):
             for form, target in (("archive", archive), ("oci-gzip", oci)):
                 tc = tmp / f"trivy-cache-{form}"
                 argv = ["trivy", "image", "--input", str(target), "--format", "json", "--list-all-pkgs",
@@ -128,9 +128,10 @@ def peers(results: list[Result], reps: int, archive: Path, oci: Path) -> None:
                         "--cache-dir", str(tc), "-o", str(tmp / "trivy.json")]
                 bench(results, "trivy (license, all pkgs), cold", form, reps, argv, before=["rm", "-rf", str(tc)])
                 bench(results, "trivy (license, all pkgs), warm", form, reps, argv)
-        if shutil.which("syft"):
+        if "syft" in which and shutil.which("syft"):
             for form, src in (("archive", f"docker-archive:{archive}"), ("oci-gzip", f"oci-dir:{oci}")):
-                bench(results, "syft -o json", form, max(1, reps - 1), ["syft", src, "-q", "-o", f"json={tmp / 'syft.json'}"])
+                bench(results, "syft -o json", form, max(1, reps - 1),
+                      ["syft", src, "-q", "-o", f"json={tmp / 'syft.json'}"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -177,12 +178,14 @@ def codecs(reps: int) -> list[dict[str, float | str]]:
             n += len(c)
         return n
 
-    cands = [("zlib (stdlib) decompressobj", zlib_like(zlib)), ("isal isal_zlib decompressobj", zlib_like(isal_zlib)),
+    cands = [("zlib (stdlib) decompressobj", zlib_like(zlib)),
+             ("isal isal_zlib decompressobj", zlib_like(isal_zlib)),
              ("isal igzip.IGzipFile (used)", gzipfile(igzip.IGzipFile))]
     try:
         from zlib_ng import gzip_ng, zlib_ng
 
-        cands += [("zlib-ng decompressobj", zlib_like(zlib_ng)), ("zlib-ng gzip_ng.GzipNGFile", gzipfile(gzip_ng.GzipNGFile))]
+        cands += [("zlib-ng decompressobj", zlib_like(zlib_ng)),
+                  ("zlib-ng gzip_ng.GzipNGFile", gzipfile(gzip_ng.GzipNGFile))]
     except ImportError:
         pass
     cands.append(("zstandard stream_reader (zstd -3)", zstd_reader))
@@ -207,6 +210,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-codecs", action="store_true")
+    ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--peers", default="dive,trivy,syft", help="comma-separated subset of peers")
     args = ap.parse_args()
     stats = generate(OUT)
     print(f"image: {stats['layers']} layers, {stats['uncompressed_bytes'] / 1e6:.0f} MB uncompressed, "
@@ -214,13 +219,14 @@ def main() -> None:
           f"{os.cpu_count()} cpus")
     archive, oci = OUT / "big-docker.tar", OUT / "big-oci"
     results: list[Result] = []
-    print("floor:")
-    floors(results, args.reps)
+    if not args.no_floor:
+        print("floor:")
+        floors(results, args.reps)
     print("sitelens:")
     sitelens(results, args.reps, {"archive": f"docker-archive:{archive}", "oci-gzip": f"oci:{oci}"})
     if not args.no_peers:
         print("peers:")
-        peers(results, args.reps, archive, oci)
+        peers(results, args.reps, archive, oci, set(args.peers.split(",")))
     codec_rows = [] if args.no_codecs else (print("decompressors:") or codecs(args.reps))
     report = {"image": stats, "loadavg_end": os.getloadavg(), "results": [asdict(r) for r in results],
               "codecs": codec_rows}

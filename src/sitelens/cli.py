@@ -128,11 +128,15 @@ def ls_cmd(
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """List a directory of the merged filesystem with mode, owner, size and layer."""
+    """List a directory of the merged filesystem with mode, owner, size and layer.
+
+    A PATH that does not exist in the image is a usage error (exit 2)."""
     from .pipeline import load
     from .report.listing import render_listing
 
-    with _guard(), load(ref, source_options(platform, insecure_registry), cache_dir, not no_cache) as loaded:
+    with _guard(), load(
+        ref, source_options(platform, insecure_registry), cache_dir, not no_cache, progress_for_tty()
+    ) as loaded:
         _emit(render_listing(loaded.fs, path, fmt.value), None)
 
 

@@ -264,9 +264,9 @@ class Filesystem:
         else:
             shipped = e.size if e.kind == "file" else 0
         if path == "/":
-            old = self._nodes["/"]
+            root = self._nodes["/"]
             if e.kind == "dir":
-                action = UNCHANGED if _same_meta(old.entry, e) and not old.implicit else METADATA
+                action = UNCHANGED if _same_meta(root.entry, e) and not root.implicit else METADATA
                 self._nodes["/"] = Node(e, layer)
                 self._record("/", Change(layer, action, 0, e))
             return
@@ -302,10 +302,8 @@ class Filesystem:
             self._children[parent].add(name)
             self._record(path, Change(layer, MODIFIED, shipped, e))
             return
-        if _same_content(old, e):
-            action = UNCHANGED if _same_meta(old, e) else METADATA
-        else:
-            action = MODIFIED
+        same_meta = _same_meta(old, e)
+        action = (UNCHANGED if same_meta else METADATA) if _same_content(old, e) else MODIFIED
         if e.kind == "dir":
             self._children.setdefault(path, set())
         self._nodes[path] = Node(e, layer)

@@ -61,10 +61,11 @@ def _spec() -> ImageSpec:
         File(f"{SP}/good-1.0.dist-info/RECORD", RECORD),
         File(f"{SP}/good-1.0.dist-info/INSTALLER", b"pip\n"),
         File(f"{SP}/junk-0.1.dist-info/METADATA", bytes(range(256)) * 8),
-        File(f"{SP}/ODDcase-2.0.DIST-INFO/METADATA", b"Metadata-Version: 2.1\nName: OddCase\nVersion: 2.0\n"),
+        File(f"{SP}/ODDcase-2.0.DIST-INFO/METADATA", b"Metadata-Version: 2.1\nName: OddCase\nVersion: 2.0.post1\n"),
         File(f"{SP}/legacy-0.5.egg-info", b"Metadata-Version: 1.0\nName: legacy\nVersion: 0.5\n"),
         Dir(f"{SP}/eggy-3.0-py3.11.egg/EGG-INFO"),
         File(f"{SP}/eggy-3.0-py3.11.egg/EGG-INFO/PKG-INFO", b"Name: eggy\nVersion: 3.0\n"),
+        File(f"{SP}/easy-install.pth", b"./eggy-3.0-py3.11.egg\n"),
         File(f"{SP}/devpkg.egg-link", b"/src/devpkg\n.\n"),
         Dir("/src/devpkg/devpkg.egg-info"),
         File("/src/devpkg/devpkg.egg-info/PKG-INFO", b"Name: devpkg\nVersion: 0.0.1\n"),
@@ -104,7 +105,7 @@ def test_pyinv_bad_metadata_is_parsed_with_warnings() -> None:
     assert rec["../../../bin/good-cli"].path == "/usr/bin/good-cli"
     assert rec["good/broken.py"].digest is None
     assert good.top_level == ["good"]
-    assert by["oddcase"].version == "2.0" and by["oddcase"].kind == "dist-info"
+    assert by["oddcase"].version == "2.0.post1" and by["oddcase"].kind == "dist-info"
     assert by["legacy"].kind == "egg-info-file" and by["legacy"].version == "0.5"
     assert by["eggy"].kind == "egg" and by["eggy"].version == "3.0"
     assert by["devpkg"].editable_target == "/src/devpkg" and by["devpkg"].version == "0.0.1"
@@ -126,7 +127,9 @@ def test_pyinv_bad_metadata_is_parsed_with_warnings() -> None:
     assert "/opt/ok" in paths and "/loop" not in paths and "/cyc/sub" not in paths
     assert paths.count(SP) == 1
     assert any("__editable___ed_1_2_finder" in line for _, line in env.pth_imports["root"])
-    assert visible_distribution(env, "root", "ODDCASE").version == "2.0"  # type: ignore[union-attr]
+    assert f"{SP}/eggy-3.0-py3.11.egg" in paths  # via easy-install.pth
+    assert visible_distribution(env, "root", "eggy").kind == "egg"  # type: ignore[union-attr]
+    assert visible_distribution(env, "root", "ODDCASE").version == "2.0.post1"  # type: ignore[union-attr]
     # entrypoint: python -sE -m good
     assert inv.entrypoint is not None and inv.entrypoint.interpreter == "/usr/bin/python3"
     assert inv.entrypoint.flags == ["-s", "-E"] and inv.entrypoint.script == "-m good"
@@ -155,6 +158,14 @@ def test_pyinv_cli_inventory_json(tmp_path) -> None:  # type: ignore[no-untyped-
         "/usr/lib/python3.11",
         "/usr/lib/python3.11/lib-dynload",
     ]
+    # the environments follow the same contract as the audit's JSON (report/schema.json)
+    import jsonschema
+
+    from sitelens.report import __file__ as report_init
+
+    schema = json.loads((__import__("pathlib").Path(report_init).parent / "schema.json").read_text())
+    sub = {"$defs": schema.get("$defs", {}), **schema["properties"]["environments"]}
+    jsonschema.validate(doc["environments"], sub)
     names = {d["name"] for d in env["distributions"]}
     assert "good" in names
     assert any("malformed hash" in w for w in doc["warnings"])

@@ -164,3 +164,42 @@ def test_error_in_one_parallel_layer_surfaces_as_corrupt_image(built) -> None:  
 
     with pytest.raises(CorruptImage):
         load_indexes(replace(image, _opener=opener), LayerCache(enabled=False), workers=2)
+
+
+def test_forked_workers_equal_threads_and_serial(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fixtures.imagebuilder import write_oci_layout
+    from sitelens.layers import loader
+    from sitelens.sources import open_image
+    from sitelens.sources.base import SourceOptions
+
+    layout = write_oci_layout(built, tmp_path / "oci")
+    with open_image(f"oci:{layout}", SourceOptions()) as image:
+        assert loader._fork_safe(image)  # a local layout: the default picks forked workers
+        serial = load_indexes(image, LayerCache(enabled=False), workers=1)
+        threads = load_indexes(image, LayerCache(enabled=False), workers=2, processes=False)
+        forked = load_indexes(image, LayerCache(enabled=False), workers=2, processes=True)
+        seen: list[int] = []
+        cache = LayerCache(tmp_path / "c")
+        load_indexes(image, cache, lambda layer, s: seen.append(layer.index), workers=2, processes=True)
+    assert tuples(serial) == tuples(threads) == tuples(forked)
+    assert sorted(seen) == [0, 1, 2, 3] and len(list((tmp_path / "c").rglob("*.idx"))) == 4
+
+
+def test_error_in_a_forked_worker_is_the_same_one_line_error(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from fixtures.imagebuilder import write_oci_layout
+    from sitelens.sources import open_image
+    from sitelens.sources.base import SourceOptions
+
+    layout = write_oci_layout(built, tmp_path / "oci")
+    blob = built.layers[1][0]
+    (layout / "blobs" / "sha256" / hashlib.sha256(blob).hexdigest()).write_bytes(blob[:-40])
+    with open_image(f"oci:{layout}", SourceOptions()) as image, pytest.raises(CorruptImage, match="layer 1"):
+        load_indexes(image, LayerCache(enabled=False), workers=2, processes=True)
+
+
+def test_in_memory_openers_stay_in_threads(built) -> None:  # type: ignore[no-untyped-def]
+    from sitelens.layers import loader
+
+    assert not loader._fork_safe(image_from_built(built))

@@ -130,7 +130,8 @@ def test_implicit_parent_dirs() -> None:
 
 def test_hard_links_share_the_target_content() -> None:
     body = b"#!/usr/bin/python3\nprint(1)\n"
-    fs = fs_of([Dir("/usr/bin"), File("/usr/bin/python3.11", body, 0o755), Hardlink("/usr/bin/py", "/usr/bin/python3.11")])
+    fs = fs_of([Dir("/usr/bin"), File("/usr/bin/python3.11", body, 0o755),
+                Hardlink("/usr/bin/py", "/usr/bin/python3.11")])
     node = fs.get("/usr/bin/py")
     assert node.kind == "hardlink" and node.size == len(body)
     assert node.entry.sha256 == hashlib.sha256(body).digest()

@@ -194,3 +194,30 @@ def test_tar_bytes_and_content_bytes() -> None:
 
 def test_index_format_is_a_positive_int() -> None:
     assert isinstance(INDEX_FORMAT, int) and INDEX_FORMAT >= 1
+
+
+def test_captured_bytes_per_layer_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitelens.layers import index as index_mod
+
+    monkeypatch.setattr(index_mod, "MAX_CAPTURED", 10_000)
+    files = [File(f"/usr/lib/python3/dist-packages/p{i}-1.dist-info/RECORD", b"x" * 3000) for i in range(5)]
+    with pytest.raises(CorruptImage, match="metadata files"):
+        index_of(layer_tar(files))
+    # under the cap the same kind of layer is fine
+    assert len(index_of(layer_tar(files[:3])).entries) == 3
+
+
+def test_member_split_across_reader_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Force tiny reads so headers and data straddle the reader's buffer refills.
+    from sitelens.layers import tarstream
+
+    monkeypatch.setattr(tarstream, "CHUNK", 700)
+    script = b"#!/usr/bin/env python3\n" + b"print(1)\n" * 500
+    tar = layer_tar([File("/usr/bin/tool", script, 0o755), File("/etc/passwd", b"root:x:0:0::/:/bin/sh\n" * 90),
+                     File("/z", b"z")])
+    idx = index_of(tar)
+    e = by_path(idx)
+    assert e["/usr/bin/tool"].head == b"#!/usr/bin/env python3"
+    assert e["/usr/bin/tool"].sha256 == hashlib.sha256(script).digest()
+    assert e["/etc/passwd"].data == b"root:x:0:0::/:/bin/sh\n" * 90
+    assert idx.tar_bytes == len(tar)

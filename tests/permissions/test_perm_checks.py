@@ -152,8 +152,8 @@ def test_sl202_user_sites_match_who_imports_them(planted, result):
 
 def test_sl203_home_and_workdir_writability_matches_the_kernel(planted, result):
     _, findings = result
-    reported = {(n, f.evidence["what"]) for f in by_rule(findings, "SL203")
-                for n in f.evidence["identities"]}
+    reported = {(n, w) for f in by_rule(findings, "SL203")
+                for n in f.evidence["identities"] for w in f.evidence["what"]}
     for ident in planted.identities:
         real_home, real_wd = kernel(planted, ident, [("create", ident.home), ("create", "/app")])
         assert ((ident.name, "HOME") not in reported) == real_home
@@ -228,6 +228,15 @@ def test_openshift_built_image_has_no_sl201_to_sl205(openshift: Planted):
     findings = run_checks(openshift.fs, inv, OS_CONFIG, ALL)
     bad = [f for f in findings if f.rule in {"SL201", "SL202", "SL203", "SL204", "SL205"}]
     assert not bad, [f.message for f in bad]
+    # the same from the static inventory builder
+    from sitelens.image import Image
+    from sitelens.inventory.builder import build_inventory
+
+    static = build_inventory(openshift.fs, Image("openshift", None, OS_CONFIG, []))
+    assert [e.executable for e in static.environments if e.kind == "venv"] == ["/opt/venv/bin/python"]
+    bad = [f for f in run_checks(openshift.fs, static, OS_CONFIG, ALL)
+           if f.rule in {"SL201", "SL202", "SL203", "SL204", "SL205"}]
+    assert not bad, [f.message for f in bad]
     # ...and reality agrees: everyone imports everything, writes HOME and the workdir
     for ident in openshift.identities:
         got = imports(openshift, ident, "/opt/venv/bin/python", list(OS_MODULES), no_pyc=True)
@@ -235,3 +244,21 @@ def test_openshift_built_image_has_no_sl201_to_sl205(openshift: Planted):
         assert kernel(openshift, ident, [("create", OS_APP), ("create", f"{OS_APP}/data")]) == [
             True, True]
     assert {i.name: i.home for i in openshift.identities}["arbitrary-uid"] == OS_APP
+
+
+def _summary(findings):  # type: ignore[no-untyped-def]
+    return {(f.rule, f.evidence["paths"][0], tuple(f.evidence.get("identities", ())))
+            for f in findings if f.rule != "SL207"}
+
+
+def test_inventory_builder_gives_the_same_findings_as_the_real_interpreters(planted, result):
+    """The static inventory (sys.path computed from files) leads the permission rules to the
+    same findings as import paths printed by the real interpreters."""
+    from sitelens.image import Image
+    from sitelens.inventory.builder import build_inventory
+
+    _, from_reality = result
+    inv = build_inventory(planted.fs, Image("planted", None, CONFIG, []))
+    from_files = run_checks(planted.fs, inv, CONFIG, ALL)
+    assert _summary(from_files) == _summary(from_reality)
+    assert len(_summary(from_reality)) >= 10

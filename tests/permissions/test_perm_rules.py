@@ -74,6 +74,24 @@ def test_sl204_writable_pth_and_pycache_inside_a_clean_site_dir():
     assert "evil.pth" in out[0].message and ".pth" in out[0].message
 
 
+def test_sl204_nested_import_dirs_are_reported_once_each():
+    entries = [Dir("/usr/local/lib/python3.11", 0o777), Dir(SITE, 0o777),
+               File(f"{SITE}/mod.py", b"", 0o666)]
+    out = _run(entries, ImageConfig(user="app"), rules={"SL204"},
+               sys_path=[("/usr/local/lib/python3.11", "stdlib"), (SITE, "site")])
+    got = {f.evidence["paths"][0]: sorted(w["path"] for w in f.evidence["writable"]) for f in out}
+    assert got == {"/usr/local/lib/python3.11": ["/usr/local/lib/python3.11"],
+                   SITE: [SITE, f"{SITE}/mod.py"]}
+
+
+def test_sl203_home_equal_to_workdir_is_one_finding():
+    out = _run([Dir("/srv", 0o755)], ImageConfig(user="1234", workdir="/srv",
+                                                env={"HOME": "/srv"}), rules={"SL203"})
+    mine = [f for f in out if "image-user" in f.evidence["identities"]]
+    assert len(mine) == 1 and mine[0].evidence["what"] == ["HOME", "WorkingDir"]
+    assert "HOME and WorkingDir /srv is not writable" in mine[0].message
+
+
 def test_sl204_world_writable_ancestor_but_not_a_sticky_one():
     out = _run([Dir("/usr/local", 0o777), *_site()], ImageConfig(user="app"), rules={"SL204"})
     assert [w["where"] for w in out[0].evidence["writable"]] == ["ancestor"]
@@ -123,7 +141,7 @@ def test_sl203_home_slash_for_an_arbitrary_uid_and_missing_workdir():
     # /etc/passwd group-writable: CRI-O injects nothing, so HOME is "/" for the arbitrary uid
     entries = [File("/etc/passwd", PASSWD, 0o664), Dir("/home/app", 0o700, 1001, 1001)]
     out = _run(entries, ImageConfig(user="app", workdir="/srv/app"), rules={"SL203"})
-    got = {(n, f.evidence["what"], f.evidence["paths"][0]) for f in out
+    got = {(n, w, f.evidence["paths"][0]) for f in out for w in f.evidence["what"]
            for n in f.evidence["identities"]}
     assert got == {("arbitrary-uid", "HOME", "/"), ("arbitrary-uid", "WorkingDir", "/srv/app"),
                    ("image-user", "WorkingDir", "/srv/app"),

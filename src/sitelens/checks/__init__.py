@@ -6,3 +6,4 @@ from . import ownership  # noqa: F401,I001
 from . import requirements  # noqa: F401,I001
 from . import venv_integrity  # noqa: F401,I001
 from . import interpreter_abi  # noqa: F401,I001
+from . import waste  # noqa: F401,I001

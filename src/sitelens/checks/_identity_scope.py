@@ -81,6 +81,18 @@ def describe(identity: Identity) -> str:
     return f"{identity.name} [{who}]"
 
 
+def cannot_start(ctx: Context, env: Environment, ident: Identity) -> bool:
+    """The identity cannot run the environment's launcher at all: exec denied, or a
+    pyvenv.cfg it can see but not read (site.venv() dies: 'Fatal Python error')."""
+    perms = engine(ctx)
+    if ctx.fs.resolve(env.executable) is not None and not perms.execute(ident, env.executable):
+        return True
+    if env.venv is not None and env.venv.cfg_path:
+        cfg = env.venv.cfg_path
+        return bool(perms.stat(ident, cfg)) and not perms.read(ident, cfg)
+    return False
+
+
 def sys_path_for(env: Environment, identity: Identity) -> list[PathEntry]:
     return list(env.sys_path.get(identity.name, []))
 

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from ..findings import Finding, finding
 from ..permissions import Cred
-from ._identity_scope import describe, engine, groups_of, identities, identity_evidence, sys_path_for
+from ._identity_scope import (
+    cannot_start,
+    describe,
+    engine,
+    groups_of,
+    identities,
+    identity_evidence,
+    sys_path_for,
+)
 from .base import Context, check
 
 if TYPE_CHECKING:
@@ -93,6 +101,8 @@ def no_bytecode(ctx: Context) -> Iterator[Finding]:
             ident = group[0]
             if ident.uid == 0 and not never:
                 continue  # root can always write the cache
+            if cannot_start(ctx, env, ident):
+                continue  # SL205: nothing is imported at all
             missing = total = 0
             examples: list[dict[str, object]] = []
             seen: set[str] = set()

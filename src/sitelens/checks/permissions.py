@@ -18,6 +18,7 @@ from ..findings import Finding, finding
 from ..permissions import CAPABILITY_XATTR, Access, Cred, acl_of, is_setid, mode_str
 from ._identity_scope import (
     APP_ORIGINS,
+    cannot_start,
     describe,
     engine,
     groups_of,
@@ -29,7 +30,7 @@ from ._identity_scope import (
 from .base import Context, check
 
 if TYPE_CHECKING:
-    from ..fs import Node
+    from ..fs import Filesystem, Node
     from ..inventory.model import Environment, Identity
 
 GROUP0_FIX = "chgrp -R 0 {d} && chmod -R g=u {d}"
@@ -91,6 +92,7 @@ def unreadable_import_path(ctx: Context) -> Iterator[Finding]:
     # (kind, dir, identities) -> (group, access or unreadable nodes, count, interpreters)
     found: dict[tuple[str, str, tuple[str, ...]], tuple[list[Identity], object, int, list[str]]]
     found = {}
+    clean: set[tuple[str, tuple[str, ...]]] = set()
     for env in _envs(ctx):
         reference = _reference_entries(env)
         for group in groups_of(identities(ctx)):
@@ -99,10 +101,12 @@ def unreadable_import_path(ctx: Context) -> Iterator[Finding]:
                 continue  # root reads everything
             names = tuple(i.name for i in group)
             cred = Cred.of(ident)
-            if _cannot_start(ctx, env, ident):
+            if cannot_start(ctx, env, ident):
                 continue  # SL205 says the interpreter does not run at all for this identity
             own = [e.path for e in sys_path_for(env, ident) if e.exists]
             for path in dict.fromkeys(reference + own):
+                if (path, names) in clean:
+                    continue
                 known = found.get(("dir", path, names)) or found.get(("files", path, names))
                 if known is not None:
                     if env.executable not in known[3]:
@@ -116,6 +120,8 @@ def unreadable_import_path(ctx: Context) -> Iterator[Finding]:
                 bad, count = _unreadable_below(ctx, path, cred)
                 if count:
                     found[("files", path, names)] = (group, bad, count, [env.executable])
+                else:
+                    clean.add((path, names))  # shared dirs (the stdlib) are walked once
     for (kind, path, _), (group, what, count, interps) in found.items():
         if kind == "dir":
             assert isinstance(what, Access)
@@ -123,16 +129,6 @@ def unreadable_import_path(ctx: Context) -> Iterator[Finding]:
         else:
             assert isinstance(what, list)
             yield _sl201_files(interps, group, path, what, count)
-
-
-def _cannot_start(ctx: Context, env: Environment, ident: Identity) -> bool:
-    perms = engine(ctx)
-    if ctx.fs.resolve(env.executable) is not None and not perms.execute(ident, env.executable):
-        return True
-    if env.venv is not None and env.venv.cfg_path:
-        cfg = env.venv.cfg_path
-        return bool(perms.stat(ident, cfg)) and not perms.read(ident, cfg)
-    return False
 
 
 def _sl201_dir(interps: list[str], group: list[Identity], path: str, acc: Access) -> Finding:
@@ -163,7 +159,7 @@ def _sl201_files(
     first = examples[0]
     return finding(
         "SL201", "critical",
-        f"{ident.name} cannot read {count} installed file(s) under {path}",
+        f"{ident.name} cannot read {count} installed path(s) under {path}",
         f"{describe(ident)} cannot read {count} file(s) or directories under {path} (on the "
         f"import path of {', '.join(interps)}), e.g. {first['path']} ({first['kind']}, mode "
         f"{first['mode']}, owner {first['owner']}): a directory it cannot list hides its "
@@ -292,23 +288,26 @@ def unwritable_home(ctx: Context) -> Iterator[Finding]:
     workdir = ctx.image.config.workdir
     for group in groups_of(identities(ctx)):
         ident = group[0]
-        targets: list[tuple[str, str]] = []
+        targets: dict[str, list[str]] = {}  # one finding when HOME is the WorkingDir
         if ident.home is not None:
-            targets.append(("HOME", ident.home or "/"))
+            targets.setdefault(ident.home or "/", []).append("HOME")
         if workdir:
-            targets.append(("WorkingDir", workdir))
-        for label, path in targets:
+            targets.setdefault(workdir, []).append("WorkingDir")
+        for path, whats in targets.items():
+            label = " and ".join(whats)
             acc = perms.write(ident, path)
             if acc.allowed:
                 continue
             if not acc.exists:
-                if label == "WorkingDir":
+                if "WorkingDir" in whats:
                     problem = (f"WorkingDir {path} does not exist: the runtime creates it owned by "
                                "root, so only root can write there")
                     if ident.uid == 0:
                         continue
                 else:
                     problem = f"HOME={path} does not exist"
+            elif len(whats) > 1:
+                problem = f"HOME and WorkingDir {path} is not writable: {acc.reason()}"
             else:
                 problem = f"{label} {path} is not writable: {acc.reason()}"
             state = "missing" if not acc.exists else "not writable"
@@ -318,11 +317,11 @@ def unwritable_home(ctx: Context) -> Iterator[Finding]:
                 f"For {describe(ident)}, {problem}. Programs that write to HOME or the working "
                 "directory (pip caches, ~/.cache, ~/.config, matplotlib, .pyc of the app, log and "
                 "pid files) fail or fall back silently.",
-                {**identity_evidence(group), "paths": [path], "what": label,
+                {**identity_evidence(group), "paths": [path], "what": whats,
                  "access": acc.evidence()},
                 f"Create the directory and give the runtime identity write access; for arbitrary "
                 f"UIDs (group 0): `mkdir -p {path} && {GROUP0_FIX.format(d=path)}`"
-                + (f", and set `ENV HOME={path}`" if label == "HOME" else "") + ".",
+                + (f", and set `ENV HOME={path}`" if "HOME" in whats else "") + ".",
                 key=(label, path, ident.name),
             )
 
@@ -362,6 +361,22 @@ def _writers(node: Node, image_uid: int | None, image_gid: int | None, app: bool
                     continue
                 out.append(Writer(f"acl {a.tag}:{a.qualifier}", "high"))
     return out
+
+
+def _walk_below(fs: Filesystem, top: str, stops: set[str]) -> Iterator[Node]:
+    """Every node under ``top`` (exclusive), not descending into other import dirs: a nested
+    one (site-packages inside the stdlib dir) gets its own finding."""
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        for name in fs.listdir(d, follow=False):
+            p = d.rstrip("/") + "/" + name
+            node = fs.get(p)
+            if node is None or p in stops:
+                continue
+            yield node
+            if node.kind == "dir":
+                stack.append(p)
 
 
 def _ancestors(path: str) -> list[str]:
@@ -404,8 +419,8 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
         # The dir's ancestors: a writable parent lets anyone rename it and plant a replacement.
         for anc in _ancestors(top):
             node = fs.get(anc)
-            if node is None or anc in reported_ancestors:
-                continue
+            if node is None or anc in reported_ancestors or anc in dirs:
+                continue  # an ancestor that is an import dir itself has its own finding
             if node.entry.mode & 0o1000:
                 continue  # sticky: only the owner of a child may rename it
             for w in _writers(node, image_uid, image_gid, app):
@@ -417,8 +432,8 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
                 hits.append(("dir", node, w))
         if not app:
             # Installed code: every file and directory below matters (.py, .pth, __pycache__).
-            for sub in fs.walk(top):
-                if sub.path == top or sub.path in reported:
+            for sub in _walk_below(fs, top, set(dirs)):
+                if sub.path in reported:
                     continue
                 reported.add(sub.path)
                 for w in _writers(sub, image_uid, image_gid, False):

@@ -171,8 +171,15 @@ def visible_distribution(env: Environment, identity: str, name: str) -> Distribu
 
     want = normalize(name)
     for entry in env.sys_path.get(identity, []):
+        if not entry.listable:
+            continue  # importlib.metadata finds nothing in a dir it cannot list
         for d in env.distributions:
-            if d.site_dir == entry.path and d.name == want and d.kind in _METADATA_KINDS:
+            if d.name != want:
+                continue
+            if d.site_dir == entry.path and d.kind in _METADATA_KINDS:
+                return d
+            # an .egg dir on sys.path (easy-install.pth) carries its metadata in EGG-INFO/
+            if d.kind == "egg" and d.metadata_path == entry.path:
                 return d
     return None
 

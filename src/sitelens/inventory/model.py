@@ -102,6 +102,7 @@ class PathEntry:
     exists: bool = True
     site_dir: bool = False  # processed by site.addsitedir (distributions and .pth files live here)
     added_by: str | None = None  # the .pth file that added it
+    listable: bool = True  # the identity may list it (r+x); else imports and metadata there fail
 
 
 @dataclass

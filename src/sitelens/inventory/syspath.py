@@ -116,7 +116,8 @@ class _Builder:
     ) -> None:
         if exists is None:
             exists = _pyfs.exists(self.fs, path, self.who)
-        self.out.entries.append(PathEntry(path, origin, exists, site_dir, added_by))
+        listable = exists and _pyfs.listdir(self.fs, path, self.who) is not None
+        self.out.entries.append(PathEntry(path, origin, exists, site_dir, added_by, listable))
 
     def addsitedir(self, sitedir: str, origin: str) -> None:
         sd = _pyfs.abspath(sitedir, self.cwd)
@@ -237,8 +238,8 @@ def compute_sys_path(
             if line == "import site":
                 out.site_imported = True
             elif not line.startswith("import "):
-                # getpath joins without normalising; only site's removeduppaths() normalises
-                b.add(posixpath.join(posixpath.dirname(pth_file), line), "_pth")
+                # normalised even without site (seen with 3.11 and -S)
+                b.add(posixpath.normpath(posixpath.join(posixpath.dirname(pth_file), line)), "_pth")
     else:
         ppath = env.get("PYTHONPATH") if use_env else None
         if ppath:

@@ -8,6 +8,7 @@ so concurrent runs sharing a cache never see half a file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -52,10 +53,8 @@ class LayerCache:
         if index is None:
             self.rebuilt += 1
             self.misses += 1
-            try:
+            with contextlib.suppress(OSError):
                 path.unlink()
-            except OSError:
-                pass
             return None
         self.hits += 1
         return index

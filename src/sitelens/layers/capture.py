@@ -32,10 +32,11 @@ _RPMDB_DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/", "/usr/share/rpm/")
 _RPMDB_NAMES = {"Packages", "Packages.db", "rpmdb.sqlite", "rpmdb.sqlite-wal", "rpmdb.sqlite-shm"}
 
 _DPKG_INFO = re.compile(r"^/var/lib/dpkg/info/[^/]+\.(list|md5sums|conffiles)$")
-_META_DIR = re.compile(r"\.(dist-info|egg-info)/|/EGG-INFO/|/conda-meta/")
+# importlib.metadata matches the suffixes case-insensitively, so capture them that way too
+_META_DIR = re.compile(r"\.(?i:dist-info|egg-info)/|/EGG-INFO/|/conda-meta/")
 _PY_NAMES = re.compile(
     r"(^pyvenv\.cfg$|\.pth$|\._pth$|^EXTERNALLY-MANAGED$|^_sysconfigdata.*\.py$"
-    r"|^__editable___.*_finder\.py$|\.egg-link$|\.egg-info$)"
+    r"|^__editable___.*_finder\.py$|\.egg-link$|\.(?i:egg-info)$)"
 )
 _REQ_NAMES = re.compile(
     r"(^requirements.*\.(txt|in)$|.*-requirements\.txt$|^constraints.*\.txt$|^Pipfile\.lock$"
@@ -57,7 +58,7 @@ def capture_limit(path: str) -> int:
             return 16 * MIB
     name = posixpath.basename(path)
     if name in _RPMDB_NAMES and path.startswith(_RPMDB_DIRS):
-        return 512 * MIB
+        return 256 * MIB
     if _META_DIR.search(path):
         return 16 * MIB
     if _PY_NAMES.search(name):

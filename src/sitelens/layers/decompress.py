@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 import zstandard
@@ -121,8 +121,8 @@ def open_tar_stream(raw: IO[bytes], where: str) -> Iterator[tuple[IO[bytes], str
     if codec == "gzip":
         stream: IO[bytes] = igzip.IGzipFile(fileobj=peeked, mode="rb")  # type: ignore[assignment]
     elif codec == "zstd":
-        stream = zstandard.ZstdDecompressor().stream_reader(  # type: ignore[assignment]
-            peeked, read_across_frames=True, closefd=False
+        stream = zstandard.ZstdDecompressor().stream_reader(
+            peeked, read_across_frames=True, closefd=False  # type: ignore[arg-type]
         )
     else:
         stream = peeked  # type: ignore[assignment]

@@ -17,14 +17,17 @@ from .capture import capture_limit, wants_md5
 from .tarstream import TarReader
 
 # Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
 AUFS_META_PREFIX = "/.wh..wh."
 SHEBANG_MAX = 256
 MAX_ENTRIES = 5_000_000
-MAX_CAPTURED = 1 << 30  # bytes of captured content one layer may hold in memory
+# Bytes of captured content one layer may hold in memory. Real layers hold a few MiB (the
+# biggest legitimate item is an rpm database, ~100 MiB on a full distro); more is a bomb, and
+# it would break the "peak RSS stays bounded" promise.
+MAX_CAPTURED = 256 << 20
 
 
 @dataclass(slots=True)

@@ -2,21 +2,30 @@
 
 Each blob is verified while it streams: the stored digest over the bytes as read, and the
 diff_id over the uncompressed tar (the cache key, so a blob whose content does not match its
-declared diff_id can never poison the shared cache for another image). Layers are indexed in
-threads; hashing and decompression release the GIL, so two cores are used.
+declared diff_id can never poison the shared cache for another image).
+
+Layers are indexed in parallel. Hashing and decompression release the GIL, but a layer of tens
+of thousands of small files is mostly Python work that holds it, so threads alone stay near one
+core. When the blobs are plain local files (OCI layout, docker/oci archives: their openers just
+open a file) the layers are indexed in forked worker processes instead, longest first, and each
+index comes back as one marshal blob. Sources whose openers hold sockets or sessions (registry,
+engine) stay in threads: a forked child must never share a parent's connection.
 """
 
 from __future__ import annotations
 
+import marshal
+import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
-from ..errors import CorruptImage, SitelensError
+from ..errors import CorruptImage, ImageError, SitelensError
 from ..image import Image, Layer
 from .cache import LayerCache
 from .decompress import HashingReader, open_tar_stream
-from .index import LayerIndex, build_index
+from .index import Entry, LayerIndex, build_index
 
 Progress = Callable[[Layer, str], None]
 
@@ -25,7 +34,7 @@ def index_layer(image: Image, layer: Layer) -> LayerIndex:
     where = f"layer {layer.index} ({layer.diff_id[:19]})"
     with image.open_layer(layer) as raw:
         outer = HashingReader(raw)
-        with open_tar_stream(outer, where) as (tar, codec):
+        with open_tar_stream(outer, where) as (tar, codec):  # type: ignore[arg-type]
             # A plain blob is its own tar: the blob digest is the diff_id, hash it once.
             inner = HashingReader(tar) if codec != "plain" else outer
             index = build_index(tar if codec == "plain" else inner, layer.diff_id, where, codec)  # type: ignore[arg-type]
@@ -45,12 +54,55 @@ def index_layer(image: Image, layer: Layer) -> LayerIndex:
     return index
 
 
+# Openers known to do nothing but open a local file per call (safe to call in a forked child).
+# A source can also mark its opener with ``opener.fork_safe = True`` (or False to opt out).
+_FORK_SAFE_MODULES = frozenset({"sitelens.sources.oci_layout", "sitelens.sources.docker_archive"})
+
+# The image the forked workers index; set in the parent just before the pool forks.
+_FORK_IMAGE: Image | None = None
+_FORK_CACHE: LayerCache | None = None
+
+
+def _fork_safe(image: Image) -> bool:
+    opener = image._opener
+    if opener is None or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    flag = getattr(opener, "fork_safe", None)
+    if flag is not None:
+        return bool(flag)
+    return getattr(opener, "__module__", "") in _FORK_SAFE_MODULES
+
+
+def _pack(index: LayerIndex) -> bytes:
+    return marshal.dumps(
+        (index.diff_id, index.tar_bytes, index.codec, tuple(index.warnings),
+         tuple(e.to_tuple() for e in index.entries))
+    )
+
+
+def _unpack(blob: bytes) -> LayerIndex:
+    diff_id, tar_bytes, codec, warnings, rows = marshal.loads(blob)
+    return LayerIndex(diff_id=diff_id, entries=[Entry.from_tuple(t) for t in rows],
+                      tar_bytes=tar_bytes, codec=codec, warnings=list(warnings))
+
+
+def _index_in_child(layer: Layer) -> bytes:
+    assert _FORK_IMAGE is not None
+    index = index_layer(_FORK_IMAGE, layer)
+    if _FORK_CACHE is not None and layer.diff_id:
+        _FORK_CACHE.put(index)  # encoded and written here, in parallel, not in the parent
+    return _pack(index)
+
+
 def load_indexes(
     image: Image,
     cache: LayerCache,
     progress: Progress | None = None,
     workers: int | None = None,
+    processes: bool | None = None,
 ) -> list[LayerIndex]:
+    """Every layer's index, in layer order. ``processes``: None picks forked workers when the
+    source allows it and there are several layers and cores, True/False forces the choice."""
     results: dict[int, LayerIndex] = {}
     todo: list[Layer] = []
     for layer in image.layers:
@@ -67,8 +119,7 @@ def load_indexes(
     for layer in todo:
         unique.setdefault(layer.diff_id or f"uncached:{layer.index}", layer)
 
-    def work(layer: Layer) -> LayerIndex:
-        idx = index_layer(image, layer)
+    def finish(layer: Layer, idx: LayerIndex) -> LayerIndex:
         if layer.diff_id:
             cache.put(idx)
         if progress:
@@ -78,18 +129,57 @@ def load_indexes(
     n = workers or min(len(unique), os.cpu_count() or 1) or 1
     done: dict[str, LayerIndex] = {}
     if n <= 1 or len(unique) <= 1:
-        for diff_id, layer in unique.items():
-            done[diff_id] = work(layer)
+        for key, layer in unique.items():
+            done[key] = finish(layer, index_layer(image, layer))
+    elif processes or (processes is None and _fork_safe(image)):
+        def announce(layer: Layer, idx: LayerIndex) -> LayerIndex:
+            if progress:
+                progress(layer, "indexed")
+            return idx
+
+        done = _in_processes(image, cache, unique, n, announce)
     else:
         with ThreadPoolExecutor(max_workers=n) as pool:
-            futures = {diff_id: pool.submit(work, layer) for diff_id, layer in unique.items()}
+            tfutures = {key: pool.submit(index_layer, image, layer) for key, layer in unique.items()}
             try:
-                for diff_id, fut in futures.items():
-                    done[diff_id] = fut.result()
+                for key, tfut in tfutures.items():
+                    done[key] = finish(unique[key], tfut.result())
             except SitelensError:
-                for f in futures.values():
+                for f in tfutures.values():
                     f.cancel()
                 raise
     for layer in todo:
         results[layer.index] = done[layer.diff_id or f"uncached:{layer.index}"]
     return [results[layer.index] for layer in image.layers]
+
+
+def _in_processes(
+    image: Image,
+    cache: LayerCache,
+    unique: dict[str, Layer],
+    n: int,
+    finish: Callable[[Layer, LayerIndex], LayerIndex],
+) -> dict[str, LayerIndex]:
+    global _FORK_IMAGE, _FORK_CACHE
+    # Longest first: the big layers start at once and the small ones fill the gaps.
+    order = sorted(unique.items(), key=lambda kv: -(kv[1].size or 0))
+    done: dict[str, LayerIndex] = {}
+    _FORK_IMAGE = image
+    _FORK_CACHE = cache if cache.enabled else None
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures: dict[str, Future[bytes]] = {key: pool.submit(_index_in_child, layer) for key, layer in order}
+            try:
+                for key, layer in order:
+                    done[key] = finish(layer, _unpack(futures[key].result()))
+            except BaseException:
+                for f in futures.values():
+                    f.cancel()
+                raise
+    except BrokenProcessPool:
+        raise ImageError(
+            f"{image.reference}: a layer indexing worker died (out of memory or killed)"
+        ) from None
+    finally:
+        _FORK_IMAGE = _FORK_CACHE = None
+    return done

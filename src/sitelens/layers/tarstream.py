@@ -8,8 +8,8 @@ per entry on images with tens of thousands of files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -44,8 +44,15 @@ class Member:
     gid: int
     size: int
     linkname: str
-    mtime: int
+    mtime: int  # 0 unless taken from pax; see :attr:`mtime_value`
     pax: dict[str, str] = field(default_factory=dict)
+    mtime_field: bytes = b""
+
+    @property
+    def mtime_value(self) -> int:
+        if "mtime" in self.pax:
+            return int(float(self.pax["mtime"]))
+        return _oct(self.mtime_field, "mtime") if self.mtime_field else self.mtime
 
 
 def _num(field_bytes: bytes, what: str) -> int:
@@ -79,6 +86,15 @@ def _oct(field_bytes: bytes, what: str) -> int:
 # devmajor, devminor skipped), prefix
 _HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s6s2x32x32x8x8x155s12x")
 _NO_PAX: dict[str, str] = {}
+# mode/uid/gid fields repeat endlessly ("0000644\0", "0000000\0"): parse each spelling once.
+_MEMO: dict[bytes, int] = {}
+
+
+def _memo(field_bytes: bytes, what: str) -> int:
+    value = _oct(field_bytes, what)
+    if len(_MEMO) < 4096:
+        _MEMO[field_bytes] = value
+    return value
 
 
 def _str(field_bytes: bytes) -> str:
@@ -246,6 +262,7 @@ class TarReader:
         long_link: str | None = None
         where = self.where
         unpack = _HEADER.unpack_from
+        memo = _MEMO
         while True:
             if self._remaining or self._pad:
                 self._finish_member()
@@ -315,11 +332,21 @@ class TarReader:
                 continue
             if kind != "file":
                 size = 0  # only regular members carry data in layer tars; any other is skipped
-            try:
-                uid = int(pax["uid"]) if pax and "uid" in pax else _oct(uid_f, "uid")
-                gid = int(pax["gid"]) if pax and "gid" in pax else _oct(gid_f, "gid")
-                mtime = int(float(pax["mtime"])) if pax and "mtime" in pax else _oct(mtime_f, "mtime")
-            except ValueError:
-                raise CorruptImage(f"{where}: malformed uid/gid/mtime in pax header") from None
-            yield Member(name, kind, _oct(mode_f, "mode") & 0o7777, uid, gid, size, linkname, mtime,
-                         pax if pax else {})
+            uid = memo.get(uid_f)
+            if uid is None:
+                uid = _memo(uid_f, "uid")
+            gid = memo.get(gid_f)
+            if gid is None:
+                gid = _memo(gid_f, "gid")
+            mode = memo.get(mode_f)
+            if mode is None:
+                mode = _memo(mode_f, "mode")
+            if pax:
+                try:
+                    uid = int(pax["uid"]) if "uid" in pax else uid
+                    gid = int(pax["gid"]) if "gid" in pax else gid
+                except ValueError:
+                    raise CorruptImage(f"{where}: malformed uid/gid in pax header") from None
+            # mtime is not used by the index: parsed only on demand (Member.mtime_field).
+            yield Member(name, kind, mode & 0o7777, uid, gid, size, linkname, 0, pax if pax else {},
+                         mtime_f)

@@ -20,7 +20,14 @@ SCHEMA_VERSION = 1
 
 
 def _entry(e: PathEntry) -> dict[str, Any]:
-    return {"path": e.path, "origin": e.origin, "exists": e.exists, "site_dir": e.site_dir, "added_by": e.added_by}
+    return {
+        "path": e.path,
+        "origin": e.origin,
+        "exists": e.exists,
+        "site_dir": e.site_dir,
+        "added_by": e.added_by,
+        "listable": e.listable,
+    }
 
 
 def _dist(d: Distribution) -> dict[str, Any]:

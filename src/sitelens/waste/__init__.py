@@ -19,9 +19,20 @@ if TYPE_CHECKING:
     from ..image import Image
     from ..layers.index import LayerIndex
 
-__all__ = ["WasteReport", "compute_waste", "DiveFigures", "HiddenFigures", "PythonWaste"]
+__all__ = ["WasteReport", "compute_waste", "human_bytes", "DiveFigures", "HiddenFigures", "PythonWaste"]
 
 OFFENDERS_IN_JSON = 50
+
+
+def human_bytes(n: float) -> str:
+    """1536 → "1.5 KiB" (binary units, as du -h and dive's humanize show them)."""
+    if abs(n) < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if abs(n) < 1024 or unit == "GiB":
+            break
+    return f"{n:.1f} {unit}"
 
 
 @dataclass

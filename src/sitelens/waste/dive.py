@@ -41,21 +41,16 @@ class _Node:
         self.size = size
         self.is_dir = is_dir
 
-    def path(self) -> str:
-        parts: list[str] = []
-        node: _Node | None = self
-        while node is not None and node.parent is not None:
-            name = node.name
-            if node is self and name.startswith(WHITEOUT_PREFIX):
-                name = name[len(WHITEOUT_PREFIX):]
-            parts.append(name)
-            node = node.parent
-        return ("/" + "/".join(reversed(parts))).replace("//", "/")
-
     def copy(self, parent: _Node | None) -> _Node:
+        """A deep copy, iteratively: a hostile tar's paths may nest deeper than the stack."""
         new = _Node(self.name, parent, self.size, self.is_dir)
-        for name, child in self.children.items():
-            new.children[name] = child.copy(new)
+        todo = [(self, new)]
+        while todo:
+            src, dst = todo.pop()
+            for name, child in src.children.items():
+                twin = dst.children[name] = _Node(name, dst, child.size, child.is_dir)
+                if child.children:
+                    todo.append((child, twin))
         return new
 
 
@@ -92,31 +87,28 @@ class _Tree:
             node = nxt
         return node
 
-    def remove(self, path: str) -> None:
-        node = self.get(path)
-        if node is not None and node.parent is not None:
-            node.parent.children.pop(node.name, None)
-
-    def visit_child_first(self) -> Iterator[_Node]:
-        """Every node but the root, children before their parent, siblings sorted by name."""
-        stack: list[tuple[_Node, bool]] = [(self.root, False)]
+    def leaves(self) -> Iterator[tuple[_Node, str]]:
+        """Every leaf with dive's path for it (a leaf's ``.wh.`` prefix dropped), in dive's
+        visiting order: depth first, children before parents, siblings sorted by name."""
+        stack: list[tuple[_Node, str]] = [(self.root, "")]
         while stack:
-            node, expanded = stack.pop()
-            if expanded or not node.children:
+            node, path = stack.pop()
+            if not node.children:
                 if node.parent is not None:
-                    yield node
+                    name = node.name
+                    if name.startswith(WHITEOUT_PREFIX):
+                        name = name[len(WHITEOUT_PREFIX):]
+                    yield node, (path + "/" + name).replace("//", "/")
                 continue
-            stack.append((node, True))
+            prefix = path + "/" + node.name if node.parent is not None else ""
             for name in sorted(node.children, reverse=True):
-                stack.append((node.children[name], False))
+                stack.append((node.children[name], prefix))
 
     def stack(self, upper: _Tree) -> None:
-        """dive's Stack: apply ``upper`` node by node (whiteouts remove, the rest add)."""
-        for node in upper.visit_child_first():
-            if node.name.startswith(WHITEOUT_PREFIX):
-                self.remove(node.path())
-            else:
-                self.add_path(node.path(), node.size, node.is_dir)
+        """dive's Stack: apply ``upper`` node by node, children before parents, siblings by
+        name (whiteouts remove the path they name, the rest add it with their payload). Done as
+        a walk of both trees side by side instead of dive's path lookups: same result."""
+        _merge(upper.root, self.root)
 
     def copy(self) -> _Tree:
         new = _Tree()
@@ -124,19 +116,60 @@ class _Tree:
         return new
 
 
+def _merge(upper: _Node, lower: _Node) -> None:
+    """Apply ``upper`` onto ``lower``; siblings in name order (``.wh.x`` before ``x``)."""
+    todo = [(upper, lower, iter(sorted(upper.children)))]
+    while todo:
+        up, low, names = todo[-1]
+        name = next(names, None)
+        if name is None:
+            todo.pop()
+            continue
+        child = up.children[name]
+        whiteout = name.startswith(WHITEOUT_PREFIX)
+        if child.children or not whiteout:
+            target = low.children.get(name)
+            if target is None:
+                target = low.children[name] = _Node(name, low)
+            if not whiteout:
+                target.size, target.is_dir = child.size, child.is_dir
+            if child.children:
+                todo.append((child, target, iter(sorted(child.children))))
+        if whiteout:
+            low.children.pop(name[len(WHITEOUT_PREFIX):], None)
+
+
 def layer_tree(index: LayerIndex) -> tuple[_Tree, int]:
     """A layer's tree as dive builds it, and the layer's size (Σ member header sizes)."""
     tree = _Tree()
+    known: dict[str, _Node] = {"/": tree.root}  # paths already in this layer's tree
     size = 0
+
+    def put(path: str, size: int, is_dir: bool) -> None:
+        parent_path, _, name = path.rpartition("/")
+        parent = known.get(parent_path or "/")
+        if parent is None or name.startswith(DOUBLE_WHITEOUT_PREFIX):
+            tree.add_path(path, size, is_dir)  # the general walk (creates parents)
+            node = tree.get(path)
+            if node is not None:
+                known[path] = node
+            return
+        node = parent.children.get(name)
+        if node is None:
+            node = parent.children[name] = _Node(name, parent)
+        node.size, node.is_dir = size, is_dir
+        known[path] = node
+
     for e in index.entries:
         size += e.size
         if e.kind == "whiteout":
             parent, _, base = e.path.rpartition("/")
-            tree.add_path(f"{parent}/{WHITEOUT_PREFIX}{base}", e.size, False)
+            put(f"{parent}/{WHITEOUT_PREFIX}{base}", e.size, False)
         elif e.kind == "opaque":
-            tree.add_path(e.path.rstrip("/") + "/" + DOUBLE_WHITEOUT_PREFIX + ".opq", 0, False)
+            # dive stops at the marker's name: only the missing parents are created
+            put(e.path.rstrip("/") + "/" + DOUBLE_WHITEOUT_PREFIX + ".opq", 0, False)
         else:
-            tree.add_path(e.path, e.size, e.kind == "dir")
+            put(e.path, e.size, e.kind == "dir")
     return tree, size
 
 
@@ -200,24 +233,21 @@ def _subtree_size(node: _Node) -> int:
 
 
 def dive_figures(indexes: Sequence[LayerIndex]) -> DiveFigures:
-    trees: list[_Tree] = []
     sizes: list[int] = []
-    for idx in indexes:
-        tree, size = layer_tree(idx)
-        trees.append(tree)
-        sizes.append(size)
     cumulative: dict[str, int] = {}
     minimum: dict[str, int] = {}
     count: dict[str, int] = {}
     notes: list[str] = []
+    below = _Tree()
     # dive stacks layers [0, i-1] on top of a copy of layer 0 for every whiteout of layer i;
-    # the same stack is kept here incrementally (layer 0 is thus applied twice, as in dive).
-    below = trees[0].copy() if trees else _Tree()
-    for i, tree in enumerate(trees):
-        for node in tree.visit_child_first():
-            if node.children:
-                continue  # dive visits leaves only
-            path = node.path()
+    # the same stack is kept here incrementally (layer 0 is thus applied twice, as in dive),
+    # and only one layer's own tree is held at a time.
+    for i, idx in enumerate(indexes):
+        tree, size = layer_tree(idx)
+        sizes.append(size)
+        if i == 0:
+            below = tree.copy()
+        for node, path in tree.leaves():  # dive visits leaves only
             if path not in cumulative:
                 cumulative[path] = 0
                 minimum[path] = -1

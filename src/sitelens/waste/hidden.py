@@ -133,6 +133,7 @@ class _Roots:
 
     def __init__(self, fs: Filesystem) -> None:
         self.fs = fs
+        self._memo: dict[tuple[str, int, str], str] = {}  # (parent dir, layer, cause) → root
 
     def _change_at(self, path: str, layer: int) -> Change | None:
         for c in self.fs.history(path):
@@ -141,6 +142,16 @@ class _Roots:
         return None
 
     def root(self, path: str, layer: int, cause: str) -> str:
+        if cause not in ("deleted-with-dir", "opaque", "metadata"):
+            return path
+        # The root depends only on the parent directory's story: siblings share it.
+        key = (posixpath.dirname(path), layer, cause)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._root(path, layer, cause)
+        return found
+
+    def _root(self, path: str, layer: int, cause: str) -> str:
         if cause == "deleted-with-dir":
             cur = posixpath.dirname(path)
             while cur != "/":

@@ -37,6 +37,7 @@ _CACHES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("apk-cache", re.compile(r"^(/var/cache/apk)/")),
     ("conda-pkgs", re.compile(r"^(.*/pkgs)/[^/]+\.(?:conda|tar\.bz2)$")),
 )
+_MAYBE_CACHE = re.compile(r"/\.cache/|^/var/(?:lib/apt|cache)/|/pkgs/|/__pycache__/")
 _PYC = re.compile(r"/__pycache__/[^/]+\.cpython-(\d)(\d+)(?:\.opt-\d)?\.pyc$")
 _PYC_ROOT = re.compile(r"^(.*?/(?:site|dist)-packages|.*?/lib(?:64)?/python\d+\.\d+)/")
 _PYVER = re.compile(r"python(\d+\.\d+)")
@@ -173,6 +174,8 @@ def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
         if not _is_file(node):
             continue
         path = node.entry.path
+        if not _MAYBE_CACHE.search(path):
+            continue  # a cheap test first: most files are in no cache
         for kind, pat in _CACHES:
             m = pat.match(path)
             if m:
@@ -195,7 +198,7 @@ def _tree_files(fs: Filesystem, top: str) -> list[Node]:
 
 
 def _dead_site_packages(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
-    out = []
+    out: list[WasteGroup] = []
     if not versions:
         return out
     for node in fs.nodes():
@@ -255,7 +258,7 @@ def _duplicates(fs: Filesystem) -> list[DuplicateDistribution]:
             continue
         digest = hashlib.sha256("\n".join(sorted(signature)).encode()).hexdigest()
         found.setdefault((_norm_name(name), version, digest), []).append((site_dir, copy_bytes, layers))
-    out = []
+    out: list[DuplicateDistribution] = []
     for (name, version, _), copies in found.items():
         sites = sorted({c[0] for c in copies})
         if len(sites) < 2:
@@ -277,7 +280,7 @@ def _toolchain_from_packages(fs: Filesystem) -> list[ToolchainPackage] | None:
     dbs = find_package_dbs(fs)
     if not dbs or not any(db.packages for db in dbs):
         return None
-    out = []
+    out: list[ToolchainPackage] = []
     seen: set[str] = set()
     for db in dbs:
         for pkg in db.packages:
@@ -305,10 +308,8 @@ def _toolchain_from_paths(fs: Filesystem) -> list[ToolchainPackage]:
         path = node.entry.path
         if node.kind not in ("file", "symlink") or not _TOOL_PATHS.search(path):
             continue
-        if path.startswith("/usr/include/"):
-            key = "/".join(path.split("/")[:4])
-        elif path.startswith(("/usr/lib/gcc/", "/usr/libexec/gcc/")):
-            key = "/".join(path.split("/")[:4])
+        if path.startswith(("/usr/include/", "/usr/lib/gcc/", "/usr/libexec/gcc/")):
+            key = "/".join(path.split("/")[:4])  # one group per header dir / gcc tree
         else:
             key = path
         tp = groups.get(key)
