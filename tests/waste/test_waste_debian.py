@@ -4,6 +4,7 @@ the real dive's figures; sitelens's own figures must equal what the Dockerfile s
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from waste_specs import MIB
 from waste_support import run_dive_ci, run_dive_json, write_archive
 
 from fixtures.debian_root import RootUnavailable, debian_root
-from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Whiteout, tree_entries
+from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink, Whiteout, tree_entries
 from sitelens.checks.base import Context
 from sitelens.checks.waste import low_efficiency, metadata_only_copy, package_caches
 from sitelens.inventory.model import Inventory
@@ -124,3 +125,71 @@ def test_debian_own_figures_match_the_steps(debian_image) -> None:
         assert report.wasted_bytes > 20 * MIB
     ci = run_dive_ci(archive, archive.parent)  # dive's defaults: 0.9 / disabled / 0.1
     assert bool(gate) == (not ci.passed)
+
+
+TOOLCHAIN = {"libc-dev-bin", "libc6-dev", "libcrypt-dev", "libexpat1-dev", "libnsl-dev",
+             "libtirpc-dev", "linux-libc-dev", "make"}
+
+
+@pytest.fixture(scope="module")
+def toolchain_image(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real root with `make` and `-dev` packages (and their real dpkg database): the image
+    holds the database and every file those packages own, plus one runtime library."""
+    try:
+        root = debian_root(("python3", "libexpat1-dev", "make"))
+    except RootUnavailable as exc:
+        pytest.skip(str(exc))
+    entries: list = [Symlink(f"/{d}", f"usr/{d}") for d in ("bin", "lib", "lib64", "sbin")
+                     if (root / d).is_symlink()]
+    entries += [*_parents(SITE[: SITE.index("/dist")]), File("/usr/bin/python3.11",
+                (root / "usr/bin/python3.11").read_bytes(), 0o755)]
+    entries += [*_parents("var/lib/dpkg"), *tree_entries(root / "var/lib/dpkg", "/var/lib/dpkg")]
+    expected = 0
+    seen: set[str] = set()
+    for pkg in sorted(TOOLCHAIN) + ["libexpat1"]:
+        listed = next((root / "var/lib/dpkg/info").glob(f"{pkg}*.list"))
+        for line in listed.read_text().splitlines():
+            host = root / line.lstrip("/")
+            if line in ("/.", "") or host.is_dir() and not host.is_symlink():
+                continue
+            real = "/" + str(host.resolve().relative_to(root.resolve())) if not host.is_symlink() \
+                else line
+            if real in seen:
+                continue
+            seen.add(real)
+            entries += _parents(real.rsplit("/", 1)[0])
+            if host.is_symlink():
+                entries.append(Symlink(real, os.readlink(host)))
+            elif host.is_file():
+                entries.append(File(real, host.read_bytes(), host.stat().st_mode & 0o7777))
+                if pkg != "libexpat1":
+                    expected += host.stat().st_size
+    spec = ImageSpec([LayerSpec(entries, "RUN apt-get install -y libexpat1-dev make")])
+    archive = write_archive(spec, tmp_path_factory.mktemp("toolchain") / "image.tar")
+    return archive, expected
+
+
+def test_toolchain_from_a_real_dpkg_database(toolchain_image) -> None:
+    archive, expected = toolchain_image
+    with load(f"docker-archive:{archive}", use_cache=False) as loaded:
+        py = compute_waste(loaded.fs, loaded.indexes, loaded.image).python
+    assert py.toolchain_source == "packages"
+    owners = {t.owner.split(":", 1)[1]: t for t in py.toolchain}
+    assert set(owners) == TOOLCHAIN  # gcc-12-base, libgcc-s1, libexpat1 are runtime packages
+    assert owners["make"].bytes > 100_000 and owners["libc6-dev"].files > 100
+    assert py.toolchain_bytes == expected
+
+
+def test_audit_reports_the_real_toolchain(toolchain_image) -> None:
+    from typer.testing import CliRunner
+
+    from sitelens.cli import app
+
+    archive, expected = toolchain_image
+    res = CliRunner().invoke(app, ["audit", f"docker-archive:{archive}", "--format", "json",
+                                   "--no-cache", "--fail-on", "none"], catch_exceptions=False)
+    doc = json.loads(res.stdout)
+    sl305 = [f for f in doc["findings"] if f["rule"] == "SL305"]
+    assert len(sl305) == 1 and sl305[0]["severity"] == "info"
+    assert {o.split(":", 1)[1] for o in sl305[0]["evidence"]["owners"]} == TOOLCHAIN
+    assert sl305[0]["evidence"]["bytes"] == expected

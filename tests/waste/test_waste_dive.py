@@ -105,6 +105,10 @@ EXPECTED_DIFFERENCE = {
     # apt lists removed with their directory are invisible to dive; the chmod -R copy and the
     # rewritten dpkg status count twice in dive.
     "python-app": (61_000, 550_000),
+    # one layer's tar holds /e/dup twice: dive keeps one node per path (the first copy is lost
+    # to it), sitelens counts the overwritten 100 bytes; the recreated /e/x hides old (4000)
+    # which dive sees as one weighed-once directory whiteout.
+    "same-layer-edges": (0, 4100),
 }
 
 

@@ -108,3 +108,13 @@ def test_dive_model_survives_paths_deeper_than_the_python_stack() -> None:
     figures = dive_figures([lower, upper])
     assert figures.inefficient_bytes == 17
     assert figures.layer_sizes == [10, 7]
+
+
+def test_bytes_still_shown_by_a_hard_link_are_not_waste() -> None:
+    spec = ImageSpec([
+        base_layer([Dir("/d"), File("/d/a", blob(5000, "a")), Hardlink("/d/b", "/d/a")]),
+        LayerSpec([Dir("/d"), Whiteout("/d/a")], "RUN rm /d/a"),
+    ])
+    r = report_for(spec)
+    assert r.wasted_bytes == 0  # /d/b still shows the bytes the tar carried once
+    assert r.hidden.layers[1].files_deleted == 1

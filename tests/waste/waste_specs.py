@@ -145,6 +145,16 @@ PYTHON_APP = ImageSpec([
               "RUN rm -rf /var/lib/apt/lists && chmod -R g=u /app"),
 ])
 
+# Edge cases of one layer: a path written twice in the same tar, a directory whited out and
+# recreated in one layer, and a regular file named ".wh." (not a whiteout for OCI; dive takes it
+# for a whiteout of its parent directory and weighs that whole directory once more).
+SAME_LAYER_EDGES = ImageSpec([
+    base_layer([Dir("/e"), File("/e/dup", blob(100, "d1")), File("/e/dup", blob(300, "d2")),
+                Dir("/e/x"), File("/e/x/old", blob(4000, "o"))]),
+    LayerSpec([Dir("/e"), Whiteout("/e/x"), Dir("/e/x"), File("/e/x/new", blob(700, "n")),
+               File("/e/.wh.", blob(50, "w"))], "RUN ./edge.sh"),
+])
+
 DIVE_FIXTURES = {
     "overwrite": OVERWRITE,
     "delete-file": DELETE_FILE,
@@ -156,4 +166,5 @@ DIVE_FIXTURES = {
     "single-layer": SINGLE_LAYER,
     "links": LINKS,
     "python-app": PYTHON_APP,
+    "same-layer-edges": SAME_LAYER_EDGES,
 }

@@ -67,6 +67,10 @@ def _fork_safe(image: Image) -> bool:
     opener = image._opener
     if opener is None or "fork" not in multiprocessing.get_all_start_methods():
         return False
+    if multiprocessing.parent_process() is not None or multiprocessing.current_process().daemon:
+        # Already a worker (the scan job's process pool, a Dask worker): daemonic processes may
+        # not have children, and nested pools would oversubscribe the cores. Threads it is.
+        return False
     flag = getattr(opener, "fork_safe", None)
     if flag is not None:
         return bool(flag)
@@ -138,7 +142,9 @@ def load_indexes(
             return idx
 
         done = _in_processes(image, cache, unique, n, announce)
-    else:
+    if len(done) < len(unique):  # threads: the default, and the fallback when fork failed
+        done = {}
+    if len(done) < len(unique) and n > 1 and len(unique) > 1:
         with ThreadPoolExecutor(max_workers=n) as pool:
             tfutures = {key: pool.submit(index_layer, image, layer) for key, layer in unique.items()}
             try:

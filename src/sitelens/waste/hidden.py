@@ -184,6 +184,14 @@ class _Roots:
         return path
 
 
+def _kept_by_link(fs: Filesystem, names: list[str] | None, layer: int) -> bool:
+    for name in names or ():
+        node = fs.get(name)
+        if node is not None and node.layer == layer and node.kind == "hardlink":
+            return True
+    return False
+
+
 def compute_hidden(fs: Filesystem) -> HiddenFigures:
     layers = [
         LayerWaste(li.index, li.diff_id, li.created_by, li.tar_bytes, li.content_bytes)
@@ -192,6 +200,13 @@ def compute_hidden(fs: Filesystem) -> HiddenFigures:
     by_index = {lw.index: lw for lw in layers}
     copies: list[HiddenCopy] = []
     roots = _Roots(fs)
+    # (layer, target) → hard links that layer wrote to it: a hidden copy whose bytes a hard
+    # link from the same layer still shows is not waste (the tar carries the bytes once).
+    links: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for path, hist in fs.histories():
+        for change in hist:
+            if change.entry is not None and change.entry.kind == "hardlink" and change.entry.link:
+                links[(change.layer, change.entry.link)].append(path)
     for path, hist in fs.histories():
         prev_kind: str | None = None
         for i, change in enumerate(hist):
@@ -219,6 +234,8 @@ def compute_hidden(fs: Filesystem) -> HiddenFigures:
             if change.entry is not None:
                 prev_kind = change.entry.kind
             if change.shipped <= 0 or i + 1 >= len(hist):
+                continue
+            if _kept_by_link(fs, links.get((change.layer, path)), change.layer):
                 continue
             nxt = hist[i + 1]
             copies.append(HiddenCopy(path, change.shipped, change.layer, nxt.layer, _cause(nxt)))
