@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -217,8 +216,8 @@ def run_cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]
     env = {**os.environ, "TMPDIR": str(tmp), "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     env.pop("CI", None)
     return subprocess.run(
-        [sys.executable, "-m", "sitelens.cli", *args] if False else [sys.executable, "-c",
-         "import sys; from sitelens.cli import main; sys.argv[0] = 'sitelens'; main()", *args],
+        [sys.executable, "-c", "import sys; from sitelens.cli import main; sys.argv[0] = 'sitelens'; main()",
+         *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )
 
@@ -316,10 +315,10 @@ def test_gzip_bomb_is_streamed_with_bounded_memory(gzip_bomb: str, tmp_path: Pat
     assert maxrss_kib < 300 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
 
 
-def test_zlib_stream_of_a_bomb_header_alone_is_truncated(tmp_path: Path) -> None:
+def test_a_bomb_header_alone_is_truncated(tmp_path: Path) -> None:
     # The header promises 1 TiB - 1 (under the absurd-size cap) and the stream ends: truncated.
     b = build(ImageSpec([GOOD]), None)
-    tar = raw_header("big", (1 << 40) - 1, tarfile.GNU_FORMAT) + zlib.compress(b"")[:0]
+    tar = raw_header("big", (1 << 40) - 1, tarfile.GNU_FORMAT)
     with pytest.raises(CorruptImage, match="truncated"), load(
         layout(tmp_path, with_blob(b, 0, gzip_member(tar), tar, "gzip")), use_cache=False
     ):

@@ -203,3 +203,25 @@ def test_in_memory_openers_stay_in_threads(built) -> None:  # type: ignore[no-un
     from sitelens.layers import loader
 
     assert not loader._fork_safe(image_from_built(built))
+
+
+def _fork_safe_in_child(layout: str) -> bool:
+    from sitelens.layers import loader
+    from sitelens.sources import open_image
+    from sitelens.sources.base import SourceOptions
+
+    with open_image(f"oci:{layout}", SourceOptions()) as image:
+        return loader._fork_safe(image)
+
+
+def test_workers_of_a_process_pool_index_in_threads(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The scan job runs audits in a process pool (Dask workers are daemonic): no nested pools.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from fixtures.imagebuilder import write_oci_layout
+
+    layout = str(write_oci_layout(built, tmp_path / "oci"))
+    assert _fork_safe_in_child(layout)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(_fork_safe_in_child, layout).result() is False

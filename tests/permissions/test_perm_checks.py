@@ -262,3 +262,17 @@ def test_inventory_builder_gives_the_same_findings_as_the_real_interpreters(plan
     from_files = run_checks(planted.fs, inv, CONFIG, ALL)
     assert _summary(from_files) == _summary(from_reality)
     assert len(_summary(from_reality)) >= 10
+
+
+def test_findings_match_the_published_json_schema(result):
+    import pathlib
+
+    import jsonschema
+
+    schema = json.loads((pathlib.Path(__file__).resolve().parents[2]
+                         / "docs/schema/audit-v1.json").read_text())
+    finding_schema = {"$defs": schema["$defs"], **schema["$defs"]["finding"]}
+    _, findings = result
+    assert {f.rule for f in findings} >= {"SL115", "SL201", "SL202", "SL204", "SL205", "SL207"}
+    for f in findings:
+        jsonschema.validate(json.loads(json.dumps(f.to_json())), finding_schema)

@@ -7,11 +7,10 @@ all of them), instead of repeating the same fact for ``image-user`` and ``root``
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..permissions import Access, Permissions
+from ..permissions import Permissions
 
 if TYPE_CHECKING:
     from ..inventory.model import Environment, Identity, PathEntry
@@ -95,16 +94,3 @@ def cannot_start(ctx: Context, env: Environment, ident: Identity) -> bool:
 
 def sys_path_for(env: Environment, identity: Identity) -> list[PathEntry]:
     return list(env.sys_path.get(identity.name, []))
-
-
-def access_evidence(access: Access) -> dict[str, object]:
-    return access.evidence()
-
-
-def is_under(path: str, top: str) -> bool:
-    top = top.rstrip("/") or "/"
-    return path == top or path.startswith(top + "/") or top == "/"
-
-
-def norm(path: str) -> str:
-    return posixpath.normpath(path) if path else path

@@ -131,32 +131,39 @@ def load_indexes(
         return idx
 
     n = workers or min(len(unique), os.cpu_count() or 1) or 1
-    done: dict[str, LayerIndex] = {}
+    done: dict[str, LayerIndex] | None = None
     if n <= 1 or len(unique) <= 1:
-        for key, layer in unique.items():
-            done[key] = finish(layer, index_layer(image, layer))
-    elif processes or (processes is None and _fork_safe(image)):
-        def announce(layer: Layer, idx: LayerIndex) -> LayerIndex:
-            if progress:
-                progress(layer, "indexed")
-            return idx
+        done = {key: finish(layer, index_layer(image, layer)) for key, layer in unique.items()}
+    else:
+        if processes or (processes is None and _fork_safe(image)):
 
-        done = _in_processes(image, cache, unique, n, announce)
-    if len(done) < len(unique):  # threads: the default, and the fallback when fork failed
-        done = {}
-    if len(done) < len(unique) and n > 1 and len(unique) > 1:
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            tfutures = {key: pool.submit(index_layer, image, layer) for key, layer in unique.items()}
-            try:
-                for key, tfut in tfutures.items():
-                    done[key] = finish(unique[key], tfut.result())
-            except SitelensError:
-                for f in tfutures.values():
-                    f.cancel()
-                raise
+            def announce(layer: Layer, idx: LayerIndex) -> LayerIndex:
+                if progress:  # the worker already wrote the cache entry
+                    progress(layer, "indexed")
+                return idx
+
+            done = _in_processes(image, cache, unique, n, announce)
+        if done is None:  # threads: the default, and the fallback when workers cannot start
+            done = _in_threads(image, unique, n, finish)
     for layer in todo:
         results[layer.index] = done[layer.diff_id or f"uncached:{layer.index}"]
     return [results[layer.index] for layer in image.layers]
+
+
+def _in_threads(
+    image: Image, unique: dict[str, Layer], n: int, finish: Callable[[Layer, LayerIndex], LayerIndex]
+) -> dict[str, LayerIndex]:
+    done: dict[str, LayerIndex] = {}
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = {key: pool.submit(index_layer, image, layer) for key, layer in unique.items()}
+        try:
+            for key, fut in futures.items():
+                done[key] = finish(unique[key], fut.result())
+        except SitelensError:
+            for f in futures.values():
+                f.cancel()
+            raise
+    return done
 
 
 def _in_processes(
@@ -165,7 +172,7 @@ def _in_processes(
     unique: dict[str, Layer],
     n: int,
     finish: Callable[[Layer, LayerIndex], LayerIndex],
-) -> dict[str, LayerIndex]:
+) -> dict[str, LayerIndex] | None:
     global _FORK_IMAGE, _FORK_CACHE
     # Longest first: the big layers start at once and the small ones fill the gaps.
     order = sorted(unique.items(), key=lambda kv: -(kv[1].size or 0))
@@ -174,7 +181,12 @@ def _in_processes(
     _FORK_CACHE = cache if cache.enabled else None
     try:
         with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures: dict[str, Future[bytes]] = {key: pool.submit(_index_in_child, layer) for key, layer in order}
+            try:
+                futures: dict[str, Future[bytes]] = {
+                    key: pool.submit(_index_in_child, layer) for key, layer in order
+                }
+            except OSError:
+                return None  # fork refused (process limits): index in threads instead
             try:
                 for key, layer in order:
                     done[key] = finish(layer, _unpack(futures[key].result()))
