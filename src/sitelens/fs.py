@@ -193,10 +193,29 @@ class Filesystem:
                 if e.path == "/":
                     raise CorruptImage(f"layer {layer}: a whiteout names the root directory")
                 self._remove_tree(self._reroot(e.path), layer, "whiteout")
-        # Phase 2: the layer's own entries.
+        # Phase 2: the layer's own entries. Most are new paths under an existing directory:
+        # that case is inlined (a path has a _children set exactly when its node is a dir).
+        nodes, children, history = self._nodes, self._children, self._history
         for e in index.entries:
-            if e.kind in ("opaque", "whiteout"):
+            kind = e.kind
+            if kind == "opaque" or kind == "whiteout":
                 continue
+            path = e.path
+            if kind != "hardlink" and path not in nodes:
+                i = path.rfind("/")
+                kids = children.get(path[:i] or "/")
+                if kids is not None:
+                    nodes[path] = Node(e, layer)
+                    kids.add(path[i + 1 :])
+                    if kind == "dir":
+                        children[path] = set()
+                    change = Change(layer, ADDED, e.size if kind == "file" else 0, e)
+                    hist = history.get(path)
+                    if hist is None:
+                        history[path] = [change]
+                    else:
+                        hist.append(change)
+                    continue
             self._put(e, layer)
 
     def _reroot(self, path: str) -> str:

@@ -6,7 +6,7 @@ import hashlib
 
 from fixtures.imagebuilder import File, ImageSpec, LayerSpec, build
 from sitelens.checks.base import Context
-from sitelens.checks.ownership import altered_os_file
+from sitelens.checks.ownership import altered_os_file, doubly_owned_file, record_integrity
 from sitelens.checks.requirements import (
     parse_lock,
     parse_requirements_txt,
@@ -14,6 +14,7 @@ from sitelens.checks.requirements import (
     unmet_requirement,
 )
 from sitelens.checks.resolution import context_dependent_import, duplicate_metadata, shadowed_distribution
+from sitelens.checks.venv_integrity import dead_site_packages, stale_shebang
 from sitelens.fs import Filesystem
 from sitelens.inventory.model import (
     Distribution,
@@ -25,6 +26,7 @@ from sitelens.inventory.model import (
     OsPackageDb,
     OwnedFile,
     PathEntry,
+    RecordEntry,
 )
 from sitelens.layers.cache import LayerCache
 from sitelens.layers.loader import load_indexes
@@ -164,3 +166,107 @@ def test_requirements_option_and_near_miss() -> None:
     assert f.evidence["source"] == "req.txt" and f.evidence["identity"] == ["arbitrary-uid", "image-user"]
     ok = ctx_for([LayerSpec([File("/x", b"")])], inv, requirements=[("req.txt", "jinja2>=3.1,<4\n")])
     assert list(requirement_not_effective(ok)) == []
+
+
+def test_rpm_sha256_overwritten_by_pip_names_both_owners() -> None:
+    """The seed's SCL image: rpm's Jinja2 2.6 egg-info beside pip's 2.8 dist-info, pip's files
+    over rpm's (rpm records sha256)."""
+    site = "/opt/rh/python27/root/usr/lib/python2.7/site-packages"
+    init = f"{site}/jinja2/__init__.py"
+    old, new = b"__version__ = '2.6'\n", b"__version__ = '2.8'\n"
+    layers = [
+        LayerSpec(
+            [File(init, old), File(f"{site}/Jinja2-2.6-py2.7.egg-info/PKG-INFO", b"Name: Jinja2\n")],
+            "yum install -y python27",
+        ),
+        LayerSpec([File(init, new), File(f"{site}/Jinja2-2.8.dist-info/RECORD", b"")], "RUN pip install -U Jinja2"),
+    ]
+    pkg = OsPackage(
+        "rpm",
+        "python27-python-jinja2",
+        "2.6-11.el7",
+        files=[
+            OwnedFile(init, "sha256", hashlib.sha256(old).digest()),
+            OwnedFile(
+                f"{site}/Jinja2-2.6-py2.7.egg-info/PKG-INFO", "sha256", hashlib.sha256(b"Name: Jinja2\n").digest()
+            ),
+        ],
+    )
+    rpm_dist = Distribution(
+        "jinja2",
+        "Jinja2",
+        "2.6",
+        f"{site}/Jinja2-2.6-py2.7.egg-info",
+        "egg-info",
+        site,
+        installer="rpm",
+        owner_package="rpm:python27-python-jinja2",
+        layer=0,
+    )
+    pip_dist = Distribution(
+        "jinja2",
+        "Jinja2",
+        "2.8",
+        f"{site}/Jinja2-2.8.dist-info",
+        "dist-info",
+        site,
+        installer="pip",
+        layer=1,
+        record=[RecordEntry(init, "jinja2/__init__.py", "sha256", hashlib.sha256(new).digest(), len(new))],
+    )
+    interp = Interpreter(
+        "/opt/rh/python27/root/usr/bin/python",
+        "/opt/rh/python27/root/usr/bin/python",
+        "2.7",
+        "scl",
+        "/opt/rh/python27/root/usr",
+        "/opt/rh/python27/root/usr",
+    )
+    env = Environment(
+        interp.path,
+        "system",
+        interp,
+        interp.prefix,
+        sys_path={"image-user": [PathEntry(site, "site", site_dir=True)]},
+        distributions=[rpm_dist, pip_dist],
+    )
+    inv = Inventory(package_dbs=[OsPackageDb("rpm", "/var/lib/rpm/Packages", 0, [pkg])], environments=[env])
+    ctx = ctx_for(layers, inv)
+    (f,) = list(altered_os_file(ctx))
+    assert f.evidence["changed"] == [init]
+    assert f.evidence["owners"] == ["rpm:python27-python-jinja2", f"pip:{site}/Jinja2-2.8.dist-info"]
+    assert "pip install -U Jinja2" in f.message
+    (d,) = list(doubly_owned_file(ctx))
+    assert d.evidence["paths"] == [init]
+    (m,) = list(duplicate_metadata(ctx))
+    assert m.evidence["versions"] == ["2.6", "2.8"]
+    assert list(record_integrity(ctx)) == []  # the RECORD matches; rpm explains the rest
+
+
+def test_stale_shebang_env_lookup_and_near_miss() -> None:
+    layers = [
+        LayerSpec(
+            [
+                File("/usr/bin/python3.11", b"\x7fELF", 0o755),
+                File("/usr/local/bin/ok", b"#!/usr/bin/python3.11\n", 0o755),
+                File("/usr/local/bin/viaenv", b"#!/usr/bin/env python3.11\n", 0o755),
+                File("/usr/local/bin/gone", b"#!/usr/bin/env python3.9\n", 0o755),
+                File("/app/venv/bin/tool", b"#!/build/venv/bin/python\n", 0o755),
+            ]
+        )
+    ]
+    ctx = ctx_for(layers, Inventory())
+    found = {f.evidence["interpreter"]: f.evidence["paths"] for f in stale_shebang(ctx)}
+    assert found == {
+        "/build/venv/bin/python": ["/app/venv/bin/tool"],
+        "python3.9 (via /usr/bin/env on PATH)": ["/usr/local/bin/gone"],
+    }
+
+
+def test_dead_site_packages_needs_a_missing_interpreter() -> None:
+    sp = "/usr/local/lib/python3.9/site-packages"
+    files = [File(f"{sp}/six-1.16.0.dist-info/METADATA", b"Name: six\n"), File(f"{sp}/six.py", b"")]
+    (f,) = list(dead_site_packages(ctx_for([LayerSpec(files)], Inventory())))
+    assert f.evidence["paths"] == [sp]
+    with_39 = [*files, File("/usr/local/bin/python3.9", b"\x7fELF", 0o755)]
+    assert list(dead_site_packages(ctx_for([LayerSpec(with_39)], Inventory()))) == []
