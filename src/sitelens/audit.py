@@ -112,14 +112,10 @@ def _default_builder() -> InventoryBuilder:
     return build_inventory
 
 
-def _compute_waste(fs: Filesystem, indexes: list[LayerIndex]) -> Any | None:
-    try:
-        from .waste import compute_waste
-    except ModuleNotFoundError as exc:  # TEMPORARY until sitelens.waste lands
-        if exc.name != f"{__package__}.waste":
-            raise
-        return None
-    return compute_waste(fs, indexes)
+def _compute_waste(fs: Filesystem, indexes: list[LayerIndex], image: Image) -> Any:
+    from .waste import compute_waste
+
+    return compute_waste(fs, indexes, image)
 
 
 def _run_checks(ctx: Any, on_error: str) -> tuple[list[Finding], list[CheckFailure]]:
@@ -168,7 +164,7 @@ def audit_image(
     inventory = (build_inventory or _default_builder())(fs, image, identities)
     inventory.warnings.extend(w for w in warnings if w not in inventory.warnings)
     strategy = detect_strategy(inventory, fs)
-    waste = _compute_waste(fs, indexes)
+    waste = _compute_waste(fs, indexes, image)
     ctx = Context(
         fs=fs,
         inventory=inventory,

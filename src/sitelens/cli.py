@@ -81,7 +81,7 @@ def source_options(platform: str | None, insecure: list[str] | None) -> SourceOp
     return SourceOptions(platform=platform, insecure_registries=tuple(insecure or ()))
 
 
-def progress_for_tty():  # type: ignore[no-untyped-def]
+def progress_for_tty():
     """A progress callback for the layer loader, or None when stdout is not an interactive tty."""
     import os
 
@@ -91,7 +91,7 @@ def progress_for_tty():  # type: ignore[no-untyped-def]
 
     console = Console(stderr=True)
 
-    def report(layer, state):  # type: ignore[no-untyped-def]
+    def report(layer, state):
         console.print(f"[dim]layer {layer.index} {layer.diff_id[7:19]} {state}[/dim]")
 
     return report

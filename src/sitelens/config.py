@@ -6,7 +6,7 @@ Keys (``-`` and ``_`` are interchangeable)::
     requirements = ["requirements.txt"]   # host files, relative to the config file
     [severity]                        # per-rule overrides
     SL107 = "info"
-    [waste]                           # SL306 thresholds (dive's names); unset = not gated
+    [waste]                           # SL306 thresholds (dive's names); unset = defaults
     lowest_efficiency = 0.9
     highest_wasted_bytes = 50_000_000
     highest_user_wasted_percent = 0.1

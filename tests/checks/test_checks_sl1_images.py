@@ -5,7 +5,10 @@ image's own interpreter which Jinja2 it imports, as each identity, and holds sit
 
 from __future__ import annotations
 
+import fcntl
 import json
+import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,28 +26,42 @@ ORACLE = "import importlib.metadata as m, json, jinja2; print(json.dumps([m.vers
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_tool("mmdebstrap", "chroot")
-    return tmp_path_factory.mktemp("sl1")
+    # Shared by the xdist workers of one run (the documented basetemp-parent pattern): each
+    # scenario is built once per run, under a lock, and its image pickled for the other worker.
+    shared = tmp_path_factory.getbasetemp().parent / "sl1-shared"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 _built: dict[str, imgs.Scenario] = {}
+_BUILDERS: dict[str, Callable[[Path], imgs.Scenario]] = {
+    "user-site-shadow": imgs.user_site_shadow,
+    "local-shadow": imgs.local_shadow,
+    "local-shadow-same": lambda w: imgs.local_shadow(w, same_version=True),
+    "upstream-pip-deletes": imgs.upstream_pip_deletes,
+    "target-overwrite": imgs.target_overwrite,
+    "misc": imgs.misc_image,
+    "musl": imgs.musl_image,
+    "abi-ok": imgs.abi_ok_image,
+}
 
 
 def scenario(work: Path, name: str) -> imgs.Scenario:
-    if name not in _built:
-        if name.startswith("venv-"):
-            _built.update(imgs.venv_images(work))
-        else:
-            fn = {
-                "user-site-shadow": imgs.user_site_shadow,
-                "local-shadow": imgs.local_shadow,
-                "local-shadow-same": lambda w: imgs.local_shadow(w, same_version=True),
-                "upstream-pip-deletes": imgs.upstream_pip_deletes,
-                "target-overwrite": imgs.target_overwrite,
-                "misc": imgs.misc_image,
-                "musl": imgs.musl_image,
-                "abi-ok": imgs.abi_ok_image,
-            }[name]
-            _built[name] = fn(work)
+    if name in _built:
+        return _built[name]
+    group = "venv" if name.startswith("venv-") else name
+    done = work / f"{group}.pickle"
+    with open(work / f"{group}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if done.exists():
+                made = pickle.loads(done.read_bytes())
+            else:
+                made = imgs.venv_images(work) if group == "venv" else {name: _BUILDERS[name](work)}
+                done.write_bytes(pickle.dumps(made))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _built.update(made)
     return _built[name]
 
 

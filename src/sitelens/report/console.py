@@ -103,12 +103,17 @@ def _summary(result: AuditResult, fail_on: str) -> Panel:
     body: list[Any] = [grid]
     if worst:
         body.append(Text("\nWorst findings", style="bold"))
-        for f in worst:
+        for i, f in enumerate(worst):
             line = Text("  ")
             line.append_text(_badge(f.severity))
             line.append(f" {f.rule} ", style="bold")
-            line.append(_safe(f.message))
+            # the worst finding tells its whole story here; the others fit on one line each
+            line.append(_safe(f.message if i == 0 else f.title))
             body.append(line)
+            if i == 0:
+                fix = Text("    Fix: ", style="bold green")
+                fix.append(_safe(f.remediation))
+                body.append(fix)
         rest = sum(1 for f in result.findings if not f.suppressed) - len(worst)
         if rest > 0:
             body.append(Text(f"  … and {rest} more below", style="dim"))

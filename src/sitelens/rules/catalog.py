@@ -117,7 +117,7 @@ _RULES = [
          "Compilers, -dev headers or build-only packages in the final image."),
     Rule("SL306", "low-efficiency", "high", "Image efficiency below the configured threshold",
          "Efficiency, wasted bytes or wasted percent passes the configured threshold.",
-         "a gate: it fires only when a configured threshold is passed, at high by default so "
+         "a gate: it fires only when a waste threshold is passed, at high by default so "
          "that it fails the default --fail-on; override it like any other rule"),
 ]
 
