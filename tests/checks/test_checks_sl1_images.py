@@ -20,7 +20,10 @@ from tests.checks.sl1_harness import Audited, audit
 from tests.helpers import require_tool
 
 SL1 = tuple(f"SL1{i:02d}" for i in range(1, 17))
-ORACLE = "import importlib.metadata as m, json, jinja2; print(json.dumps([m.version('jinja2'), jinja2.__file__]))"
+ORACLE = (
+    "import importlib.metadata as m, json, jinja2; "
+    "print(json.dumps([m.version('jinja2'), jinja2.__file__, jinja2.__version__]))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +130,7 @@ def test_seed_story_oracle(work: Path) -> None:
         ("image-user", "1000:1000", "/home/app"),
         ("arbitrary-uid", "1000620000:0", "/"),
     ):
-        version, file = oracle(sc.root, userspec, home)
+        version, file, _ = oracle(sc.root, userspec, home)
         w = winner(a, "/usr/bin/python3.11", identity)
         assert (w.version, Path(file).parent.parent.as_posix()) == (version, w.site_dir), identity
 
@@ -144,7 +147,7 @@ def test_local_shadow_and_oracle(work: Path, name: str, severity: str, version: 
     assert not a.rule("SL102") and not a.rule("SL103") and not a.rule("SL105")
     sc = scenario(work, name)
     assert sc.root is not None
-    got, file = oracle(sc.root, "1000620000:0", "/")
+    got, file, _ = oracle(sc.root, "1000620000:0", "/")
     assert got == version == f.evidence["versions"][0]
     assert file.startswith("/usr/local/lib/python3.11/dist-packages/jinja2/")
 
@@ -231,7 +234,7 @@ def test_venv_leak_oracle(work: Path) -> None:
     sc = scenario(work, "venv-system-leak")
     a = audited(work, "venv-system-leak")
     assert sc.root is not None
-    version, file = oracle(sc.root, "1000620000:0", "/", python="/opt/venv/bin/python")
+    version, file, _ = oracle(sc.root, "1000620000:0", "/", python="/opt/venv/bin/python")
     w = winner(a, "/opt/venv/bin/python", "arbitrary-uid")
     assert (version, str(Path(file).parent.parent)) == (w.version, w.site_dir)
 
@@ -243,3 +246,22 @@ def test_findings_are_stable_and_json_ready(work: Path) -> None:
     for f in a.findings:
         json.dumps(f.to_json())
         assert f.remediation and f.message
+
+
+def test_overwrite_oracles(work: Path) -> None:
+    """What pip overwrote, confirmed by the image's interpreter: after ``--target --upgrade`` the
+    code in dist-packages is 3.1.4 while metadata may say either version (SL105); after upstream
+    pip's upgrade the dpkg copy is gone and /usr/local's 3.1.4 is imported."""
+    sc = scenario(work, "target-overwrite")
+    a = audited(work, "target-overwrite")
+    assert sc.root is not None
+    meta, file, code = oracle(sc.root, "1000620000:0", "/")
+    assert file == "/usr/lib/python3/dist-packages/jinja2/__init__.py"
+    assert code == "3.1.4"  # the files SL103 says pip's RECORD now claims
+    assert meta in a.rule("SL105")[0].evidence["versions"]
+    sc = scenario(work, "upstream-pip-deletes")
+    a = audited(work, "upstream-pip-deletes")
+    assert sc.root is not None
+    meta, file, code = oracle(sc.root, None, "/root")
+    w = winner(a, "/usr/bin/python3.11", "root")
+    assert (meta, code, str(Path(file).parent.parent)) == (w.version, w.version, w.site_dir)

@@ -223,9 +223,12 @@ def parse_lock(text: str, source: str) -> list[Wanted]:
                     out.append(w)
         return out
     try:
-        toml = importlib.import_module("tomllib")  # 3.11+; on 3.10 lock files are skipped
-    except ModuleNotFoundError:
-        return []
+        toml = importlib.import_module("tomllib")
+    except ModuleNotFoundError:  # Python 3.10: the tomli backport, a dependency there
+        try:
+            toml = importlib.import_module("tomli")
+        except ModuleNotFoundError:
+            return []
     try:
         doc = toml.loads(text)
     except ValueError:  # TOMLDecodeError subclasses ValueError
