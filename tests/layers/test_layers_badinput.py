@@ -300,12 +300,14 @@ def gzip_bomb(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.slow
 def test_gzip_bomb_is_streamed_with_bounded_memory(gzip_bomb: str, tmp_path: Path) -> None:
     code = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "from sitelens.pipeline import load\n"
         "with load(sys.argv[1], use_cache=False) as l:\n"
         "    n = l.fs.get('/var/lib/dpkg/status')\n"
         "    out = [n.size, len(n.entry.data), n.entry.truncated]\n"
-        "out.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so a child of a large
+        # pytest worker would report the worker's peak instead of its own.
+        "out.append(int([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]))\n"
         "print(json.dumps(out))\n"
     )
     r = subprocess.run([sys.executable, "-c", code, gzip_bomb], capture_output=True, text=True, timeout=600)

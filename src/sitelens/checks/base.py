@@ -49,3 +49,16 @@ def check(*rules: str) -> Callable[[CheckFn], CheckFn]:
         return fn
 
     return deco
+
+
+def layer_label(ctx: Context, layer: int | None, width: int = 70) -> str:
+    """``layer 3 (RUN pip install ...)``: how findings name a layer, with its created_by."""
+    if layer is None:
+        return "an unknown layer"
+    created = next((li.created_by for li in ctx.fs.layers if li.index == layer), None)
+    if not created:
+        return f"layer {layer}"
+    text = " ".join(created.replace("/bin/sh -c ", "").replace("#(nop) ", "").split())
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    return f"layer {layer} ({text})"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..findings import Finding, finding
 from ..inventory.model import Distribution, Environment, PathEntry
 from ..strategy import remediation_for, strategy_for
-from .base import Context, check
+from .base import Context, check, layer_label
 
 OS_MANAGERS = frozenset({"dpkg", "rpm", "apk"})
 MAX_LISTED = 8  # paths named in a message; evidence carries them all
@@ -40,21 +40,6 @@ def installer_label(d: Distribution) -> str:
     if d.owner_package:
         return d.owner_package
     return d.installer if d.installer != "unknown" else "an unknown installer"
-
-
-def layer_label(ctx: Context, layer: int | None) -> str:
-    if layer is None:
-        return "an unknown layer"
-    created = None
-    for li in ctx.fs.layers:
-        if li.index == layer:
-            created = li.created_by
-    if not created:
-        return f"layer {layer}"
-    created = " ".join(created.replace("/bin/sh -c ", "").split())
-    if len(created) > 70:
-        created = created[:67] + "..."
-    return f"layer {layer} ({created})"
 
 
 def is_os_owned(d: Distribution) -> bool:

@@ -18,7 +18,7 @@ from ..strategy import remediation_for, strategy_for
 from ..waste import WasteReport, compute_waste
 from ..waste import human_bytes as human
 from ..waste.hidden import HiddenCopy, Offender
-from .base import Context, check
+from .base import Context, check, layer_label
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -51,17 +51,6 @@ def waste_report(ctx: Context) -> WasteReport:
     report = compute_waste(ctx.fs, ctx.indexes, ctx.image)
     ctx.cache["waste"] = report
     return report
-
-
-def layer_name(ctx: Context, layer: int) -> str:
-    created = None
-    for li in ctx.fs.layers:
-        if li.index == layer:
-            created = li.created_by
-    if not created:
-        return f"layer {layer}"
-    text = " ".join(created.replace("/bin/sh -c ", "").replace("#(nop) ", "").split())
-    return f"layer {layer} ({text[:77] + '...' if len(text) > 80 else text})"
 
 
 def _created_by(ctx: Context, layer: int) -> str:
@@ -124,8 +113,8 @@ def hidden_bytes(ctx: Context) -> Iterator[Finding]:
         yield finding(
             "SL301",
             "low",
-            f"{layer_name(ctx, layer)} hides {human(total)} shipped by earlier layers",
-            f"{layer_name(ctx, layer)} hides {total} bytes in {_n(files, 'file')} that "
+            f"{layer_label(ctx, layer)} hides {human(total)} shipped by earlier layers",
+            f"{layer_label(ctx, layer)} hides {total} bytes in {_n(files, 'file')} that "
             f"{'layer' if len(shipped) == 1 else 'layers'} "
             f"{', '.join(str(x) for x in shipped)} still "
             f"{'carries' if len(shipped) == 1 else 'carry'} ({how}). Biggest: "
@@ -195,8 +184,8 @@ def metadata_only_copy(ctx: Context) -> Iterator[Finding]:
         yield finding(
             "SL302",
             "medium",
-            f"{layer_name(ctx, layer)} re-ships {human(total)} only to change owner or mode",
-            f"{layer_name(ctx, layer)} copies {_n(files, 'unchanged file')} ({total} bytes) into a new "
+            f"{layer_label(ctx, layer)} re-ships {human(total)} only to change owner or mode",
+            f"{layer_label(ctx, layer)} copies {_n(files, 'unchanged file')} ({total} bytes) into a new "
             f"layer to change {what}: "
             f"{_listed(roots, len(offenders))}."
             f" The image now carries them twice.",
@@ -263,7 +252,7 @@ def package_caches(ctx: Context) -> Iterator[Finding]:
         else:
             title = f"{what} in the image: {g.root} ({human(g.bytes)})"
             message = (f"{g.root} holds {what}: {_n(g.files, 'file')}, {g.bytes} bytes, shipped by "
-                       f"{', '.join(layer_name(ctx, x) for x in sorted(g.layers))}. Nothing reads "
+                       f"{', '.join(layer_label(ctx, x) for x in sorted(g.layers))}. Nothing reads "
                        f"it at runtime.")
         fix = CACHE_FIX.get(g.kind, "Remove it in the RUN that creates it.")
         if multi:

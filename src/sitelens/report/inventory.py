@@ -14,7 +14,20 @@ from typing import Any
 from .. import __version__
 from ..fs import Filesystem
 from ..image import Image
-from ..inventory.model import Distribution, Environment, Inventory, PathEntry
+from ..inventory.model import Distribution, Environment, Identity, Inventory, PathEntry
+
+
+def identity_json(i: Identity) -> dict[str, Any]:
+    """DESIGN §6's identity object; the audit JSON uses the same one."""
+    return {
+        "name": i.name,
+        "uid": i.uid,
+        "gid": i.gid,
+        "groups": list(i.groups),
+        "username": i.username,
+        "home": i.home,
+        "has_passwd_entry": i.has_passwd_entry,
+    }
 
 SCHEMA_VERSION = 1
 
@@ -115,18 +128,7 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
                 "cmd": cfg.cmd if cfg else None,
             },
         },
-        "identities": [
-            {
-                "name": i.name,
-                "uid": i.uid,
-                "gid": i.gid,
-                "groups": list(i.groups),
-                "username": i.username,
-                "home": i.home,
-                "has_passwd_entry": i.has_passwd_entry,
-            }
-            for i in inv.identities
-        ],
+        "identities": [identity_json(i) for i in inv.identities],
         "package_dbs": [
             {"manager": db.manager, "path": db.path, "layer": db.layer, "packages": len(db.packages)}
             for db in inv.package_dbs

@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .inventory import identity_json
 
 if TYPE_CHECKING:
     from ..audit import AuditResult
@@ -95,18 +96,7 @@ def audit_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
                 "cmd": cfg.cmd,
             },
         },
-        "identities": [
-            {
-                "name": i.name,
-                "uid": i.uid,
-                "gid": i.gid,
-                "groups": list(i.groups),
-                "username": i.username,
-                "home": i.home,
-                "has_passwd_entry": i.has_passwd_entry,
-            }
-            for i in result.identities
-        ],
+        "identities": [identity_json(i) for i in result.identities],
         "strategy": result.strategy.to_json(),
         "environments": [_environment(e) for e in inv.environments],
         "waste": None if waste is None else (waste.to_json() if hasattr(waste, "to_json")
