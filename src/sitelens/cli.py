@@ -25,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are plain prose with literal brackets (os/arch[/variant], UID[:GID]): never markup.
+    rich_markup_mode=None,
 )
 
 T = TypeVar("T")
@@ -71,6 +73,9 @@ InsecureOpt = Annotated[
     list[str] | None,
     typer.Option("--insecure-registry", help="Registry host allowed over plain HTTP (loopback always is)."),
 ]
+RefArg = Annotated[str, typer.Argument(help="Image reference (see `sitelens --help`).")]
+SimpleFormatOpt = Annotated[SimpleFormat, typer.Option("--format", "-f", help="console or json.")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer index cache.")]
 CacheDirOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Layer index cache (default $XDG_CACHE_HOME/sitelens).")
@@ -99,9 +104,9 @@ def progress_for_tty():
 
 @app.command()
 def layers(
-    ref: Annotated[str, typer.Argument(help="Image reference (see `sitelens --help`).")],
-    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f")] = SimpleFormat.console,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    ref: RefArg,
+    fmt: SimpleFormatOpt = SimpleFormat.console,
+    output: OutputOpt = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
     no_cache: NoCacheOpt = False,
@@ -120,9 +125,9 @@ def layers(
 
 @app.command("ls")
 def ls_cmd(
-    ref: Annotated[str, typer.Argument(help="Image reference.")],
+    ref: RefArg,
     path: Annotated[str, typer.Argument(help="Directory (or file) inside the image.")] = "/",
-    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f")] = SimpleFormat.console,
+    fmt: SimpleFormatOpt = SimpleFormat.console,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
     no_cache: NoCacheOpt = False,
@@ -151,13 +156,11 @@ class FailOn(str, Enum):
 
 @app.command()
 def audit(
-    ref: Annotated[str, typer.Argument(help="Image reference (see `sitelens --help`).")],
+    ref: RefArg,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="console, json or sarif.")] = (
         Format.console
     ),
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
-    ] = None,
+    output: OutputOpt = None,
     fail_on: Annotated[
         FailOn | None,
         typer.Option("--fail-on", help="Exit 1 on unsuppressed findings at or above this "
@@ -242,7 +245,7 @@ def _terminal_width() -> int | None:
 
 @app.command("rules")
 def rules_cmd(
-    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f")] = SimpleFormat.console,
+    fmt: SimpleFormatOpt = SimpleFormat.console,
 ) -> None:
     """The rule catalog: id, name, default severity and what each rule reports."""
     from .rules.catalog import all_rules
@@ -298,8 +301,8 @@ def scan(
         str | None, typer.Option("--executor", help="local (default) or dask://HOST:PORT.")
     ] = None,
     db: Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL.")] = "sitelens-scan.db",
-    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f")] = SimpleFormat.console,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    fmt: SimpleFormatOpt = SimpleFormat.console,
+    output: OutputOpt = None,
     html: Annotated[Path | None, typer.Option("--html", help="Also write a static HTML report.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="sitelens config file.")] = None,
     platform: PlatformOpt = None,
@@ -357,17 +360,13 @@ def scan(
 
 @app.command()
 def inventory(
-    ref: Annotated[str, typer.Argument(help="Image reference (see `sitelens --help`).")],
-    fmt: Annotated[SimpleFormat, typer.Option("--format", "-f", help="console or json.")] = (
-        SimpleFormat.console
-    ),
+    ref: RefArg,
+    fmt: SimpleFormatOpt = SimpleFormat.console,
     user: Annotated[
         list[str] | None,
         typer.Option("--user", help="Also show the import path for UID[:GID]; repeatable."),
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
-    ] = None,
+    output: OutputOpt = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
     no_cache: NoCacheOpt = False,

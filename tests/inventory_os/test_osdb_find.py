@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 from helpers import fs_from_spec, require_tool
 
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink, tree_entries
-from fixtures.rpms import RpmFixture, RpmToolsUnavailable, rpm_fixture, sqlite_blobs
+from fixtures.rpms import RpmFixture, RpmToolsUnavailable, rpm_fixture, sqlite_with_wal_row
 from sitelens.inventory.dpkg import canonical_path
 from sitelens.inventory.ospkg import find_package_dbs
 from sitelens.inventory.osrelease import parse_os_release, read_os_release
@@ -84,17 +82,7 @@ def test_several_backends_newest_wins(fx: RpmFixture) -> None:
 
 
 def test_sqlite_wal_in_image(fx: RpmFixture, tmp_path: Path) -> None:
-    db = tmp_path / "rpmdb.sqlite"
-    shutil.copy(fx.sqlite_db / "rpmdb.sqlite", db)
-    blob = sqlite_blobs(db)[0][1]
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute("INSERT INTO Packages (hnum, blob) VALUES (9, ?)", (blob,))
-        conn.commit()
-        main, wal = db.read_bytes(), Path(str(db) + "-wal").read_bytes()
-    finally:
-        conn.close()
+    main, wal = sqlite_with_wal_row(fx.sqlite_db / "rpmdb.sqlite", tmp_path, 9)
     spec = ImageSpec([
         LayerSpec([File("/var/lib/rpm/rpmdb.sqlite", main)]),
         LayerSpec([File("/var/lib/rpm/rpmdb.sqlite-wal", wal)]),

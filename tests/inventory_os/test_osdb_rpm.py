@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from helpers import require_tool
 
-from fixtures.rpms import RpmFixture, RpmToolsUnavailable, rpm_fixture, sqlite_blobs, sqlite_to_bdb, write_ndb
+from fixtures.rpms import (
+    RpmFixture,
+    RpmToolsUnavailable,
+    rpm_fixture,
+    sqlite_blobs,
+    sqlite_to_bdb,
+    sqlite_with_wal_row,
+    write_ndb,
+)
 from sitelens.inventory.model import OsPackage
 from sitelens.inventory.rpm import parse_blobs, parse_rpmdb
 from sitelens.inventory.rpm_bdb import parse_bdb
@@ -272,19 +280,7 @@ def test_truncated_sqlite(fx: RpmFixture) -> None:
 
 
 def test_sqlite_wal_is_replayed(fx: RpmFixture, tmp_path: Path) -> None:
-    db = tmp_path / "rpmdb.sqlite"
-    shutil.copy(fx.sqlite_db / "rpmdb.sqlite", db)
-    blob = sqlite_blobs(db)[0][1]
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute("INSERT INTO Packages (hnum, blob) VALUES (50, ?)", (blob,))
-        conn.commit()
-        # Snapshot while the writer still holds the db: the new row lives only in the -wal.
-        main, wal = db.read_bytes(), Path(str(db) + "-wal").read_bytes()
-    finally:
-        conn.close()
+    main, wal = sqlite_with_wal_row(fx.sqlite_db / "rpmdb.sqlite", tmp_path, 50)
     assert wal
     with_wal = parse_sqlite(main, wal, w1 := [])
     without = parse_sqlite(main, None, w2 := [])

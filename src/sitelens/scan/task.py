@@ -43,6 +43,10 @@ def audit_task(reference: str, options: dict[str, Any]) -> dict[str, Any]:
     except SitelensError as exc:
         return {"status": "failed", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                 "seconds": time.monotonic() - started}
+    except Exception as exc:  # noqa: BLE001 - one image's internal error must not end a registry scan
+        # A bug, not a bad image: recorded with its type so it can be reported, and the run goes on.
+        return {"status": "failed", "error": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0],
+                "seconds": time.monotonic() - started}
     waste = doc.get("waste") or {}
     return {
         "status": "ok",
