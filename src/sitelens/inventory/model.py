@@ -134,6 +134,56 @@ class Venv:
 
 
 @dataclass
+class ImportStep:
+    """One sys.path entry as the import system tried it, for ``sitelens why``."""
+
+    entry: str  # the sys.path entry
+    outcome: str  # missing | unlistable | absent | namespace | loaded | error | skipped
+    detail: str = ""  # why, in words (e.g. which directory denies search to whom)
+    path: str | None = None  # the candidate file or dir in this entry, when there is one
+
+
+@dataclass
+class LoadedFrom:
+    """Who the bytes of one loaded file (or package dir) belong to, decided by digest."""
+
+    owner: str  # "dpkg:python3-jinja2" | "pip:/…/Jinja2-3.1.4.dist-info" | "unknown"
+    distribution: str | None  # normalised name of the distribution those bytes belong to
+    version: str | None
+    layer: int | None  # layer that first added the bytes now visible (content add)
+
+
+@dataclass
+class ModuleImport:
+    """What ``import MODULE`` does for one identity in one environment (DESIGN §1, import truth).
+
+    ``file`` is what ``module.__file__`` would be (None for a namespace package or an error);
+    ``error`` the exception class name when the import fails. ``version`` is the version of the
+    code that loads (by digest against the owners' records), ``metadata_version`` what
+    ``importlib.metadata.version(distribution)`` answers for the same identity (None when no
+    readable metadata is found; ``ambiguous`` lists the versions when two metadata dirs in one
+    directory make the answer depend on listing order).
+    """
+
+    module: str
+    file: str | None
+    error: str | None = None
+    version: str | None = None
+    metadata_version: str | None = None
+    distribution: str | None = None
+    owner: str | None = None
+    layer: int | None = None
+    mixed: bool = False
+    namespace: list[str] = field(default_factory=list)  # portions, for a namespace package
+    package_dir: str | None = None
+    # files of the package dir by owner "owner version" -> count (mixed trees list several)
+    owners: dict[str, int] = field(default_factory=dict)
+    metadata_path: str | None = None
+    metadata_ambiguous: list[str] = field(default_factory=list)
+    steps: list[ImportStep] = field(default_factory=list)
+
+
+@dataclass
 class Environment:
     executable: str  # what launches it (venv bin/python or the system interpreter)
     kind: str  # system | venv | conda
@@ -146,6 +196,9 @@ class Environment:
     pth_imports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # identity name -> why this interpreter cannot start for it (e.g. unreadable pyvenv.cfg)
     startup_errors: dict[str, str] = field(default_factory=dict)
+    # identity name -> None when that identity cannot start this interpreter, else
+    # top-level module -> what importing it does (see ModuleImport)
+    imports: dict[str, dict[str, ModuleImport] | None] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
