@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from .errors import CorruptImage
@@ -26,6 +26,15 @@ DELETED = "deleted"
 
 MAX_SYMLINK_HOPS = 40
 OPAQUE_MARKER = ".wh..wh..opq"
+
+
+class PathMissing(LookupError):
+    """A path walk stopped: ``missing`` is the first component that does not exist, is not a
+    directory where one is needed, or ends a symlink loop."""
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(missing)
+        self.missing = missing
 
 
 @dataclass(slots=True)
@@ -377,33 +386,51 @@ class Filesystem:
 
         Returns None when a component is missing, a non-directory is traversed, or links loop.
         """
-        return self._resolve(path, follow_last, [0])
+        try:
+            return self.walk_path(path, follow_last)
+        except PathMissing:
+            return None
 
-    def _resolve(self, path: str, follow_last: bool, hops: list[int]) -> str | None:
-        parts = [p for p in path.split("/") if p and p != "."]
+    def walk_path(
+        self, path: str, follow_last: bool = True, search: Callable[[str], None] | None = None
+    ) -> str:
+        """Resolve ``path`` component by component, as the kernel's path walk does.
+
+        ``search(dir)`` is called before each name is looked up in ``dir`` (``..`` included, and
+        the directories a symlink's target is looked up in): the permission engine raises from it
+        to refuse a step, so the walk that finds a file and the walk that judges access are one.
+        Raises :class:`PathMissing` naming the first component that does not exist, is not a
+        directory where one is needed, or ends a symlink loop. Iterative: an image controls the
+        depth of its paths and links, and must not control our stack.
+        """
+        nodes = self._nodes
+        # Components still to walk, last first; a followed link pushes its target's components.
+        pending = [p for p in reversed(path.split("/")) if p and p != "."]
         cur = "/"
-        for i, part in enumerate(parts):
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if search is not None:
+                search(cur)
             if part == "..":
-                cur = posixpath.dirname(cur) if cur != "/" else "/"
+                cur = _split(cur)[0] if cur != "/" else "/"
                 continue
-            nxt = cur.rstrip("/") + "/" + part
-            node = self._nodes.get(nxt)
+            nxt = ("" if cur == "/" else cur) + "/" + part
+            node = nodes.get(nxt)
             if node is None:
-                return None
-            last = i == len(parts) - 1
-            if node.entry.kind == "symlink" and (not last or follow_last):
-                hops[0] += 1
-                if hops[0] > MAX_SYMLINK_HOPS:
-                    return None
+                raise PathMissing(nxt)
+            kind = node.entry.kind
+            if kind == "symlink" and (pending or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise PathMissing(nxt)
                 target = node.entry.link or ""
-                base = "/" if target.startswith("/") else cur
-                resolved = self._resolve(posixpath.join(base, target), True, hops)
-                if resolved is None:
-                    return None
-                nxt = resolved
-                node = self._nodes[nxt]
-            if not last and node.entry.kind != "dir":
-                return None
+                if target.startswith("/"):
+                    cur = "/"
+                pending.extend(p for p in reversed(target.split("/")) if p and p != ".")
+                continue
+            if pending and kind != "dir":
+                raise PathMissing(nxt)
             cur = nxt
         return cur
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 import posixpath
 import stat
 import struct
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .fs import MAX_SYMLINK_HOPS
+from .fs import PathMissing
 
 if TYPE_CHECKING:
     from .fs import Filesystem, Node
@@ -158,21 +159,29 @@ def _acl_grants(acl: list[AclEntry], entry: Entry, cred: Cred, want: int) -> tup
 
 @dataclass(frozen=True)
 class Cred:
+    """The credentials a process runs with: uid, primary gid, supplementary groups."""
+
     uid: int
     gid: int
-    groups: frozenset[int]
+    groups: frozenset[int] = frozenset()
+    # gid ∪ groups, computed once: the group-class test runs for every path component
+    all_groups: frozenset[int] = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all_groups", self.groups | {self.gid})
 
     @classmethod
-    def of(cls, identity: Identity) -> Cred:
-        return cls(identity.uid, identity.gid, frozenset(identity.groups))
-
-    @property
-    def all_groups(self) -> frozenset[int]:
-        return self.groups | {self.gid}
+    def of(cls, who: Identity | Cred) -> Cred:
+        if isinstance(who, Cred):
+            return who
+        return cls(who.uid, who.gid, frozenset(who.groups))
 
     @property
     def is_root(self) -> bool:
         return self.uid == 0
+
+
+ROOT = Cred(0, 0, frozenset({0}))
 
 
 def klass(entry: Entry, cred: Cred) -> str:
@@ -331,43 +340,24 @@ class Permissions:
 
     def walk(self, path: str, cred: Cred, follow_last: bool = True,
              acls: list[str] | None = None) -> str:
-        """Resolve ``path`` as the kernel would for ``cred``; raises _Refused on the first
-        directory that may not be searched or the first missing component."""
-        return self._walk(path, cred, follow_last, [0], acls if acls is not None else [])
-
-    def _walk(self, path: str, cred: Cred, follow_last: bool, hops: list[int],
-              acls: list[str]) -> str:
-        parts = [p for p in path.split("/") if p and p != "."]
-        cur = "/"
-        for i, part in enumerate(parts):
-            # Looking a name up in ``cur`` (even "..") needs search permission on ``cur``.
-            self._searchable(cur, cred, acls)
-            if part == "..":
-                cur = posixpath.dirname(cur) if cur != "/" else "/"
-                continue
-            nxt = cur.rstrip("/") + "/" + part
-            node = self.fs.get(nxt)
-            if node is None:
-                raise _Refused(missing=nxt)
-            last = i == len(parts) - 1
-            if node.kind == "symlink" and (not last or follow_last):
-                hops[0] += 1
-                if hops[0] > MAX_SYMLINK_HOPS:
-                    raise _Refused(missing=nxt)
-                target = node.entry.link or ""
-                base = "/" if target.startswith("/") else cur
-                nxt = self._walk(posixpath.join(base, target), cred, True, hops, acls)
-                node = self.fs.get(nxt)
-                if node is None:
-                    raise _Refused(missing=nxt)
-            if not last and node.kind != "dir":
-                raise _Refused(missing=nxt)
-            cur = nxt
-        return cur
+        """Resolve ``path`` as the kernel would for ``cred``: the filesystem's own walk, with
+        search permission checked on every directory it looks a name up in (those reached
+        through symlinks included). Raises _Refused on the first directory that may not be
+        searched or the first missing component."""
+        seen_acls = acls if acls is not None else []
+        if cred.is_root:
+            search = None  # CAP_DAC_OVERRIDE: every directory may be searched
+        else:
+            def search(d: str) -> None:
+                self._searchable(d, cred, seen_acls)
+        try:
+            return self.fs.walk_path(path, follow_last, search)
+        except PathMissing as m:
+            raise _Refused(missing=m.missing) from None
 
     # -- questions
 
-    def check(self, identity: Identity, path: str, op: str) -> Access:
+    def check(self, identity: Identity | Cred, path: str, op: str) -> Access:
         """``op`` is one of read, write, execute, traverse, list (see module docs):
 
         - read: the file's content (or a directory's names: r on it);
@@ -380,7 +370,7 @@ class Permissions:
             raise ValueError(f"unknown operation {op!r}")
         cred = Cred.of(identity)
         acls: list[str] = []
-        access = Access(op, path, identity.name, False, acls=acls)
+        access = Access(op, path, _name(identity), False, acls=acls)
         try:
             real = self.walk(path, cred, True, acls)
         except _Refused as r:
@@ -417,27 +407,27 @@ class Permissions:
         access.allowed = access.denied_by is None
         return access
 
-    def read(self, identity: Identity, path: str) -> Access:
+    def read(self, identity: Identity | Cred, path: str) -> Access:
         return self.check(identity, path, "read")
 
-    def write(self, identity: Identity, path: str) -> Access:
+    def write(self, identity: Identity | Cred, path: str) -> Access:
         return self.check(identity, path, "write")
 
-    def execute(self, identity: Identity, path: str) -> Access:
+    def execute(self, identity: Identity | Cred, path: str) -> Access:
         return self.check(identity, path, "execute")
 
-    def traverse(self, identity: Identity, path: str) -> Access:
+    def traverse(self, identity: Identity | Cred, path: str) -> Access:
         return self.check(identity, path, "traverse")
 
-    def list(self, identity: Identity, path: str) -> Access:
+    def list(self, identity: Identity | Cred, path: str) -> Access:
         return self.check(identity, path, "list")
 
-    def stat(self, identity: Identity, path: str) -> Access:
+    def stat(self, identity: Identity | Cred, path: str) -> Access:
         """Whether ``os.stat(path)`` succeeds (every directory searched; nothing on the target):
         what ``os.path.isdir``/``exists`` need, e.g. for site dirs and the user site."""
         cred = Cred.of(identity)
         acls: list[str] = []
-        access = Access("stat", path, identity.name, False, acls=acls)
+        access = Access("stat", path, _name(identity), False, acls=acls)
         try:
             access.real = self.walk(path, cred, True, acls)
         except _Refused as r:
@@ -448,9 +438,25 @@ class Permissions:
         access.allowed = True
         return access
 
-    def create(self, identity: Identity, path: str) -> Access:
+    def create(self, identity: Identity | Cred, path: str) -> Access:
         """Whether ``identity`` can create ``path`` (or replace it): w+x on its directory."""
         return self.check(identity, posixpath.dirname(path.rstrip("/")) or "/", "write")
+
+
+def _name(who: Identity | Cred) -> str:
+    return f"uid {who.uid}" if isinstance(who, Cred) else who.name
+
+
+_ENGINES: weakref.WeakKeyDictionary[Filesystem, Permissions] = weakref.WeakKeyDictionary()
+
+
+def engine(fs: Filesystem) -> Permissions:
+    """The one permission engine of a filesystem (its memo of searchable dirs is shared by the
+    inventory's import-path model and every check)."""
+    eng = _ENGINES.get(fs)
+    if eng is None:
+        eng = _ENGINES[fs] = Permissions(fs)
+    return eng
 
 
 def is_setid(entry: Entry) -> bool:

@@ -1,95 +1,58 @@
-"""Small file tests on the merged image filesystem, as CPython's startup code would make them.
+"""Small file tests on the merged image filesystem, as CPython's startup and import code make them.
 
 CPython asks the kernel ``isfile``/``isdir``/``listdir``/``open``; the answer depends on who
-asks (search permission on every ancestor, read permission on the file). These helpers give the
-same answers from the image's modes, for one uid/gid set, without touching the host.
+asks. Every answer here comes from the one permission engine (:mod:`sitelens.permissions`):
+search permission on every directory walked (symlinked ones included), the owner/group/other
+class, ACLs and root's bypass — so the import path the inventory builds and the access the
+checks judge cannot disagree.
 """
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
 
 from ..fs import Filesystem, Node
+from ..permissions import ROOT, Cred, engine
+
+__all__ = ["ROOT", "Cred", "abspath", "can_read", "exists", "isdir", "isfile", "listdir", "read_text", "stat"]
 
 
-@dataclass(frozen=True)
-class Who:
-    """The credentials a process runs with (root bypasses rwx checks)."""
-
-    uid: int = 0
-    gid: int = 0
-    groups: frozenset[int] = field(default_factory=frozenset)
-
-    def bits(self, node: Node) -> int:
-        """The rwx bits (0..7) of the class that applies: owner, else group, else other."""
-        mode = node.mode
-        if node.uid == self.uid:
-            return (mode >> 6) & 7
-        if node.gid == self.gid or node.gid in self.groups:
-            return (mode >> 3) & 7
-        return mode & 7
+def stat(fs: Filesystem, path: str, who: Cred = ROOT) -> Node | None:
+    """The node ``os.stat(path)`` reports for ``who`` (None: missing or an ancestor denies
+    search)."""
+    access = engine(fs).stat(who, path)
+    return fs.get(access.real) if access.allowed and access.real else None
 
 
-ROOT = Who()
-
-
-def _walk_ok(fs: Filesystem, path: str, who: Who) -> str | None:
-    """Resolve ``path``; None when missing or an ancestor directory is not searchable."""
-    real = fs.resolve(path)
-    if real is None:
-        return None
-    if who.uid == 0:
-        return real
-    # Search (x) permission on every directory on the resolved path.
-    cur = posixpath.dirname(real)
-    while True:
-        node = fs.get(cur)
-        if node is None or not who.bits(node) & 1:
-            return None
-        if cur == "/":
-            break
-        cur = posixpath.dirname(cur)
-    return real
-
-
-def isfile(fs: Filesystem, path: str, who: Who = ROOT) -> bool:
-    real = _walk_ok(fs, path, who)
-    node = fs.get(real) if real else None
+def isfile(fs: Filesystem, path: str, who: Cred = ROOT) -> bool:
+    node = stat(fs, path, who)
     return node is not None and node.kind in ("file", "hardlink")
 
 
-def isdir(fs: Filesystem, path: str, who: Who = ROOT) -> bool:
-    real = _walk_ok(fs, path, who)
-    node = fs.get(real) if real else None
+def isdir(fs: Filesystem, path: str, who: Cred = ROOT) -> bool:
+    node = stat(fs, path, who)
     return node is not None and node.kind == "dir"
 
 
-def exists(fs: Filesystem, path: str, who: Who = ROOT) -> bool:
-    real = _walk_ok(fs, path, who)
-    return real is not None and fs.get(real) is not None
+def exists(fs: Filesystem, path: str, who: Cred = ROOT) -> bool:
+    return stat(fs, path, who) is not None
 
 
-def can_read(fs: Filesystem, path: str, who: Who = ROOT) -> bool:
-    real = _walk_ok(fs, path, who)
-    node = fs.get(real) if real else None
-    if node is None:
-        return False
-    return who.uid == 0 or bool(who.bits(node) & 4)
+def can_read(fs: Filesystem, path: str, who: Cred = ROOT) -> bool:
+    """``open(path)`` for reading would succeed."""
+    return engine(fs).read(who, path).allowed
 
 
-def listdir(fs: Filesystem, path: str, who: Who = ROOT) -> list[str] | None:
-    """Names in a directory, or None when it cannot be listed by ``who`` (r and x needed)."""
-    real = _walk_ok(fs, path, who)
-    node = fs.get(real) if real else None
-    if node is None or node.kind != "dir":
+def listdir(fs: Filesystem, path: str, who: Cred = ROOT) -> list[str] | None:
+    """Names in a directory, or None when ``who`` cannot list *and search* it (r and x): what a
+    sys.path entry needs before anything in it can be imported."""
+    access = engine(fs).list(who, path)
+    if not access.allowed or access.real is None:
         return None
-    if who.uid != 0 and (who.bits(node) & 5) != 5:
-        return None
-    return fs.listdir(real or path)
+    return fs.listdir(access.real, follow=False)
 
 
-def read_text(fs: Filesystem, path: str, who: Who = ROOT) -> str | None:
+def read_text(fs: Filesystem, path: str, who: Cred = ROOT) -> str | None:
     if not can_read(fs, path, who):
         return None
     data = fs.read_bytes(path)
@@ -98,7 +61,5 @@ def read_text(fs: Filesystem, path: str, who: Who = ROOT) -> str | None:
 
 def abspath(path: str, cwd: str) -> str:
     """``os.path.abspath`` inside the image: joined to ``cwd`` and normalised, links kept."""
-    joined = posixpath.join(cwd or "/", path)
-    out = posixpath.normpath(joined)
     # posixpath keeps a leading '//' (POSIX allows it to mean something else); CPython does too.
-    return out
+    return posixpath.normpath(posixpath.join(cwd or "/", path))

@@ -14,6 +14,7 @@ from ..fs import Filesystem
 from ..image import Image, ImageConfig
 from .distributions import DirScanner
 from .entrypoint import resolve_entrypoint
+from .import_truth import fill_imports
 from .interpreters import describe_interpreter, find_interpreters
 from .model import Distribution, Environment, Identity, Interpreter, Inventory, OsPackageDb
 from .syspath import compute_sys_path
@@ -141,10 +142,27 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
                     continue
                 seen.add(e.path)
                 env.distributions.extend(scanner.scan(e.path))
-    inv.warnings.extend(w for w in scanner.warnings if w not in inv.warnings)
     inv.site_dirs = sorted(n.path for n in fs.nodes() if n.kind == "dir" and _SITE_DIR.search(n.path))
+    inv.unattached = _unattached(fs, inv, scanner)
+    inv.warnings.extend(w for w in scanner.warnings if w not in inv.warnings)
     inv.entrypoint = resolve_entrypoint(fs, config)
+    fill_imports(fs, inv)
     return inv
+
+
+def _unattached(fs: Filesystem, inv: Inventory, scanner: DirScanner) -> list[Distribution]:
+    """Distributions in site dirs no environment's import path reaches: a Python that is gone,
+    a tree copied from a build stage, a ``--target`` dir nothing puts on the path. They still
+    own files (SL103/SL104) and can still collide in one dir (SL105)."""
+    on_path = {fs.resolve(d.site_dir) or d.site_dir for env in inv.environments for d in env.distributions}
+    on_path |= {fs.resolve(e.path) or e.path for env in inv.environments
+                for entries in env.sys_path.values() for e in entries}
+    out: list[Distribution] = []
+    for site in inv.site_dirs:
+        if site in on_path:
+            continue
+        out.extend(scanner.scan(site))
+    return out
 
 
 def environment_for(inv: Inventory, executable: str, fs: Filesystem) -> Environment | None:

@@ -106,7 +106,7 @@ def _version_from_tree(fs: Filesystem, bindir: str) -> tuple[str | None, str]:
 
 
 def search_up(
-    fs: Filesystem, start: str, landmarks: list[str], want_dir: bool = False, who: _pyfs.Who = _pyfs.ROOT
+    fs: Filesystem, start: str, landmarks: list[str], want_dir: bool = False, who: _pyfs.Cred = _pyfs.ROOT
 ) -> str | None:
     """getpath's ``search_up``: the first ancestor of ``start`` (inclusive) holding a landmark."""
     if not start:
@@ -137,7 +137,7 @@ def landmark_prefixes(
     abiflags_t: str,
     compile_prefix: str,
     compile_exec_prefix: str,
-    who: _pyfs.Who = _pyfs.ROOT,
+    who: _pyfs.Cred = _pyfs.ROOT,
 ) -> Prefixes:
     """prefix and exec_prefix as getpath computes them when searching from ``executable_dir``."""
     major, minor = version.split(".", 1)

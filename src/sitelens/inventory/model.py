@@ -223,7 +223,19 @@ class Inventory:
     entrypoint: Entrypoint | None = None
     # every directory that looks like a site dir, on a path or not (dead-site-packages, waste)
     site_dirs: list[str] = field(default_factory=list)
+    # distributions in site dirs that no environment's import path reaches
+    unattached: list[Distribution] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def all_distributions(self) -> list[Distribution]:
+        """Every distribution found in the image, once each (by metadata path), sorted."""
+        seen: dict[str, Distribution] = {}
+        for env in self.environments:
+            for d in env.distributions:
+                seen.setdefault(d.metadata_path, d)
+        for d in self.unattached:
+            seen.setdefault(d.metadata_path, d)
+        return [seen[k] for k in sorted(seen)]
 
     def os_owners(self) -> dict[str, list[OsPackage]]:
         out: dict[str, list[OsPackage]] = {}

@@ -44,8 +44,8 @@ class SysPath:
         return [e.path for e in self.entries]
 
 
-def who_of(identity: Identity) -> _pyfs.Who:
-    return _pyfs.Who(identity.uid, identity.gid, frozenset(identity.groups))
+def who_of(identity: Identity) -> _pyfs.Cred:
+    return _pyfs.Cred.of(identity)
 
 
 def passwd_home(fs: Filesystem, uid: int) -> str | None:
@@ -98,7 +98,7 @@ def site_packages_dirs(flavor: str, prefix: str, version: str, platlibdir: str, 
 
 
 class _Builder:
-    def __init__(self, fs: Filesystem, who: _pyfs.Who, cwd: str, version: str) -> None:
+    def __init__(self, fs: Filesystem, who: _pyfs.Cred, cwd: str, version: str) -> None:
         self.fs = fs
         self.who = who
         self.cwd = cwd
@@ -321,7 +321,7 @@ def extension_suffixes(version: str, arch: str = "x86_64-linux-gnu") -> list[str
 
 
 def locate_module(
-    fs: Filesystem, entries: list[PathEntry], name: str, version: str, who: _pyfs.Who = _pyfs.ROOT
+    fs: Filesystem, entries: list[PathEntry], name: str, version: str, who: _pyfs.Cred = _pyfs.ROOT
 ) -> str | None:
     """The file ``import name`` (top level) loads, as PathFinder/FileFinder would find it.
 

@@ -47,7 +47,7 @@ def parse_pyvenv_cfg(data: bytes) -> PyvenvCfg:
     return PyvenvCfg(home, system_site, version, keys)
 
 
-def getpath_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -> str | None:
+def getpath_cfg(fs: Filesystem, exe: str, who: _pyfs.Cred = _pyfs.ROOT) -> str | None:
     """The pyvenv.cfg getpath reads for launcher ``exe`` (parent of bin first)."""
     bindir = posixpath.dirname(exe)
     for cand in (
@@ -59,7 +59,7 @@ def getpath_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -> str | 
     return None
 
 
-def unreadable_site_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -> str | None:
+def unreadable_site_cfg(fs: Filesystem, exe: str, who: _pyfs.Cred = _pyfs.ROOT) -> str | None:
     """The pyvenv.cfg ``site.venv`` would pick but ``who`` cannot read (None: no such file).
 
     site.venv() tests ``isfile`` (search permission on the dirs is enough) and then opens the
@@ -72,7 +72,7 @@ def unreadable_site_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -
     return None
 
 
-def site_cfg(fs: Filesystem, exe: str, who: _pyfs.Who = _pyfs.ROOT) -> str | None:
+def site_cfg(fs: Filesystem, exe: str, who: _pyfs.Cred = _pyfs.ROOT) -> str | None:
     """The pyvenv.cfg ``site.venv`` uses (beside the launcher first), if ``who`` can read it
     (see :func:`unreadable_site_cfg` for the other case)."""
     bindir = posixpath.dirname(exe)

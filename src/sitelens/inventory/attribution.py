@@ -1,0 +1,212 @@
+"""Whose bytes are these? Files attributed to their owners by digest, not by metadata order.
+
+Every owner that records a digest for a path is a *claim*: a RECORD row (``sha256=``), a dpkg
+md5sums line, an rpm file digest (sha256 or md5), an apk checksum. A claim *matches* when the
+bytes in the image have that digest. The code version that runs is the version of the owner whose
+claim matches the file that loads; a package dir whose files match two versions exclusively is a
+*mixed tree* (an older install's leftovers, or files overwritten in place by another installer).
+Attribution is a property of the image's bytes, the same for every identity, so it is cached.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..fs import ADDED, MODIFIED, Filesystem, Node
+from .model import Distribution, LoadedFrom, OsPackage
+
+OS_MANAGERS = frozenset({"dpkg", "rpm", "apk", "conda"})
+_SKIP_DIRS = ("__pycache__",)
+
+
+def actual_digest(node: Node, algo: str | None) -> bytes | None:
+    """The image file's digest in ``algo``, when the layer index computed one."""
+    if algo == "sha256":
+        return node.entry.sha256
+    if algo == "md5":
+        return node.entry.md5
+    return None
+
+
+def content_layer(fs: Filesystem, path: str) -> int | None:
+    """The layer that wrote the bytes now visible at ``path`` (a later ``chmod``/``chown -R``
+    re-ship or an unchanged copy does not count: the content came from the earlier layer)."""
+    node = fs.get(path)
+    if node is None:
+        return None
+    for change in reversed(fs.history(path)):
+        if change.action in (ADDED, MODIFIED):
+            return change.layer
+    return node.layer if node.layer >= 0 else None
+
+
+@dataclass(frozen=True)
+class Claim:
+    owner: str  # "dpkg:python3-jinja2" | "pip:/…/Jinja2-3.1.4.dist-info"
+    distribution: str | None  # normalised distribution name the owner installs
+    version: str | None  # that distribution's version
+    algo: str | None
+    digest: bytes | None
+    metadata_layer: int | None = None  # layer that wrote the owner's metadata
+
+
+@dataclass
+class Attribution:
+    """Who the bytes of one file belong to."""
+
+    matches: list[Claim] = field(default_factory=list)  # digest verified
+    mismatches: list[Claim] = field(default_factory=list)  # digest recorded, bytes differ
+    unverified: list[Claim] = field(default_factory=list)  # claimed, no comparable digest
+
+    @property
+    def versions(self) -> set[tuple[str | None, str | None]]:
+        return {(c.distribution, c.version) for c in self.matches}
+
+
+@dataclass
+class DirSummary:
+    """The files of one package dir, grouped by the (distribution, version) their bytes match."""
+
+    by_version: Counter[tuple[str | None, str | None]] = field(default_factory=Counter)
+    exclusive: Counter[tuple[str | None, str | None]] = field(default_factory=Counter)
+    unknown: int = 0  # files no digest matches (orphans, or changed by hand)
+
+    @property
+    def mixed(self) -> bool:
+        """Two versions each own files no other version explains."""
+        return len([v for v, n in self.exclusive.items() if n]) >= 2
+
+
+def owner_label(d: Distribution) -> str:
+    """DESIGN §6 owner form: ``dpkg:python3-jinja2`` or ``pip:<metadata path>``."""
+    if d.owner_package:
+        return d.owner_package if ":" in d.owner_package else f"{d.installer}:{d.owner_package}"
+    return f"{d.installer}:{d.metadata_path}"
+
+
+class Attributor:
+    """Claims of every owner, keyed by the canonical path of the file they name."""
+
+    def __init__(self, fs: Filesystem, distributions: list[Distribution], packages: list[OsPackage]) -> None:
+        self.fs = fs
+        self._dir_real: dict[str, str] = {}
+        self.claims: dict[str, list[Claim]] = {}
+        self._file_cache: dict[str, Attribution] = {}
+        self._dir_cache: dict[str, DirSummary] = {}
+        by_owner: dict[str, list[Distribution]] = {}
+        for d in distributions:
+            if d.owner_package:
+                by_owner.setdefault(owner_label(d), []).append(d)
+        seen_records: set[str] = set()
+        for d in distributions:
+            if d.owner_package or not d.record or d.metadata_path in seen_records:
+                continue
+            seen_records.add(d.metadata_path)
+            label = owner_label(d)
+            for r in d.record:
+                if r.path.endswith((".pyc",)) and r.digest is None:
+                    continue
+                self._add(r.path, Claim(label, d.name, d.version, r.algo, r.digest, d.layer))
+        for pkg in packages:
+            dists = by_owner.get(pkg.owner_id, [])
+            for f in pkg.files:
+                if f.is_dir or f.is_ghost:
+                    continue
+                od = _dist_for(dists, f.path)
+                self._add(f.path, Claim(pkg.owner_id, od.name if od else None, od.version if od else None,
+                                        f.algo, f.digest, od.layer if od else None))
+
+    def canonical(self, path: str) -> str:
+        """``path`` with its directory's symlinks resolved (usr-merge, a venv's lib64 link)."""
+        parent, base = posixpath.split(path)
+        real = self._dir_real.get(parent)
+        if real is None:
+            real = self.fs.resolve(parent) or parent
+            self._dir_real[parent] = real
+        return posixpath.join(real, base)
+
+    def _add(self, path: str, claim: Claim) -> None:
+        self.claims.setdefault(self.canonical(path), []).append(claim)
+
+    def file(self, path: str) -> Attribution:
+        key = self.canonical(path)
+        got = self._file_cache.get(key)
+        if got is not None:
+            return got
+        out = Attribution()
+        node = self.fs.lookup(key)
+        for c in self.claims.get(key, []):
+            actual = actual_digest(node, c.algo) if node is not None and node.kind in ("file", "hardlink") else None
+            if c.digest is None or actual is None:
+                out.unverified.append(c)
+            elif actual == c.digest:
+                out.matches.append(c)
+            else:
+                out.mismatches.append(c)
+        self._file_cache[key] = out
+        return out
+
+    def package_dir(self, path: str) -> DirSummary:
+        real = self.fs.resolve(path) or path
+        got = self._dir_cache.get(real)
+        if got is not None:
+            return got
+        out = DirSummary()
+        for node in self.fs.walk(real):
+            if node.kind not in ("file", "hardlink") or node.path.endswith(".pyc"):
+                continue
+            if any(part in _SKIP_DIRS for part in node.path[len(real):].split("/")):
+                continue
+            att = self.file(node.path)
+            versions = att.versions
+            if not versions:
+                out.unknown += 1
+                continue
+            for v in versions:
+                out.by_version[v] += 1
+            if len(versions) == 1:
+                out.exclusive[next(iter(versions))] += 1
+        self._dir_cache[real] = out
+        return out
+
+    def loaded_from(self, file: str, package_dir: str | None) -> LoadedFrom | None:
+        """The owner whose recorded bytes are the ones that load (None: nobody claims them)."""
+        att = self.file(file)
+        layer = content_layer(self.fs, self.canonical(file))
+        if att.matches:
+            pick = _pick(att.matches, layer, self.package_dir(package_dir) if package_dir else None)
+            return LoadedFrom(pick.owner, pick.distribution, pick.version, layer)
+        # Claimed without a comparable digest (an apk sha1, a RECORD row without hash): the
+        # claimant is the best evidence, and its version is unverified.
+        if att.unverified and not att.mismatches:
+            pick = _pick(att.unverified, layer, None)
+            return LoadedFrom(pick.owner, pick.distribution, pick.version, layer)
+        if att.mismatches:
+            c = att.mismatches[0]
+            return LoadedFrom("unknown", c.distribution, None, layer)
+        return None
+
+
+def _dist_for(dists: list[Distribution], path: str) -> Distribution | None:
+    """The distribution an OS package's file belongs to: the one in the site dir holding it."""
+    best: Distribution | None = None
+    for d in dists:
+        site = d.site_dir.rstrip("/") + "/"
+        if path.startswith(site) and (best is None or len(d.site_dir) > len(best.site_dir)):
+            best = d
+    return best or (dists[0] if len(dists) == 1 else None)
+
+
+def _pick(claims: list[Claim], layer: int | None, summary: DirSummary | None) -> Claim:
+    """Several owners record these exact bytes (the same version twice): prefer the owner whose
+    metadata the layer that wrote the bytes also wrote, then the one most of the package dir
+    matches, then a stable order."""
+
+    def key(c: Claim) -> tuple[int, int, str]:
+        same_layer = 0 if layer is not None and c.metadata_layer == layer else 1
+        weight = -(summary.by_version.get((c.distribution, c.version), 0) if summary else 0)
+        return same_layer, weight, c.owner
+
+    return sorted(claims, key=key)[0]

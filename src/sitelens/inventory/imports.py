@@ -1,0 +1,385 @@
+"""What ``import X`` really loads, for one identity: CPython's import system, from files alone.
+
+``sys.meta_path`` holds BuiltinImporter, FrozenImporter, PathFinder and then whatever ``.pth``
+``import`` lines appended (setuptools' PEP 660 editable finders). PathFinder walks ``sys.path``;
+for a directory entry a FileFinder (``importlib._bootstrap_external``, 3.8–3.13):
+
+- lists the entry once (``os.listdir``: ``r`` on it, search on its ancestors); an entry it
+  cannot list is skipped silently, as is an entry that does not exist or cannot be stat'ed;
+- if ``X`` is in the listing, stats ``X/__init__<suffix>`` for each loader suffix (extension
+  suffixes, ``.py``, ``.pyc``): that needs search on the entry *and* on ``X/``. None found but
+  ``X/`` stats as a directory → a namespace *portion*, used only when no later entry has a regular
+  package or module (so a package dir an identity cannot traverse silently falls through to the
+  next copy, or becomes an empty namespace package);
+- else stats ``X<suffix>`` for the names present, in the same suffix order.
+A zip entry (``python3XY.zip``, a zipped egg) goes to zipimport instead (no extension modules).
+Loading then reads the file: a source module whose cached ``__pycache__`` bytecode is unreadable
+or absent must read the source (PermissionError when it cannot); an extension module that cannot
+be mapped raises ImportError; a sourceless ``.pyc`` is read directly.
+
+Nothing here depends on the order of metadata directories: the code that loads is attributed to
+an owner by digest (:mod:`.attribution`), and ``importlib.metadata.version()`` is answered
+separately (:func:`metadata_version`), the way importlib.metadata searches.
+"""
+
+from __future__ import annotations
+
+import io
+import keyword
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from ..fs import Filesystem
+from ..permissions import Cred, engine
+from .distributions import parse_finder_mapping
+from .model import ImportStep, PathEntry
+
+# Modules 3.11+ freezes into the binary (Python/frozen.c, the "stdlib - startup" and "stdlib -
+# runpy" sets): sys.path cannot shadow them; their __file__ still names the stdlib copy.
+FROZEN_311 = frozenset({
+    "abc", "codecs", "io", "_collections_abc", "_sitebuiltins", "genericpath", "ntpath",
+    "posixpath", "os", "site", "stat", "importlib.util", "importlib.machinery", "runpy",
+    "__hello__", "__phello__", "zipimport",
+})
+_FINDER_LINE = re.compile(r"\b(__editable___[\w.]*_finder)\b")
+
+
+def extension_suffixes(version: str, arch: str = "x86_64-linux-gnu") -> list[str]:
+    """``importlib.machinery.EXTENSION_SUFFIXES`` of a CPython ``version`` on Linux."""
+    major, minor = version.split(".", 1)
+    return [f".cpython-{major}{minor}-{arch}.so", ".abi3.so", ".so"]
+
+
+def loader_suffixes(version: str, arch: str = "x86_64-linux-gnu") -> list[tuple[str, str]]:
+    """FileFinder's (suffix, loader kind) order: extensions, then source, then bytecode."""
+    return [*((s, "extension") for s in extension_suffixes(version, arch)), (".py", "source"), (".pyc", "bytecode")]
+
+
+def is_module_name(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+@dataclass
+class Found:
+    """The outcome of one top-level import for one identity."""
+
+    file: str | None = None  # module.__file__ (None: namespace package or failure)
+    error: str | None = None  # exception class name
+    kind: str | None = None  # extension | source | bytecode | namespace | frozen | zip | editable
+    package_dir: str | None = None  # X/ for a package
+    namespace: list[str] = field(default_factory=list)
+    steps: list[ImportStep] = field(default_factory=list)
+    note: str = ""
+
+
+class ImportResolver:
+    """Resolves top-level imports for one interpreter × identity × import path.
+
+    ``entries`` is ``sys.path`` in order (sys.path[0] excluded: it depends on the invocation);
+    ``pth_imports`` the ``import`` lines of ``.pth`` files that site ran for this identity.
+    """
+
+    def __init__(
+        self,
+        fs: Filesystem,
+        cred: Cred,
+        version: str,
+        entries: list[PathEntry],
+        pth_imports: list[tuple[str, str]] | None = None,
+        arch: str = "x86_64-linux-gnu",
+        stdlib: str | None = None,
+    ) -> None:
+        self.fs = fs
+        self.cred = cred
+        self.perm = engine(fs)
+        self.version = version
+        self.entries = entries
+        self.suffixes = loader_suffixes(version, arch)
+        self.stdlib = stdlib
+        self._listing: dict[str, tuple[str, set[str] | None, str]] = {}
+        minor = int(version.split(".")[1]) if version.count(".") == 1 and version.split(".")[1].isdigit() else 0
+        self.frozen = FROZEN_311 if minor >= 11 else frozenset()
+        self.cache_tag = "cpython-" + version.replace(".", "")
+        self.editable = self._editable_mappings(pth_imports or [])
+
+    # ---- file tests as the identity makes them --------------------------------------------------
+
+    def _stat(self, path: str) -> str | None:
+        """Kind of what ``os.stat`` reports (links followed), None when it fails for us."""
+        acc = self.perm.stat(self.cred, path)
+        if not acc.allowed or acc.real is None:
+            return None
+        node = self.fs.get(acc.real)
+        return None if node is None else ("file" if node.kind in ("file", "hardlink") else node.kind)
+
+    def _readable(self, path: str) -> bool:
+        return self.perm.read(self.cred, path).allowed
+
+    def _entry(self, entry: str) -> tuple[str, set[str] | None, str]:
+        """(kind, names, why) of a sys.path entry: kind is dir | zip | missing | unlistable."""
+        got = self._listing.get(entry)
+        if got is not None:
+            return got
+        kind = self._stat(entry)
+        out: tuple[str, set[str] | None, str]
+        if kind is None:
+            acc = self.perm.stat(self.cred, entry)
+            why = acc.reason() if acc.denied_by is not None else "does not exist"
+            out = ("missing", None, why)
+        elif kind == "file":
+            out = self._zip_entry(entry)
+        elif kind != "dir":
+            out = ("missing", None, "not a directory")
+        else:
+            acc = self.perm.read(self.cred, entry)
+            if not acc.allowed:
+                out = ("unlistable", None, f"cannot be listed: {acc.reason()}")
+            else:
+                out = ("dir", set(self.fs.listdir(entry)), "")
+        self._listing[entry] = out
+        return out
+
+    def _zip_entry(self, entry: str) -> tuple[str, set[str] | None, str]:
+        if not self._readable(entry):
+            why = self.perm.read(self.cred, entry).reason()
+            return ("unlistable", None, f"zip archive not readable: {why}")
+        node = self.fs.lookup(entry)
+        data = node.entry.data if node is not None else None
+        if data is None or (node is not None and node.entry.truncated):
+            return ("unlistable", None, "zip archive content not captured: its modules are unknown")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            return ("unlistable", None, "not a valid zip archive (zipimport and FileFinder both refuse it)")
+        return ("zip", names, "")
+
+    # ---- the search -----------------------------------------------------------------------------
+
+    def find(self, name: str) -> Found:
+        out = Found()
+        if name in self.frozen:
+            out.kind = "frozen"
+            out.file = f"{self.stdlib}/{name}.py" if self.stdlib else None
+            out.steps.append(ImportStep("<frozen>", "loaded", "frozen into the interpreter: sys.path is not searched"))
+            return out
+        for pe in self.entries:
+            entry = pe.path
+            kind, names, why = self._entry(entry)
+            if names is None:
+                out.steps.append(ImportStep(entry, kind, why))
+                continue
+            if kind == "zip":
+                hit = self._find_in_zip(entry, name, names)
+                if hit is not None:
+                    out.file, out.kind = hit, "zip"
+                    is_pkg = hit.endswith(("/__init__.py", "/__init__.pyc"))
+                    out.package_dir = posixpath.dirname(hit) if is_pkg else None
+                    out.steps.append(ImportStep(entry, "loaded", "found by zipimport", hit))
+                    return self._load(out)
+                out.steps.append(ImportStep(entry, "absent", "not in the zip archive"))
+                continue
+            hit_kind, path, detail = self._find_in_dir(entry, name, names)
+            if hit_kind == "namespace":
+                out.namespace.append(path or "")
+                out.steps.append(ImportStep(entry, "namespace", detail, path))
+                continue
+            if hit_kind is None:
+                out.steps.append(ImportStep(entry, "absent", detail or f"no {name} here"))
+                continue
+            out.file, out.kind = path, hit_kind
+            if path is not None and posixpath.basename(posixpath.dirname(path)) == name and "/__init__" in path:
+                out.package_dir = posixpath.dirname(path)
+            out.steps.append(ImportStep(entry, "loaded", detail, path))
+            return self._load(out)
+        if out.namespace:
+            out.kind = "namespace"
+            out.steps.append(ImportStep("<namespace>", "loaded", "no regular package or module on sys.path: "
+                                        "the portions form a namespace package"))
+            return out
+        mapped = self.editable.get(name)
+        if mapped is not None:
+            finder, target = mapped
+            return self._load_editable(out, name, finder, target)
+        out.error = "ModuleNotFoundError"
+        out.steps.append(ImportStep("<end>", "error", f"no module named {name!r} on sys.path"))
+        return out
+
+    def _find_in_dir(self, entry: str, name: str, names: set[str]) -> tuple[str | None, str | None, str]:
+        base = f"{entry.rstrip('/')}/{name}"
+        is_namespace = False
+        detail = ""
+        if name in names:
+            for suffix, kind in self.suffixes:
+                init = f"{base}/__init__{suffix}"
+                if self._stat(init) == "file":
+                    return kind, init, f"regular package ({kind} __init__)"
+            if self._stat(base) == "dir":
+                is_namespace = True
+                acc = self.perm.traverse(self.cred, base)
+                detail = (
+                    f"{base} cannot be searched ({acc.reason()}): no __init__ is visible, so it is only a "
+                    "namespace portion and the search goes on"
+                    if not acc.allowed else f"{base} has no __init__: a namespace portion"
+                )
+        for suffix, kind in self.suffixes:
+            if name + suffix in names:
+                path = f"{entry.rstrip('/')}/{name}{suffix}"
+                if self._stat(path) == "file":
+                    return kind, path, f"{kind} module"
+                if not detail:
+                    acc = self.perm.stat(self.cred, path)
+                    detail = f"{path} is listed but cannot be stat'ed ({acc.reason()})"
+        if is_namespace:
+            return "namespace", base, detail
+        return None, None, detail
+
+    def _find_in_zip(self, entry: str, name: str, names: set[str]) -> str | None:
+        for rel in (f"{name}/__init__.py", f"{name}/__init__.pyc", f"{name}.py", f"{name}.pyc"):
+            if rel in names:
+                return f"{entry}/{rel}"
+        return None
+
+    # ---- loading --------------------------------------------------------------------------------
+
+    def _cached_bytecode(self, source: str) -> str | None:
+        d, base = posixpath.split(source)
+        stem = base[: -len(".py")]
+        pyc = f"{d}/__pycache__/{stem}.{self.cache_tag}.pyc"
+        return pyc if self._stat(pyc) == "file" and self._readable(pyc) else None
+
+    def _load(self, out: Found) -> Found:
+        path = out.file
+        if path is None or out.kind in ("zip", "frozen"):
+            return out
+        if self._readable(path):
+            return out
+        reason = self.perm.read(self.cred, path).reason()
+        if out.kind == "source":
+            pyc = self._cached_bytecode(path)
+            if pyc is not None:
+                out.note = f"source unreadable ({reason}); loads from its cached bytecode {pyc}"
+                return out
+            out.error = "PermissionError"
+        elif out.kind == "extension":
+            out.error = "ImportError"  # dlopen: "cannot open shared object file: Permission denied"
+        else:
+            out.error = "PermissionError"
+        out.note = f"found, but reading it fails: {reason}"
+        out.steps.append(ImportStep(posixpath.dirname(path), "error", out.note, path))
+        out.file = None
+        return out
+
+    def _editable_mappings(self, pth_imports: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        """module -> (finder file, target) from setuptools' editable finders that site installed."""
+        out: dict[str, tuple[str, str]] = {}
+        for pth, line in pth_imports:
+            m = _FINDER_LINE.search(line)
+            if not m:
+                continue
+            finder = f"{posixpath.dirname(pth)}/{m.group(1)}.py"
+            text = self.fs.read_text(finder) if self._readable(finder) else None
+            if not text:
+                continue
+            # the finder walks MAPPING in reverse: the last key for a name wins
+            for mod, target in parse_finder_mapping(text).items():
+                out[mod] = (finder, target)
+        return out
+
+    def _load_editable(self, out: Found, name: str, finder: str, target: str) -> Found:
+        candidates = [f"{target}/__init__.py"]
+        stem = target[: -len(posixpath.splitext(target)[1])] if posixpath.splitext(target)[1] else target
+        candidates += [stem + s for s, _k in self.suffixes]
+        for cand in candidates:
+            kind = self._stat(cand)
+            if kind is None:
+                acc = self.perm.stat(self.cred, cand)
+                if acc.denied_by is not None:
+                    # pathlib's exists() does not swallow EACCES: the finder raises
+                    out.error = "PermissionError"
+                    why = f"editable finder cannot stat {cand}: {acc.reason()}"
+                    out.steps.append(ImportStep(finder, "error", why, cand))
+                    return out
+                continue
+            out.file, out.kind = cand, "editable"
+            if cand.endswith("/__init__.py"):
+                out.package_dir = posixpath.dirname(cand)
+            why = "PEP 660 editable finder (on sys.meta_path after PathFinder)"
+            out.steps.append(ImportStep(finder, "loaded", why, cand))
+            loaded = self._load(Found(file=cand, kind="source" if cand.endswith(".py") else "extension",
+                                      package_dir=out.package_dir, steps=out.steps))
+            loaded.kind = "editable" if loaded.error is None else loaded.kind
+            return loaded
+        out.error = "ModuleNotFoundError"
+        out.steps.append(ImportStep(finder, "error", f"editable finder maps {name} to {target}, which does not exist"))
+        return out
+
+
+# ---- importlib.metadata -----------------------------------------------------------------------
+
+
+def _prepared(name: str) -> str:
+    """importlib.metadata's ``Prepared.normalize``."""
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+
+
+@dataclass
+class MetadataAnswer:
+    version: str | None
+    path: str | None  # the metadata dir/file importlib.metadata picks (None: not found)
+    ambiguous: list[str] = field(default_factory=list)  # versions, when the listing order decides
+    found: bool = False
+
+
+def metadata_version(
+    fs: Filesystem, cred: Cred, entries: list[PathEntry], dist: str,
+    versions: dict[str, str | None],
+) -> MetadataAnswer:
+    """``importlib.metadata.version(dist)`` for ``cred``: the first entry (sys.path order) whose
+    listing holds a matching ``*.dist-info``/``*.egg-info``; its METADATA (or PKG-INFO) must be
+    readable, else the answer is None. ``versions`` maps a metadata path to the version its file
+    declares. Two matches in one entry → listing-order dependent: reported, not guessed."""
+    perm = engine(fs)
+    want = _prepared(dist)
+    for pe in entries:
+        acc = perm.read(cred, pe.path)
+        if not acc.allowed or acc.real is None:
+            continue
+        node = fs.get(acc.real)
+        if node is None or node.kind != "dir":
+            continue
+        matches = []
+        for child in fs.listdir(acc.real, follow=False):
+            low = child.lower()
+            if low.endswith((".dist-info", ".egg-info")):
+                if _prepared(low.rpartition(".")[0].partition("-")[0]) == want:
+                    matches.append(f"{pe.path.rstrip('/')}/{child}")
+        if not matches:
+            continue
+        answers = [_read_version(fs, cred, m, versions) for m in sorted(matches)]
+        if len(matches) > 1:
+            vs = [a if a is not None else "None" for a in answers]
+            if len(set(vs)) > 1:
+                return MetadataAnswer(None, None, vs, True)
+        return MetadataAnswer(answers[0], sorted(matches)[0], [], True)
+    return MetadataAnswer(None, None, [], False)
+
+
+def _read_version(fs: Filesystem, cred: Cred, meta: str, versions: dict[str, str | None]) -> str | None:
+    eng = engine(fs)
+    kind = eng.stat(cred, meta)
+    if not kind.allowed or kind.real is None:
+        return None
+    node = fs.get(kind.real)
+    if node is None:
+        return None
+    if node.kind == "dir":
+        for name in ("METADATA", "PKG-INFO"):
+            p = f"{meta}/{name}"
+            # read_text() swallows a PermissionError and tries the next name
+            if fs.lookup(p) is not None and eng.read(cred, p).allowed:
+                return versions.get(meta)
+        return None
+    return versions.get(meta) if eng.read(cred, meta).allowed else None
