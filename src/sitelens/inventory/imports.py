@@ -353,9 +353,9 @@ def metadata_version(
         matches = []
         for child in fs.listdir(acc.real, follow=False):
             low = child.lower()
-            if low.endswith((".dist-info", ".egg-info")):
-                if _prepared(low.rpartition(".")[0].partition("-")[0]) == want:
-                    matches.append(f"{pe.path.rstrip('/')}/{child}")
+            stem = low.rpartition(".")[0].partition("-")[0]
+            if low.endswith((".dist-info", ".egg-info")) and _prepared(stem) == want:
+                matches.append(f"{pe.path.rstrip('/')}/{child}")
         if not matches:
             continue
         answers = [_read_version(fs, cred, m, versions) for m in sorted(matches)]
