@@ -396,6 +396,69 @@ def inventory(
             _emit(render_inventory(inv, loaded.image, fmt.value, loaded.fs), output)
 
 
+@app.command()
+def why(
+    module: Annotated[str, typer.Argument(help="The module to explain, e.g. yaml or jinja2.")],
+    ref: RefArg,
+    fmt: SimpleFormatOpt = SimpleFormat.console,
+    user: Annotated[
+        list[str] | None,
+        typer.Option("--user", help="Also explain the import for UID[:GID]; repeatable."),
+    ] = None,
+    output: OutputOpt = None,
+    platform: PlatformOpt = None,
+    insecure_registry: InsecureOpt = None,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """Why `import MODULE` loads what it loads: for each interpreter and identity, every sys.path
+    entry tried and why it was skipped, the file that loads, whose bytes those are (owner, layer,
+    version, mixed trees) and what importlib.metadata reports."""
+    from .errors import UsageError
+    from .inventory.builder import build_inventory
+    from .inventory.identities import parse_user_option, resolve_identities
+    from .inventory.import_truth import ImportTruth, cannot_start
+    from .permissions import Cred
+    from .pipeline import load
+    from .report.why import WhyResult, render_why_console, render_why_json
+
+    top = module.strip().split(".")[0]
+    with _guard():
+        if not top.isidentifier():
+            raise UsageError(f"{module!r} is not a module name")
+        users = []
+        for u in user or []:
+            try:
+                users.append(parse_user_option(u))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        with load(ref, source_options(platform, insecure_registry), cache_dir, not no_cache,
+                  progress_for_tty()) as loaded:
+            idents = resolve_identities(loaded.fs, loaded.image.config, users)
+            inv = build_inventory(loaded.fs, loaded.image, idents)
+            truth = ImportTruth(loaded.fs, inv)
+            results: list[WhyResult] = []
+            for env in inv.environments:
+                modules = truth.modules(env)
+                for ident in idents:
+                    if ident.name not in env.sys_path:
+                        continue
+                    reason = cannot_start(loaded.fs, env, ident)
+                    if reason is not None:
+                        results.append(WhyResult(env, ident.name, reason, None))
+                        continue
+                    cred = Cred.of(ident)
+                    entries = env.sys_path[ident.name]
+                    res = truth.resolver(env, cred, entries, env.pth_imports.get(ident.name, []))
+                    mi = truth.one(res, cred, entries, top, modules.get(top, []))
+                    results.append(WhyResult(env, ident.name, None, mi))
+            if fmt is SimpleFormat.json:
+                text = render_why_json(top, loaded.image, results)
+            else:
+                text = render_why_console(top, loaded.image, results, _terminal_width())
+            _emit(text, output)
+
+
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..findings import Finding, finding
 from ..fs import DELETED, Filesystem
+from ..inventory.attribution import actual_digest
 from ..inventory.model import Distribution, Inventory, OsPackage, OwnedFile
 from .base import Context, check
 from .resolution import (
@@ -42,11 +43,8 @@ _META = re.compile(r"/([^/]+?)-[^/-]*\.(dist-info|egg-info)(/|$)")
 
 
 def _all_dists(inv: Inventory) -> list[Distribution]:
-    seen: dict[str, Distribution] = {}
-    for env in inv.environments:
-        for d in env.distributions:
-            seen.setdefault(d.metadata_path, d)
-    return [seen[k] for k in sorted(seen)]
+    """Every distribution in the image, on an import path or not: ownership is about files."""
+    return inv.all_distributions()
 
 
 def _record_claims(ctx: Context) -> dict[str, list[Distribution]]:
@@ -107,14 +105,6 @@ class _Altered:
     deleted: list[tuple[OwnedFile, int]] = field(default_factory=list)
 
 
-def _actual_digest(entry_md5: bytes | None, entry_sha: bytes | None, algo: str | None) -> bytes | None:
-    if algo == "md5":
-        return entry_md5
-    if algo == "sha256":
-        return entry_sha
-    return None
-
-
 # ---- SL103 altered-os-file ---------------------------------------------------------------------
 
 SL103_FIX = {
@@ -150,7 +140,7 @@ def altered_os_file(ctx: Context) -> Iterator[Finding]:
                     continue
                 if node.kind not in ("file", "hardlink") or f.digest is None:
                     continue
-                actual = _actual_digest(node.entry.md5, node.entry.sha256, f.algo)
+                actual = actual_digest(node, f.algo)
                 if actual is None or actual == f.digest:
                     continue
                 alt.changed.append((f, node.layer))

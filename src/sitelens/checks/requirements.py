@@ -26,11 +26,14 @@ from ..inventory.model import Distribution, Environment
 from .base import Context, check
 from .resolution import (
     env_label,
+    import_text,
     installer_label,
     layer_label,
     listed,
+    loaded_copy,
     marker_environment,
     owner_label,
+    primary_module,
     remedy,
     winners,
 )
@@ -325,6 +328,49 @@ SL116_FIX = {
 }
 
 
+@dataclass
+class _Seen:
+    """What one identity gets for a requirement: the code that loads, and what metadata says."""
+
+    text: str  # in words, for the message
+    code: str | None  # version of the code that loads (None: unknown or nothing loads)
+    meta: str | None  # importlib.metadata.version()
+    dists: list[Distribution]  # the copies involved, for evidence
+    bad: bool
+
+
+def _seen_for(ctx: Context, env: Environment, ident: str, w: Wanted, anywhere: set[str]) -> _Seen | None:
+    mods = env.imports.get(ident)
+    copies = {d.metadata_path: d for d in env.distributions if d.name == w.name}
+    module = primary_module(env, w.name)
+    mi = mods.get(module) if mods and module else None
+    if mi is not None:
+        loaded = loaded_copy(list(copies.values()), mi)
+        meta_d = copies.get(mi.metadata_path or "")
+        dists = [d for d in (loaded, meta_d) if d is not None]
+        if mi.error is not None or mi.file is None:
+            return _Seen(import_text(ctx, mi), None, mi.metadata_version, dists, True)
+        code_ok = _satisfies(w.spec, mi.version)
+        meta_ok = _satisfies(w.spec, mi.metadata_version)
+        text = import_text(ctx, mi)
+        if code_ok is not False and meta_ok is False:
+            text += (f", but importlib.metadata (pip, `pip check`, your app's version checks) reports "
+                     f"{mi.metadata_version} from {mi.metadata_path}")
+        elif code_ok is False and mi.metadata_version and mi.metadata_version != mi.version:
+            text += f" while importlib.metadata reports {mi.metadata_version}"
+        return _Seen(text, mi.version, mi.metadata_version, dists, code_ok is False or meta_ok is False)
+    # No importable module is known for it (a metadata-only distribution): metadata decides.
+    entries = env.sys_path.get(ident, [])
+    have = winners(env, entries).get(w.name)
+    if have is None:
+        if w.must_exist or w.name in anywhere:
+            return _Seen("not installed on the import path", None, None, [], True)
+        return None
+    ok = _satisfies(w.spec, have.version)
+    where = f"{have.site_dir} ({installer_label(have)}, {layer_label(ctx, have.layer)})"
+    return _Seen(f"finds {have.version} in {where}", have.version, have.version, [have], ok is False)
+
+
 @check("SL116")
 def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
     sources = _requirement_sources(ctx)
@@ -338,49 +384,53 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
     seen_keys: set[tuple[str, str, str]] = set()
     for env in _target_envs(ctx):
         menv = marker_environment(env, arch)
-        per_ident = {ident: winners(env, entries) for ident, entries in env.sys_path.items()}
         anywhere = {d.name for d in env.distributions}
         for w in wanted:
             if not _marker_ok(w.marker, menv):
                 continue
-            bad: dict[str, Distribution | None] = {}
-            good: dict[str, Distribution] = {}
-            for ident, win in per_ident.items():
-                have = win.get(w.name)
-                if have is None:
-                    if w.must_exist or w.name in anywhere:
-                        bad[ident] = None
-                    continue
-                ok = _satisfies(w.spec, have.version)
-                if ok is False:
-                    bad[ident] = have
-                else:
-                    good[ident] = have
+            per_ident: dict[str, _Seen] = {}
+            for ident in env.sys_path:
+                if env.imports.get(ident, {}) is None:
+                    continue  # cannot start this interpreter: SL205
+                got = _seen_for(ctx, env, ident, w, anywhere)
+                if got is not None:
+                    per_ident[ident] = got
+            bad = {i: v for i, v in per_ident.items() if v.bad}
             if not bad:
                 continue
-            if all(v is None for v in bad.values()) and not good and not w.must_exist:
+            if all(v.code is None and v.meta is None for v in bad.values()) and not w.must_exist and \
+                    not any(not v.bad for v in per_ident.values()):
                 continue
             key = (w.source, w.name, env.executable)
             if key in seen_keys:
                 continue
             seen_keys.add(key)
-            parts = _grouped(ctx, bad, detailed=True) + _grouped(ctx, dict(good), detailed=False)
+            groups: dict[str, list[str]] = {}
+            for ident, v in per_ident.items():
+                groups.setdefault(v.text, []).append(ident)
+            parts = [f"{', '.join(ids)}: {text}" for text, ids in sorted(groups.items(), key=lambda kv: kv[1][0])]
             where = f"{w.source}" + (f" line {w.line}" if w.line else "")
-            dists = {d.metadata_path: d for d in list(bad.values()) + list(good.values()) if d}
+            first = next(iter(bad.values()))
+            if first.code is not None and _satisfies(w.spec, first.code) is False:
+                title = f"{w.source} asks for {w.text}, but {w.name} {first.code} is imported"
+            elif first.code is not None:
+                title = f"{w.source} asks for {w.text}; the code matches but importlib.metadata reports {first.meta}"
+            else:
+                title = f"{w.source} asks for {w.text}, but {w.name} is not importable"
+            dists = {d.metadata_path: d for v in per_ident.values() for d in v.dists}
             yield finding(
                 "SL116",
                 "high",
-                f"{w.source} asks for {w.text}, but {w.name} {_first_version(bad)} is imported",
-                f"{where} asks for `{w.text}`, but on {env_label(env)} "
-                + "; ".join(parts)
-                + ". The requirement had no effect for "
-                + ", ".join(sorted(bad))
+                title,
+                f"{where} asks for `{w.text}`, but on {env_label(env)} " + "; ".join(parts)
+                + ". The requirement had no effect for " + ", ".join(sorted(bad))
                 + ' (pip\'s "Requirement already satisfied", or an install they do not see).',
                 {
                     "distribution": w.name,
                     "requirement": w.text,
                     "source": w.source,
-                    "versions": [d.version for d in dists.values()],
+                    "versions": sorted({v.code for v in per_ident.values() if v.code}),
+                    "metadata_versions": sorted({v.meta for v in per_ident.values() if v.meta}),
                     "paths": [w.source, *dists],
                     "layers": sorted({d.layer for d in dists.values() if d.layer is not None}),
                     "owners": [owner_label(d) for d in dists.values()],
@@ -390,35 +440,6 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
                 remedy(ctx, {k: t.format(src=w.source, name=w.name) for k, t in SL116_FIX.items()}),
                 key=(w.source, w.name),
             )
-
-
-def _first_version(bad: dict[str, Distribution | None]) -> str:
-    for d in bad.values():
-        if d is not None:
-            return str(d.version)
-    return "(not installed)"
-
-
-def _grouped(ctx: Context, seen: dict[str, Distribution | None], detailed: bool) -> list[str]:
-    """'image-user, arbitrary-uid import 3.1.2 from ...': identities that see one copy together."""
-    groups: dict[str | None, list[str]] = {}
-    dists: dict[str, Distribution] = {}
-    for ident, d in seen.items():
-        groups.setdefault(d.metadata_path if d else None, []).append(ident)
-        if d is not None:
-            dists[d.metadata_path] = d
-    out = []
-    for mp, idents in groups.items():
-        who = ", ".join(idents)
-        if mp is None:
-            out.append(f"{who}: not importable")
-            continue
-        d = dists[mp]
-        where = f"{d.site_dir} ({installer_label(d)}"
-        where += f", {layer_label(ctx, d.layer)})" if detailed else ")"
-        verb = "imports" if len(idents) == 1 else "import"
-        out.append(f"{who} {verb} {d.version} from {where}")
-    return out
 
 
 __all__ = ["listed", "parse_lock", "parse_requirements_txt"]

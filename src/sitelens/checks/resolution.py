@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 from ..findings import Finding, finding
-from ..inventory.model import Distribution, Environment, PathEntry
+from ..inventory.attribution import content_layer
+from ..inventory.attribution import owner_label as owner_label
+from ..inventory.import_truth import ImportTruth
+from ..inventory.model import Distribution, Environment, ModuleImport, PathEntry
+from ..permissions import Cred
 from ..strategy import remediation_for, strategy_for
 from .base import Context, check, layer_label
 
@@ -27,13 +30,6 @@ MAX_LISTED = 8  # paths named in a message; evidence carries them all
 
 def norm(path: str) -> str:
     return posixpath.normpath(path) if path else path
-
-
-def owner_label(d: Distribution) -> str:
-    """DESIGN §6 owner form: ``dpkg:python3-jinja2`` or ``pip:<metadata path>``."""
-    if d.owner_package:
-        return d.owner_package if ":" in d.owner_package else f"{d.installer}:{d.owner_package}"
-    return f"{d.installer}:{d.metadata_path}"
 
 
 def installer_label(d: Distribution) -> str:
@@ -69,11 +65,22 @@ def path_positions(entries: Iterable[PathEntry]) -> dict[str, int]:
     return out
 
 
+def _same_install(a: Distribution, b: Distribution) -> bool:
+    """An editable install seen twice: the ``.egg-link``/PEP 660 record in a site dir and the
+    project's own ``.egg-info`` in the source tree it points at (which is on the path too)."""
+    for x, y in ((a, b), (b, a)):
+        t = norm(x.editable_target or "")
+        if t and (norm(y.site_dir) == t or norm(y.metadata_path).startswith(t.rstrip("/") + "/")):
+            return True
+    return False
+
+
 def ordered_copies(env: Environment, entries: list[PathEntry]) -> dict[str, list[Distribution]]:
-    """name -> the copies on this import path, first (winning) first.
+    """name -> the installs on this import path, in path order (an editable install is one).
 
     Copies in one site dir keep a stable order by metadata path (which one importlib.metadata
-    picks there is undecidable: SL105 reports it)."""
+    picks there is undecidable: SL105 reports it). Which copy's *code* loads is not decided
+    here: see :func:`loaded_copy`."""
     pos = path_positions(entries)
     by_name: dict[str, list[tuple[int, str, Distribution]]] = {}
     for d in env.distributions:
@@ -81,11 +88,112 @@ def ordered_copies(env: Environment, entries: list[PathEntry]) -> dict[str, list
         if i is None:
             continue
         by_name.setdefault(d.name, []).append((i, d.metadata_path, d))
-    return {n: [t[2] for t in sorted(v, key=lambda t: (t[0], t[1]))] for n, v in by_name.items()}
+    out: dict[str, list[Distribution]] = {}
+    for n, v in by_name.items():
+        kept: list[Distribution] = []
+        for _i, _mp, d in sorted(v, key=lambda t: (t[0], t[1])):
+            if not any(_same_install(d, k) for k in kept):
+                kept.append(d)
+        out[n] = kept
+    return out
 
 
 def winners(env: Environment, entries: list[PathEntry]) -> dict[str, Distribution]:
+    """name -> the copy importlib.metadata finds first (metadata order, not the code that loads)."""
     return {n: copies[0] for n, copies in ordered_copies(env, entries).items()}
+
+
+# ---- import truth, as the checks read it ---------------------------------------------------------
+
+
+def truth(ctx: Context) -> ImportTruth:
+    """The inventory's import resolver and attribution, built once per audit."""
+    got = ctx.cache.get("import_truth")
+    if not isinstance(got, ImportTruth):
+        got = ctx.cache["import_truth"] = ImportTruth(ctx.fs, ctx.inventory)
+    return got
+
+
+def primary_module(env: Environment, name: str) -> str | None:
+    """The top-level module that stands for distribution ``name`` (``PyYAML`` → ``yaml``): the one
+    named like it, else the first whose code is attributed to it."""
+    candidates: set[str] = set()
+    for mods in env.imports.values():
+        for mod, mi in (mods or {}).items():
+            if mi.distribution == name:
+                candidates.add(mod)
+    if not candidates:
+        return None
+    like = name.replace("-", "_")
+    if like in candidates:
+        return like
+    return sorted(candidates)[0]
+
+
+def loaded_copy(copies: list[Distribution], mi: ModuleImport | None) -> Distribution | None:
+    """The copy whose recorded bytes are the code that loads (None: none of them, or no import)."""
+    if mi is None or mi.owner is None or mi.file is None:
+        return None
+    for d in copies:
+        if owner_label(d) == mi.owner and (mi.version is None or d.version == mi.version):
+            return d
+    for d in copies:
+        if owner_label(d) == mi.owner:
+            return d
+    return None
+
+
+def dist_layers(ctx: Context, d: Distribution) -> tuple[int | None, int | None]:
+    """(layer that installed the copy's metadata, layer that last touched it): a later
+    ``chmod -R``/``chown -R`` re-ships the files but did not install them."""
+    for name in ("METADATA", "PKG-INFO", ""):
+        p = f"{d.metadata_path}/{name}" if name else d.metadata_path
+        real = ctx.fs.resolve(p)
+        if real is not None:
+            return content_layer(ctx.fs, real), d.layer
+    return d.layer, d.layer
+
+
+def import_text(ctx: Context, mi: ModuleImport | None) -> str:
+    """How one identity's import of a module ends, in words."""
+    if mi is None:
+        return "cannot start the interpreter"
+    if mi.error is not None:
+        why = next((s.detail for s in reversed(mi.steps) if s.outcome == "error"), "")
+        return f"import {mi.module} fails with {mi.error}" + (f" ({why})" if why else "")
+    if mi.file is None:
+        portions = ", ".join(mi.namespace) or "nothing"
+        return (f"imports {mi.module} as an empty namespace package ({portions}): `from {mi.module} import …` "
+                "fails")
+    owner = f", {mi.owner}" if mi.owner and mi.owner != "unknown" else ""
+    version = mi.version or "unknown version"
+    mixed = "; mixed tree: files of " + ", ".join(mi.owners) if mi.mixed else ""
+    return f"loads {mi.module} {version} from {mi.file} ({layer_label(ctx, mi.layer)}{owner}{mixed})"
+
+
+def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, ModuleImport]]:
+    """identity (or ``identity with -s``…) -> its imports; identities that cannot start the
+    interpreter are left out (SL205 is their finding)."""
+    out: dict[str, dict[str, ModuleImport]] = {}
+    for ident, mods in env.imports.items():
+        if mods is not None:
+            out[ident] = mods
+    variants = flag_variants(ctx, env)
+    extra = [v for v in variants if v not in env.sys_path]
+    if not extra:
+        return out
+    t = truth(ctx)
+    modules = t.modules(env)
+    creds = {i.name: Cred.of(i) for i in ctx.inventory.identities}
+    for v in extra:
+        base = v.split(" with ", 1)[0]
+        if base not in out or base not in creds:
+            continue
+        entries = variants[v]
+        kept_dirs = {norm(e.path) for e in entries}
+        pth = [(f, line) for f, line in env.pth_imports.get(base, []) if norm(posixpath.dirname(f)) in kept_dirs]
+        out[v] = t.resolve(env, creds[base], entries, pth, modules)
+    return out
 
 
 def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
@@ -159,14 +267,6 @@ def marker_environment(env: Environment, architecture: str = "amd64") -> dict[st
     }
 
 
-@dataclass
-class Seen:
-    """A winner as one identity sees it."""
-
-    identity: str
-    dist: Distribution | None
-
-
 def _copy_text(ctx: Context, d: Distribution) -> str:
     return f"{d.version or '?'} in {d.site_dir} ({installer_label(d)}, {layer_label(ctx, d.layer)})"
 
@@ -192,6 +292,14 @@ SL101_FIX = {
 }
 
 
+def _install_text(ctx: Context, d: Distribution) -> str:
+    installed, touched = dist_layers(ctx, d)
+    text = f"{d.version or '?'} in {d.site_dir} ({installer_label(d)}, installed in {layer_label(ctx, installed)}"
+    if touched is not None and touched != installed:
+        text += f", last touched in {layer_label(ctx, touched)}"
+    return text + ")"
+
+
 @check("SL101")
 def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
     for env in _iter_envs(ctx):
@@ -200,55 +308,73 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
         if env.kind == "venv" and env.venv is not None and env.venv.include_system_site_packages:
             continue
         groups: dict[tuple[str, ...], list[str]] = {}
-        sample: dict[tuple[str, ...], list[Distribution]] = {}
+        sample: dict[tuple[str, ...], tuple[list[Distribution], Distribution | None, ModuleImport | None]] = {}
         for ident, entries in env.sys_path.items():
+            mods = env.imports.get(ident, {})
+            if mods is None:
+                continue  # this identity cannot start the interpreter (SL205)
             for name, copies in ordered_copies(env, entries).items():
-                dirs = []
-                for d in copies:
-                    if norm(d.site_dir) not in dirs:
-                        dirs.append(norm(d.site_dir))
-                if len(dirs) < 2:
-                    continue
                 one_per_dir: list[Distribution] = []
                 for d in copies:
                     if all(norm(x.site_dir) != norm(d.site_dir) for x in one_per_dir):
                         one_per_dir.append(d)
-                key = (name, *[x.metadata_path for x in one_per_dir])
+                if len(one_per_dir) < 2:
+                    continue
+                module = primary_module(env, name)
+                mi = mods.get(module) if module else None
+                loaded = loaded_copy(copies, mi)
+                key = (name, loaded.metadata_path if loaded else "", mi.file or "" if mi else "",
+                       *[x.metadata_path for x in one_per_dir])
                 groups.setdefault(key, []).append(ident)
-                sample[key] = one_per_dir
+                sample[key] = (one_per_dir, loaded, mi)
         for key, idents in sorted(groups.items()):
-            copies = sample[key]
+            copies, loaded, mi = sample[key]
             name = key[0]
-            win, losers = copies[0], copies[1:]
+            first = copies[0]
             versions = [d.version for d in copies]
-            differ = len({v for v in versions}) > 1
-            lost = "; ".join(_copy_text(ctx, d) for d in losers)
-            msg = (
-                f"{win.raw_name or name} is installed {len(copies)} times on the import path of "
-                f"{env_label(env)} for {', '.join(idents)}: {_copy_text(ctx, win)} wins (first on "
-                f"the path) over {lost}."
-            )
+            differ = len(set(versions)) > 1
+            others = [d for d in copies if d is not loaded]
+            msg = (f"{first.raw_name or name} is installed {len(copies)} times on the import path of "
+                   f"{env_label(env)} for {', '.join(idents)}. ")
+            if loaded is not None and mi is not None:
+                msg += (f"`import {mi.module}` loads {loaded.version} from {mi.file} ({installer_label(loaded)}, "
+                        f"bytes from {layer_label(ctx, mi.layer)})")
+                msg += (f"; the package dir is a mixed tree: files of {', '.join(mi.owners)}. " if mi.mixed
+                        else ". ")
+                if loaded is not first:
+                    msg += (f"importlib.metadata and pip find {first.version} in {first.site_dir} first, "
+                            "so tools report a version that is not the code that runs. ")
+                msg += "Other copies: " + "; ".join(_install_text(ctx, d) for d in others) + "."
+                win_version = loaded.version
+            else:
+                msg += ("Copies: " + "; ".join(_install_text(ctx, d) for d in copies) + ". "
+                        + (f"For them, Python {import_text(ctx, mi)}." if mi is not None else
+                           f"No importable module of {name} was found, so no copy's code loads."))
+                win_version = mi.version if mi is not None and mi.version else first.version
             if differ:
-                msg += (
-                    f" Code that imports {name} gets {win.version}, while tools that inspect "
-                    f"the other copy (or its OS package) believe {losers[0].version} is installed."
-                )
+                msg += (f" Code that imports {name} gets {win_version}, while tools that inspect another copy "
+                        "(or its OS package) believe a different version is installed.")
             else:
                 msg += " The versions are equal, so behaviour is the same, but two installers now manage it."
+            losers = [d for d in copies if d is not loaded] if loaded is not None else copies[1:]
+            layers = [dist_layers(ctx, d) for d in copies]
             yield finding(
                 "SL101",
                 "high" if differ else "low",
-                f"{name} {win.version} shadows {name} {', '.join(str(d.version) for d in losers)}",
+                f"{name} {win_version} shadows {name} {', '.join(str(d.version) for d in losers)}",
                 msg,
                 {
                     "distribution": name,
                     "versions": versions,
                     "paths": [d.metadata_path for d in copies],
-                    "layers": [d.layer for d in copies],
+                    "layers": [installed for installed, _t in layers],
+                    "last_touched_layers": [touched for _i, touched in layers],
                     "owners": [owner_label(d) for d in copies],
                     "identity": idents,
                     "interpreter": env.executable,
-                    "winner": win.metadata_path,
+                    "winner": loaded.metadata_path if loaded is not None else None,
+                    "loaded_file": mi.file if mi is not None else None,
+                    "loaded_version": mi.version if mi is not None else None,
                 },
                 remedy(ctx, {k: v.format(name=name) for k, v in SL101_FIX.items()}),
                 key=(env.executable, name, tuple(sorted(d.site_dir for d in copies))),
@@ -268,48 +394,52 @@ SL102_FIX = {
 }
 
 
+def _outcome(mi: ModuleImport) -> tuple[object, ...]:
+    return (mi.file, mi.version, mi.error, tuple(mi.namespace) if mi.file is None and mi.error is None else ())
+
+
 @check("SL102")
 def context_dependent_import(ctx: Context) -> Iterator[Finding]:
     for env in _iter_envs(ctx):
-        variants = flag_variants(ctx, env)
-        if len(variants) < 2:
+        per_variant = variant_imports(ctx, env)
+        if len(per_variant) < 2:
             continue
-        seen: dict[str, dict[str, Distribution | None]] = {}
-        per_variant = {v: winners(env, entries) for v, entries in variants.items()}
-        names = sorted({n for w in per_variant.values() for n in w})
-        for name in names:
-            seen[name] = {v: per_variant[v].get(name) for v in variants}
-        for name, by_v in seen.items():
-            keys = {(d.metadata_path if d else None) for d in by_v.values()}
-            if len(keys) < 2:
+        names = sorted({m for mods in per_variant.values() for m in mods})
+        for module in names:
+            seen = {v: mods[module] for v, mods in per_variant.items() if module in mods}
+            outcomes: dict[tuple[object, ...], list[str]] = {}
+            for v, mi in seen.items():
+                outcomes.setdefault(_outcome(mi), []).append(v)
+            if len(outcomes) < 2:
                 continue
-            outcome: dict[str | None, list[str]] = {}
-            for v, d in by_v.items():
-                outcome.setdefault(d.metadata_path if d else None, []).append(v)
-            parts = []
-            dists = {d.metadata_path: d for d in by_v.values() if d}
-            for mp, vs in sorted(outcome.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-                if mp is None:
-                    parts.append(f"{', '.join(vs)}: not importable")
-                else:
-                    parts.append(f"{', '.join(vs)}: {_copy_text(ctx, dists[mp])}")
-            some = next(d for d in by_v.values() if d)
+            groups = sorted(outcomes.values(), key=lambda vs: vs[0])
+            parts = [f"{', '.join(vs)}: {import_text(ctx, seen[vs[0]])}" for vs in groups]
+            falls = [s for mi in seen.values() for s in mi.steps
+                     if s.outcome == "namespace" and "cannot be searched" in s.detail]
+            why = ""
+            if falls:
+                why = (f" {falls[0].detail}; Python does not report this, it silently goes on down sys.path.")
+            mis = list(seen.values())
+            dist = next((mi.distribution for mi in mis if mi.distribution), module)
             yield finding(
                 "SL102",
                 "high",
-                f"{name} depends on who runs {env.executable}",
-                f"Which {name} {env_label(env)} imports depends on the identity or flags: " + "; ".join(parts) + ".",
+                f"import {module} depends on who runs {env.executable}",
+                f"What `import {module}` does on {env_label(env)} depends on the identity or flags: "
+                + "; ".join(parts) + "." + why,
                 {
-                    "distribution": name,
-                    "versions": [d.version if d else None for d in by_v.values()],
-                    "paths": sorted(dists),
-                    "layers": sorted({d.layer for d in dists.values() if d.layer is not None}),
-                    "owners": sorted({owner_label(d) for d in dists.values()}),
-                    "identity": {v: (d.metadata_path if d else None) for v, d in by_v.items()},
+                    "distribution": dist,
+                    "module": module,
+                    "versions": [mi.version for mi in mis],
+                    "paths": sorted({mi.file for mi in mis if mi.file}),
+                    "layers": sorted({mi.layer for mi in mis if mi.layer is not None}),
+                    "owners": sorted({mi.owner for mi in mis if mi.owner}),
+                    "identity": {v: (mi.file if mi.error is None else mi.error) for v, mi in seen.items()},
                     "interpreter": env.executable,
                 },
-                remedy(ctx, {k: t.format(name=some.raw_name or name) for k, t in SL102_FIX.items()}),
-                key=(env.executable, name),
+                remedy(ctx, {k: t.format(name=dist) for k, t in SL102_FIX.items()}),
+                # one distribution's main module keeps the 0.1 fingerprint; its other modules add theirs
+                key=(env.executable, dist) if module == dist.replace("-", "_") else (env.executable, dist, module),
             )
 
 
@@ -328,9 +458,8 @@ SL105_FIX = {
 @check("SL105")
 def duplicate_metadata(ctx: Context) -> Iterator[Finding]:
     groups: dict[tuple[str, str], dict[str, Distribution]] = {}
-    for env in _iter_envs(ctx):
-        for d in env.distributions:
-            groups.setdefault((norm(d.site_dir), d.name), {})[d.metadata_path] = d
+    for d in ctx.inventory.all_distributions():
+        groups.setdefault((norm(d.site_dir), d.name), {})[d.metadata_path] = d
     for (site, name), by_path in sorted(groups.items()):
         if len(by_path) < 2:
             continue
