@@ -7,8 +7,10 @@ import hashlib
 import json
 
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink, build, write_oci_layout
-from sitelens.inventory.builder import build_inventory, visible_distribution
+from sitelens.inventory.builder import build_inventory
+from sitelens.inventory.imports import metadata_version
 from sitelens.inventory.model import Identity
+from sitelens.permissions import ROOT as ROOT_CRED
 from sitelens.report.inventory import inventory_document
 from tests.helpers import fs_from_spec, image_from_built
 
@@ -128,8 +130,10 @@ def test_pyinv_bad_metadata_is_parsed_with_warnings() -> None:
     assert paths.count(SP) == 1
     assert any("__editable___ed_1_2_finder" in line for _, line in env.pth_imports["root"])
     assert f"{SP}/eggy-3.0-py3.11.egg" in paths  # via easy-install.pth
-    assert visible_distribution(env, "root", "eggy").kind == "egg"  # type: ignore[union-attr]
-    assert visible_distribution(env, "root", "ODDCASE").version == "2.0.post1"  # type: ignore[union-attr]
+    versions = {d.metadata_path: d.version for d in env.distributions}
+    entries = env.sys_path["root"]
+    assert metadata_version(fs, ROOT_CRED, entries, "eggy", versions).path == f"{SP}/eggy-3.0-py3.11.egg"
+    assert metadata_version(fs, ROOT_CRED, entries, "ODDCASE", versions).version == "2.0.post1"
     # entrypoint: python -sE -m good
     assert inv.entrypoint is not None and inv.entrypoint.interpreter == "/usr/bin/python3"
     assert inv.entrypoint.flags == ["-s", "-E"] and inv.entrypoint.script == "-m good"

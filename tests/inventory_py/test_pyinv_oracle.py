@@ -16,10 +16,12 @@ from packaging.utils import canonicalize_name
 
 from fixtures.debian_root import RootUnavailable, run_in_root
 from sitelens.image import Image, ImageConfig
-from sitelens.inventory.builder import build_inventory, environment_for, visible_distribution
+from sitelens.inventory.builder import build_inventory, environment_for
 from sitelens.inventory.distributions import DirScanner
+from sitelens.inventory.imports import ImportResolver, metadata_version
 from sitelens.inventory.model import Identity
-from sitelens.inventory.syspath import compute_sys_path, locate_module, runtime_env, who_of
+from sitelens.inventory.syspath import compute_sys_path, runtime_env
+from sitelens.permissions import Cred
 from tests.helpers import require_tool
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -112,6 +114,7 @@ def _predict(fs, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] =
     inv = build_inventory(fs, Image("fixture", None, config, []), identities=[ident])
     env = environment_for(inv, exe, fs)
     assert env is not None, f"no environment found for {exe}"
+    sp = None
     if flags:
         sp = compute_sys_path(fs, env.interpreter, exe, ident, config, list(flags))
         env.sys_path[ident.name] = sp.entries
@@ -126,11 +129,12 @@ def _predict(fs, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] =
     if ident.name in env.startup_errors:
         return {"startup_error": True}
     entries = env.sys_path[ident.name]
-    versions = {}
-    for n in NAMES:
-        d = visible_distribution(env, ident.name, n)
-        versions[n] = d.version if d else None
-    files = {m: locate_module(fs, entries, m, env.version, who_of(ident)) for m in MODULES}
+    cred = Cred.of(ident)
+    declared = {d.metadata_path: d.version for d in env.distributions}
+    versions = {n: metadata_version(fs, cred, entries, n, declared).version for n in NAMES}
+    pth = sp.pth_imports if sp is not None else env.pth_imports.get(ident.name, [])
+    resolver = ImportResolver(fs, cred, env.version, entries, pth, stdlib=env.interpreter.stdlib)
+    files = {m: resolver.find(m).file for m in MODULES}
     return {"path": [e.path for e in entries], "versions": versions, "files": files}
 
 

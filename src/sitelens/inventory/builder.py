@@ -179,27 +179,3 @@ def environment_for(inv: Inventory, executable: str, fs: Filesystem) -> Environm
         if env.kind != "venv" and env.interpreter.real_path == real:
             return env
     return None
-
-
-def visible_distribution(env: Environment, identity: str, name: str) -> Distribution | None:
-    """What ``importlib.metadata.distribution(name)`` finds for ``identity``: the first
-    dist-info/egg-info named ``name`` in sys.path order (within one dir: sorted order, which
-    is only a guess when several match — see SL105)."""
-    from .distributions import normalize
-
-    want = normalize(name)
-    for entry in env.sys_path.get(identity, []):
-        if not entry.listable:
-            continue  # importlib.metadata finds nothing in a dir it cannot list
-        for d in env.distributions:
-            if d.name != want:
-                continue
-            if d.site_dir == entry.path and d.kind in _METADATA_KINDS:
-                return d
-            # an .egg dir on sys.path (easy-install.pth) carries its metadata in EGG-INFO/
-            if d.kind == "egg" and d.metadata_path == entry.path:
-                return d
-    return None
-
-
-_METADATA_KINDS = ("dist-info", "egg-info", "egg-info-file")

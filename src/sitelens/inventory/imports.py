@@ -325,6 +325,12 @@ def _prepared(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
 
 
+def _legacy(name: str) -> str:
+    """importlib.metadata's ``Prepared.legacy_normalize`` (of an egg's base name's first part)."""
+    return name.rpartition(".")[0].partition("-")[0].lower().replace("-", "_") if name.endswith(".egg") else \
+        name.lower().replace("-", "_")
+
+
 @dataclass
 class MetadataAnswer:
     version: str | None
@@ -351,11 +357,16 @@ def metadata_version(
         if node is None or node.kind != "dir":
             continue
         matches = []
+        base = posixpath.basename(pe.path.rstrip("/")).lower()
         for child in fs.listdir(acc.real, follow=False):
             low = child.lower()
             stem = low.rpartition(".")[0].partition("-")[0]
             if low.endswith((".dist-info", ".egg-info")) and _prepared(stem) == want:
                 matches.append(f"{pe.path.rstrip('/')}/{child}")
+            elif base.endswith(".egg") and low == "egg-info" and _legacy(base) == _legacy(dist):
+                # an .egg dir on sys.path carries its metadata in EGG-INFO/ (Lookup.eggs)
+                return MetadataAnswer(_read_version(fs, cred, f"{pe.path}/{child}", {f"{pe.path}/{child}":
+                                                    versions.get(pe.path)}), pe.path, [], True)
         if not matches:
             continue
         answers = [_read_version(fs, cred, m, versions) for m in sorted(matches)]

@@ -155,7 +155,11 @@ class _Builder:
                 continue
             if line.startswith(("import ", "import\t")):
                 # Executed by site; sitelens only records it (it may change sys.path or meta_path).
-                self.out.pth_imports.append((full, line.rstrip("\r\n")))
+                # In a venv site.venv() and the PREFIXES loop both process the venv's site dir, so
+                # CPython runs such a line twice: it is one line of one file, recorded once.
+                rec = (full, line.rstrip("\r\n"))
+                if rec not in self.out.pth_imports:
+                    self.out.pth_imports.append(rec)
                 continue
             target = _pyfs.abspath(posixpath.join(sitedir, line.rstrip()), self.cwd)
             if target not in self.known and _pyfs.exists(self.fs, target, self.who):
@@ -310,39 +314,3 @@ def compute_sys_path(
             if _pyfs.isdir(fs, sd, who):
                 b.addsitedir(sd, "venv-site" if is_virtual and p == out.prefix else "site")
     return out
-
-
-# ---- where an import lands ------------------------------------------------------------------
-
-
-def extension_suffixes(version: str, arch: str = "x86_64-linux-gnu") -> list[str]:
-    major, minor = version.split(".", 1)
-    return [f".cpython-{major}{minor}-{arch}.so", ".abi3.so", ".so"]
-
-
-def locate_module(
-    fs: Filesystem, entries: list[PathEntry], name: str, version: str, who: _pyfs.Cred = _pyfs.ROOT
-) -> str | None:
-    """The file ``import name`` (top level) loads, as PathFinder/FileFinder would find it.
-
-    Regular packages and modules win in sys.path order; a namespace package (a dir without
-    ``__init__``) is used only when nothing regular is found anywhere.
-    """
-    suffixes = [*extension_suffixes(version), ".py", ".pyc"]
-    namespace: str | None = None
-    for e in entries:
-        names = _pyfs.listdir(fs, e.path, who)
-        if names is None:
-            continue
-        present = set(names)
-        if name in present and _pyfs.isdir(fs, f"{e.path}/{name}", who):
-            inner = _pyfs.listdir(fs, f"{e.path}/{name}", who) or []
-            for suf in suffixes:
-                if "__init__" + suf in inner:
-                    return f"{e.path}/{name}/__init__{suf}"
-            if namespace is None:
-                namespace = f"{e.path}/{name}"
-        for suf in suffixes:
-            if name + suf in present:
-                return f"{e.path}/{name}{suf}"
-    return namespace

@@ -42,6 +42,10 @@ _REQ_NAMES = re.compile(
     r"(^requirements.*\.(txt|in)$|.*-requirements\.txt$|^constraints.*\.txt$|^Pipfile\.lock$"
     r"|^poetry\.lock$|^uv\.lock$|^pylock(\..*)?\.toml$|^pyproject\.toml$)"
 )
+# Zip archives Python imports from: the stdlib zip (getpath always lists it) and zipped eggs. The
+# import resolver reads their central directory; a bigger one stays unknown ("not captured").
+_ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
+
 # Files whose md5 we compute besides the sha256: what dpkg may own on the Python side.
 _MD5_PATH = re.compile(r"/python[^/]*/|-packages/|/s?bin/|/conda-meta/")
 
@@ -65,6 +69,8 @@ def capture_limit(path: str) -> int:
         return 4 * MIB
     if _REQ_NAMES.match(name) and "-packages/" not in path:
         return 1 * MIB
+    if _ZIP_NAMES.match(name):
+        return 32 * MIB
     return 0
 
 

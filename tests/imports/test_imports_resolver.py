@@ -1,0 +1,210 @@
+"""The import resolver on small real layer tars: each rule of CPython's finders, one test each.
+
+The chroot oracle (the image's own interpreter, identity dropped before exec) checks the same rules
+on images built from real wheels and .debs; these pin each rule down on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+
+import pytest
+
+from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink
+from sitelens.fs import Filesystem
+from sitelens.inventory.attribution import Attributor
+from sitelens.inventory.imports import ImportResolver, metadata_version
+from sitelens.inventory.model import Distribution, OsPackage, OwnedFile, PathEntry, RecordEntry
+from sitelens.permissions import Cred
+from tests.helpers import fs_from_spec
+
+ROOT = Cred(0, 0, frozenset({0}))
+ARB = Cred(1000620000, 0, frozenset({0}))
+APP = Cred(1000, 1000, frozenset())
+SO = ".cpython-311-x86_64-linux-gnu.so"
+
+A = "/usr/local/lib/python3.11/site-packages"
+B = "/usr/lib/python3/dist-packages"
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def fs() -> Filesystem:
+    spec = ImageSpec([LayerSpec([
+        Dir("/usr/local/lib/python3.11"), Dir(A), Dir(B), Dir("/usr/lib/python3.11"),
+        # 1. a package dir only root can search, and a later copy of the same name
+        Dir(f"{A}/yaml", 0o700), File(f"{A}/yaml/__init__.py", b"v = 'new'\n", 0o600),
+        Dir(f"{B}/yaml"), File(f"{B}/yaml/__init__.py", b"v = 'os'\n"),
+        # 2. the same, with no later copy: an empty namespace package
+        Dir(f"{A}/flask", 0o700), File(f"{A}/flask/__init__.py", b"", 0o600),
+        # 3. a readable dir with an unreadable __init__; and one rescued by its cached bytecode
+        Dir(f"{A}/secret"), File(f"{A}/secret/__init__.py", b"", 0o600),
+        Dir(f"{A}/cached"), File(f"{A}/cached/__init__.py", b"", 0o600),
+        Dir(f"{A}/cached/__pycache__"), File(f"{A}/cached/__pycache__/__init__.cpython-311.pyc", b"pyc", 0o644),
+        # 4. an extension module and a source module of one name; a package beats both
+        File(f"{A}/speed{SO}", b"\x7fELF", 0o755), File(f"{A}/speed.py", b""),
+        Dir(f"{A}/both"), File(f"{A}/both/__init__.py", b""), File(f"{A}/both.py", b""),
+        File(f"{A}/unmappable{SO}", b"\x7fELF", 0o700),
+        # 5. sourceless bytecode
+        File(f"{A}/compiled.pyc", b"pyc"),
+        # 6. a namespace package split over two site dirs
+        Dir(f"{A}/ns"), File(f"{A}/ns/one.py", b""), Dir(f"{B}/ns"), File(f"{B}/ns/two.py", b""),
+        # 7. a PYTHONPATH dir only root may list, holding a module that exists nowhere else
+        Dir("/opt/private", 0o700), File("/opt/private/hidden.py", b""),
+        # 8. the stdlib zip
+        File("/usr/lib/python311.zip", _zip({"zipped/__init__.py": b"", "zmod.py": b""})),
+        # 9. an editable finder installed by a .pth import line
+        File(f"{A}/__editable___proj_1_0_finder.py", b"MAPPING = {'proj': '/src/proj'}\n"),
+        Dir("/src/proj"), File("/src/proj/__init__.py", b""),
+        # 10. a symlinked package dir
+        Dir("/data/real"), File("/data/real/__init__.py", b""), Symlink(f"{B}/linked", "/data/real"),
+    ])])
+    return fs_from_spec(spec)
+
+
+def _entries(*paths: str) -> list[PathEntry]:
+    return [PathEntry(p, "site") for p in paths]
+
+
+PATH = _entries("/opt/private", "/usr/lib/python311.zip", "/usr/lib/python3.11", A, B)
+PTH = [(f"{A}/__editable__.proj-1.0.pth",
+        "import __editable___proj_1_0_finder; __editable___proj_1_0_finder.install()")]
+
+
+def _find(fs: Filesystem, cred: Cred, name: str):  # type: ignore[no-untyped-def]
+    return ImportResolver(fs, cred, "3.11", PATH, PTH).find(name)
+
+
+def test_untraversable_package_falls_through_to_the_next_copy(fs: Filesystem) -> None:
+    assert _find(fs, ROOT, "yaml").file == f"{A}/yaml/__init__.py"
+    got = _find(fs, ARB, "yaml")
+    assert got.file == f"{B}/yaml/__init__.py" and got.error is None
+    ns_step = next(s for s in got.steps if s.outcome == "namespace")
+    assert "cannot be searched" in ns_step.detail and ns_step.entry == A
+
+
+def test_untraversable_package_with_no_later_copy_is_an_empty_namespace(fs: Filesystem) -> None:
+    got = _find(fs, ARB, "flask")
+    assert got.file is None and got.error is None and got.namespace == [f"{A}/flask"]
+    assert _find(fs, ROOT, "flask").file == f"{A}/flask/__init__.py"
+
+
+def test_unreadable_source_raises_permission_error_unless_bytecode_is_cached(fs: Filesystem) -> None:
+    got = _find(fs, ARB, "secret")
+    assert got.error == "PermissionError" and got.file is None
+    assert _find(fs, ROOT, "secret").error is None
+    cached = _find(fs, ARB, "cached")
+    assert cached.error is None and cached.file == f"{A}/cached/__init__.py" and "cached bytecode" in cached.note
+
+
+def test_suffix_order_and_package_precedence(fs: Filesystem) -> None:
+    assert _find(fs, APP, "speed").file == f"{A}/speed{SO}"
+    assert _find(fs, APP, "both").file == f"{A}/both/__init__.py"
+    assert _find(fs, APP, "compiled").file == f"{A}/compiled.pyc"
+    assert _find(fs, APP, "unmappable").error == "ImportError"  # dlopen cannot read it
+
+
+def test_namespace_portions_from_two_site_dirs(fs: Filesystem) -> None:
+    got = _find(fs, APP, "ns")
+    assert got.file is None and got.error is None and got.namespace == [f"{A}/ns", f"{B}/ns"]
+
+
+def test_unlistable_entry_is_skipped_silently(fs: Filesystem) -> None:
+    assert _find(fs, ROOT, "hidden").file == "/opt/private/hidden.py"
+    got = _find(fs, APP, "hidden")
+    assert got.error == "ModuleNotFoundError"
+    assert got.steps[0].outcome == "unlistable"
+
+
+def test_stdlib_zip_is_searched_by_zipimport(fs: Filesystem) -> None:
+    assert _find(fs, APP, "zmod").file == "/usr/lib/python311.zip/zmod.py"
+    assert _find(fs, APP, "zipped").file == "/usr/lib/python311.zip/zipped/__init__.py"
+
+
+def test_editable_finder_is_consulted_after_sys_path(fs: Filesystem) -> None:
+    got = _find(fs, APP, "proj")
+    assert got.file == "/src/proj/__init__.py" and got.kind == "editable"
+
+
+def test_frozen_modules_are_not_searched(fs: Filesystem) -> None:
+    r = ImportResolver(fs, APP, "3.11", PATH, [], stdlib="/usr/lib/python3.11")
+    assert r.find("os").file == "/usr/lib/python3.11/os.py"
+    assert ImportResolver(fs, APP, "3.10", PATH, []).find("os").error == "ModuleNotFoundError"
+
+
+def test_symlinked_package_keeps_the_unresolved_file_name(fs: Filesystem) -> None:
+    assert _find(fs, APP, "linked").file == f"{B}/linked/__init__.py"
+
+
+# ---- attribution and importlib.metadata --------------------------------------------------------
+
+OLD_INIT, NEW_INIT, SAME, LEFTOVER = b"v = '1.0'\n", b"v = '2.0'\n", b"shared = 1\n", b"old_only = 1\n"
+
+
+def _sha(b: bytes) -> bytes:
+    return hashlib.sha256(b).digest()
+
+
+def _md5(b: bytes) -> bytes:
+    return hashlib.md5(b).digest()
+
+
+@pytest.fixture(scope="module")
+def overwritten() -> Filesystem:
+    """dpkg's pkg 1.0 in B, then pip's pkg 2.0 written over it in place (a leftover module of
+    1.0 stays), and pip's dist-info beside dpkg's egg-info."""
+    return fs_from_spec(ImageSpec([
+        LayerSpec([
+            Dir(B), Dir(f"{B}/pkg"), File(f"{B}/pkg/__init__.py", OLD_INIT), File(f"{B}/pkg/same.py", SAME),
+            File(f"{B}/pkg/leftover.py", LEFTOVER),
+            Dir(f"{B}/pkg-1.0.egg-info"), File(f"{B}/pkg-1.0.egg-info/PKG-INFO", b"Name: pkg\nVersion: 1.0\n"),
+        ]),
+        LayerSpec([
+            File(f"{B}/pkg/__init__.py", NEW_INIT), File(f"{B}/pkg/same.py", SAME),
+            Dir(f"{B}/pkg-2.0.dist-info"),
+            File(f"{B}/pkg-2.0.dist-info/METADATA", b"Name: pkg\nVersion: 2.0\n", 0o600),
+        ]),
+    ]))
+
+
+def _claims(fs: Filesystem) -> Attributor:
+    pip = Distribution("pkg", "pkg", "2.0", f"{B}/pkg-2.0.dist-info", "dist-info", B, installer="pip", layer=1,
+                       record=[RecordEntry(f"{B}/pkg/__init__.py", "pkg/__init__.py", "sha256", _sha(NEW_INIT)),
+                               RecordEntry(f"{B}/pkg/same.py", "pkg/same.py", "sha256", _sha(SAME))])
+    deb = Distribution("pkg", "pkg", "1.0", f"{B}/pkg-1.0.egg-info", "egg-info", B, installer="dpkg",
+                       owner_package="dpkg:python3-pkg", layer=0)
+    pkg = OsPackage("dpkg", "python3-pkg", "1.0-1", files=[
+        OwnedFile(f"{B}/pkg/__init__.py", "md5", _md5(OLD_INIT)),
+        OwnedFile(f"{B}/pkg/same.py", "md5", _md5(SAME)),
+        OwnedFile(f"{B}/pkg/leftover.py", "md5", _md5(LEFTOVER)),
+    ])
+    return Attributor(fs, [pip, deb], [pkg])
+
+
+def test_code_version_comes_from_the_digest_not_the_metadata(overwritten: Filesystem) -> None:
+    att = _claims(overwritten)
+    src = att.loaded_from(f"{B}/pkg/__init__.py", f"{B}/pkg")
+    assert src is not None and src.version == "2.0" and src.owner == f"pip:{B}/pkg-2.0.dist-info"
+    assert src.layer == 1
+    summary = att.package_dir(f"{B}/pkg")
+    assert summary.mixed  # leftover.py is 1.0's alone, __init__.py is 2.0's alone
+    assert summary.exclusive[("pkg", "1.0")] == 1 and summary.exclusive[("pkg", "2.0")] == 1
+
+
+def test_metadata_version_per_identity(overwritten: Filesystem) -> None:
+    versions = {f"{B}/pkg-2.0.dist-info": "2.0", f"{B}/pkg-1.0.egg-info": "1.0"}
+    entries = _entries(B)
+    root = metadata_version(overwritten, ROOT, entries, "pkg", versions)
+    assert root.version is None and sorted(root.ambiguous) == ["1.0", "2.0"]  # listing order decides
+    app = metadata_version(overwritten, APP, entries, "pkg", versions)
+    # 2.0's METADATA is 0600: for a non-root user that candidate answers None
+    assert sorted(app.ambiguous) == ["1.0", "None"]
