@@ -16,10 +16,12 @@ from sitelens.checks.requirements import (
 from sitelens.checks.resolution import context_dependent_import, duplicate_metadata, shadowed_distribution
 from sitelens.checks.venv_integrity import dead_site_packages, stale_shebang
 from sitelens.fs import Filesystem
+from sitelens.inventory.import_truth import fill_imports
 from sitelens.inventory.model import (
     Distribution,
     Entrypoint,
     Environment,
+    Identity,
     Interpreter,
     Inventory,
     OsPackage,
@@ -82,26 +84,38 @@ def fedora_env(dists: list[Distribution]) -> Environment:
 
 
 def test_fedora_local_site_vanishes_under_dash_s() -> None:
-    dists = [
-        dist("requests", "2.32.0", LOCAL),
-        dist("requests", "2.28.1", LIB64, "rpm", 0, owner="rpm:python3-requests"),
-    ]
+    new, old = b"__version__ = '2.32.0'\n", b"__version__ = '2.28.1'\n"
+    pip = dist("requests", "2.32.0", LOCAL)
+    pip.top_level = ["requests"]
+    pip.record = [RecordEntry(f"{LOCAL}/requests/__init__.py", "requests/__init__.py", "sha256",
+                              hashlib.sha256(new).digest())]
+    rpm = dist("requests", "2.28.1", LIB64, "rpm", 0, owner="rpm:python3-requests")
+    rpm.top_level = ["requests"]
+    pkg = OsPackage("rpm", "python3-requests", "2.28.1-1.fc38", files=[
+        OwnedFile(f"{LIB64}/requests/__init__.py", "sha256", hashlib.sha256(old).digest())])
     inv = Inventory(
-        environments=[fedora_env(dists)],
+        package_dbs=[OsPackageDb("rpm", "/var/lib/rpm/rpmdb.sqlite", 0, [pkg])],
+        identities=[Identity("image-user", 1000, 1000), Identity("arbitrary-uid", 1000620000, 0, [0])],
+        environments=[fedora_env([pip, rpm])],
         entrypoint=Entrypoint(["python3", "-s", "app.py"], "/usr/bin/python3.12", ["-s"], "app.py"),
     )
-    ctx = ctx_for([LayerSpec([File("/x", b"")])], inv)
+    layers = [LayerSpec([File("/usr/bin/python3.12", b"\x7fELF", 0o755),
+                         File(f"{LOCAL}/requests/__init__.py", new), File(f"{LIB64}/requests/__init__.py", old)])]
+    ctx = ctx_for(layers, inv)
+    fill_imports(ctx.fs, inv)
     (f,) = list(context_dependent_import(ctx))
-    assert f.evidence["identity"]["image-user"].endswith("requests-2.32.0.dist-info")
-    assert f.evidence["identity"]["image-user with -s"].endswith("requests-2.28.1.dist-info")
+    assert f.evidence["identity"]["image-user"] == f"{LOCAL}/requests/__init__.py"
+    assert f.evidence["identity"]["image-user with -s"] == f"{LIB64}/requests/__init__.py"
+    assert "2.32.0 from" in f.message and "2.28.1 from" in f.message
     (s,) = list(shadowed_distribution(ctx))
     assert s.severity == "high" and s.evidence["owners"] == [
         f"pip:{LOCAL}/requests-2.32.0.dist-info",
         "rpm:python3-requests",
     ]
+    assert s.evidence["loaded_version"] == "2.32.0"  # the bytes in /usr/local are pip's 2.32.0
     # near-miss: the same image run without -s
     inv.entrypoint = Entrypoint(["python3", "app.py"], "/usr/bin/python3.12", [], "app.py")
-    assert list(context_dependent_import(ctx_for([LayerSpec([File("/x", b"")])], inv))) == []
+    assert list(context_dependent_import(ctx_for(layers, inv))) == []
 
 
 def test_same_dir_is_duplicate_metadata_not_shadowing() -> None:

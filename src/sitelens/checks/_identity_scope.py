@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..permissions import Permissions
+from ..permissions import engine as fs_engine
 
 if TYPE_CHECKING:
     from ..inventory.model import Environment, Identity, PathEntry
@@ -20,11 +21,8 @@ APP_ORIGINS = ("script-dir", "pythonpath")  # the application's own code dirs, n
 
 
 def engine(ctx: Context) -> Permissions:
-    p = ctx.cache.get("permissions")
-    if not isinstance(p, Permissions):
-        p = Permissions(ctx.fs)
-        ctx.cache["permissions"] = p
-    return p
+    """The filesystem's one permission engine (shared with the inventory's import model)."""
+    return fs_engine(ctx.fs)
 
 
 def identities(ctx: Context) -> list[Identity]:
@@ -81,15 +79,13 @@ def describe(identity: Identity) -> str:
 
 
 def cannot_start(ctx: Context, env: Environment, ident: Identity) -> bool:
-    """The identity cannot run the environment's launcher at all: exec denied, or a
-    pyvenv.cfg it can see but not read (site.venv() dies: 'Fatal Python error')."""
-    perms = engine(ctx)
-    if ctx.fs.resolve(env.executable) is not None and not perms.execute(ident, env.executable):
-        return True
-    if env.venv is not None and env.venv.cfg_path:
-        cfg = env.venv.cfg_path
-        return bool(perms.stat(ident, cfg)) and not perms.read(ident, cfg)
-    return False
+    """The identity cannot run the environment's launcher at all: exec denied, or start-up
+    aborts (the inventory's one answer, :func:`sitelens.inventory.import_truth.cannot_start`)."""
+    if ident.name in env.imports:
+        return env.imports[ident.name] is None
+    from ..inventory.import_truth import cannot_start as why_not
+
+    return why_not(ctx.fs, env, ident) is not None
 
 
 def sys_path_for(env: Environment, identity: Identity) -> list[PathEntry]:

@@ -86,6 +86,8 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
         menv = marker_environment(env, arch)
         problems: dict[tuple[str, str], _Unmet] = {}
         for ident, entries in env.sys_path.items():
+            if env.imports.get(ident, {}) is None:
+                continue  # this identity cannot start the interpreter (SL205)
             win = winners(env, entries)
             for dist in win.values():
                 for raw in dist.requires:

@@ -155,20 +155,19 @@ def dist_layers(ctx: Context, d: Distribution) -> tuple[int | None, int | None]:
 
 
 def import_text(ctx: Context, mi: ModuleImport | None) -> str:
-    """How one identity's import of a module ends, in words."""
+    """What one identity's ``import MODULE`` gives, in words (``3.1.2 from FILE (layer, owner)``)."""
     if mi is None:
         return "cannot start the interpreter"
     if mi.error is not None:
         why = next((s.detail for s in reversed(mi.steps) if s.outcome == "error"), "")
-        return f"import {mi.module} fails with {mi.error}" + (f" ({why})" if why else "")
+        return f"`import {mi.module}` fails with {mi.error}" + (f" ({why})" if why else "")
     if mi.file is None:
         portions = ", ".join(mi.namespace) or "nothing"
-        return (f"imports {mi.module} as an empty namespace package ({portions}): `from {mi.module} import …` "
-                "fails")
-    owner = f", {mi.owner}" if mi.owner and mi.owner != "unknown" else ""
+        return f"an empty namespace package ({portions}): `from {mi.module} import …` fails"
+    owner = f", {mi.owner}" if mi.owner and mi.owner != "unknown" else ", bytes no owner's record matches"
     version = mi.version or "unknown version"
     mixed = "; mixed tree: files of " + ", ".join(mi.owners) if mi.mixed else ""
-    return f"loads {mi.module} {version} from {mi.file} ({layer_label(ctx, mi.layer)}{owner}{mixed})"
+    return f"{version} from {mi.file} ({layer_label(ctx, mi.layer)}{owner}{mixed})"
 
 
 def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, ModuleImport]]:
@@ -348,7 +347,7 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
                 win_version = loaded.version
             else:
                 msg += ("Copies: " + "; ".join(_install_text(ctx, d) for d in copies) + ". "
-                        + (f"For them, Python {import_text(ctx, mi)}." if mi is not None else
+                        + (f"For them, `import {mi.module}` gives {import_text(ctx, mi)}." if mi is not None else
                            f"No importable module of {name} was found, so no copy's code loads."))
                 win_version = mi.version if mi is not None and mi.version else first.version
             if differ:
@@ -514,6 +513,8 @@ def venv_system_leak(ctx: Context) -> Iterator[Finding]:
         groups: dict[tuple[str, ...], list[str]] = {}
         sample: dict[tuple[str, ...], list[Distribution]] = {}
         for ident, entries in env.sys_path.items():
+            if env.imports.get(ident, {}) is None:
+                continue  # this identity cannot start the interpreter (SL205)
             for name, copies in ordered_copies(env, entries).items():
                 if name in _VENV_SEEDS and len({d.version for d in copies}) == 1:
                     continue  # ensurepip seeds the venv with the system's own pip/setuptools

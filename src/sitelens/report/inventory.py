@@ -14,7 +14,27 @@ from typing import Any
 from .. import __version__
 from ..fs import Filesystem
 from ..image import Image
-from ..inventory.model import Distribution, Environment, Identity, Inventory, PathEntry
+from ..inventory.model import Distribution, Environment, Identity, Inventory, ModuleImport, PathEntry
+
+
+def module_import_json(mi: ModuleImport) -> dict[str, Any]:
+    """DESIGN §6 ``imports`` entry: what ``import MODULE`` does for one identity (the audit JSON
+    uses the same one)."""
+    return {
+        "file": mi.file,
+        "error": mi.error,
+        "version": mi.version,
+        "metadata_version": mi.metadata_version,
+        "distribution": mi.distribution,
+        "owner": mi.owner,
+        "layer": mi.layer,
+        "mixed": mi.mixed,
+        "package_dir": mi.package_dir,
+        "namespace": list(mi.namespace),
+        "files_by_version": dict(mi.owners),
+        "metadata_path": mi.metadata_path,
+        "metadata_ambiguous": list(mi.metadata_ambiguous),
+    }
 
 
 def identity_json(i: Identity) -> dict[str, Any]:
@@ -90,6 +110,10 @@ def environment_json(env: Environment) -> dict[str, Any]:
         "pth_imports": {k: [{"pth": p, "line": line} for p, line in v] for k, v in env.pth_imports.items()},
         "startup_errors": dict(env.startup_errors),
         "distributions": [_dist(d) for d in env.distributions],
+        "imports": {
+            ident: None if mods is None else {name: module_import_json(mi) for name, mi in mods.items()}
+            for ident, mods in env.imports.items()
+        },
     }
 
 
@@ -157,6 +181,7 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
             "script": ep.script,
         },
         "site_dirs": list(inv.site_dirs),
+        "unattached_distributions": [_dist(d) for d in inv.unattached],
         "warnings": list(inv.warnings),
     }
 
@@ -165,6 +190,34 @@ def render_inventory(inv: Inventory, image: Image | None, fmt: str, fs: Filesyst
     if fmt == "json":
         return json.dumps(inventory_document(inv, image, fs), indent=2, ensure_ascii=False) + "\n"
     return _console(inv, image)
+
+
+def _imports_console(console: Any, env: Environment) -> None:
+    """module -> outcome, identities with the same outcome on one line."""
+    from rich.text import Text
+
+    names = sorted({m for mods in env.imports.values() for m in (mods or {})})
+    if not names:
+        return
+    console.print(Text("imports", style="bold"))
+    for ident, mods in env.imports.items():
+        if mods is None:
+            console.print(Text(f"  {ident}: cannot start {env.executable}"))
+    for name in names:
+        outcome: dict[str, list[str]] = {}
+        for ident, mods in env.imports.items():
+            mi = (mods or {}).get(name)
+            if mi is None:
+                continue
+            if mi.error:
+                text = mi.error
+            elif mi.file is None:
+                text = "namespace package"
+            else:
+                text = f"{mi.version or '?'} {mi.file}" + (" (mixed)" if mi.mixed else "")
+            outcome.setdefault(text, []).append(ident)
+        for text, idents in outcome.items():
+            console.print(Text(f"  {name}: {text}  [{', '.join(idents)}]"))
 
 
 def _console(inv: Inventory, image: Image | None) -> str:
@@ -221,6 +274,11 @@ def _console(inv: Inventory, image: Image | None) -> str:
                     d.metadata_path,
                 )
             console.print(table)
+        _imports_console(console, env)
+    if inv.unattached:
+        console.rule("distributions in site dirs no interpreter uses")
+        for d in inv.unattached:
+            console.print(f"  {d.name} {d.version or '?'}  {d.installer}  {d.metadata_path}", markup=False)
     if inv.warnings:
         console.rule("warnings")
         for w in inv.warnings:

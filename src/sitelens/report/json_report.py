@@ -11,11 +11,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from .inventory import identity_json
+from .inventory import identity_json, module_import_json
 
 if TYPE_CHECKING:
     from ..audit import AuditResult
-    from ..inventory.model import Environment, ModuleImport, PathEntry
+    from ..inventory.model import Environment, PathEntry
 
 SCHEMA_VERSION = 1
 # site.py leaves out site dirs that do not exist; PYTHONPATH entries and the stdlib zip stay
@@ -61,25 +61,6 @@ def _environment(env: Environment) -> dict[str, Any]:
             ident: None if mods is None else {name: module_import_json(mi) for name, mi in mods.items()}
             for ident, mods in env.imports.items()
         },
-    }
-
-
-def module_import_json(mi: ModuleImport) -> dict[str, Any]:
-    """DESIGN §6 ``imports`` entry: what ``import MODULE`` does for one identity."""
-    return {
-        "file": mi.file,
-        "error": mi.error,
-        "version": mi.version,
-        "metadata_version": mi.metadata_version,
-        "distribution": mi.distribution,
-        "owner": mi.owner,
-        "layer": mi.layer,
-        "mixed": mi.mixed,
-        "package_dir": mi.package_dir,
-        "namespace": list(mi.namespace),
-        "files_by_version": dict(mi.owners),
-        "metadata_path": mi.metadata_path,
-        "metadata_ambiguous": list(mi.metadata_ambiguous),
     }
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .json_report import module_import_json
+from .inventory import module_import_json
 
 if TYPE_CHECKING:
     from ..image import Image
