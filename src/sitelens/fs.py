@@ -238,29 +238,14 @@ class Filesystem:
         if path == "/" or (node is not None and node.entry.kind == "dir"):
             # Fast path: every node's ancestors are directories, so nothing to resolve.
             return path
-        pending = [p for p in reversed(parent.split("/")) if p and p != "."]
-        cur = "/"
-        hops = 0
-        while pending:
-            part = pending.pop()
-            if part == "..":
-                cur = posixpath.dirname(cur)
-                continue
-            nxt = cur.rstrip("/") + "/" + part
-            n = self._nodes.get(nxt)
-            if n is not None and n.entry.kind == "symlink":
-                hops += 1
-                if hops > MAX_SYMLINK_HOPS:
-                    return path
-                target = n.entry.link or ""
-                if target.startswith("/"):
-                    cur = "/"
-                pending.extend(p for p in reversed(target.split("/")) if p and p != ".")
-                continue
-            if n is not None and n.entry.kind != "dir":
-                return path
-            cur = nxt  # an existing dir, or a missing one taken literally (created implicitly)
-        return posixpath.join(cur, base)
+        try:
+            real = self.walk_path(parent, follow_last=True, missing_ok=True)
+        except PathMissing:
+            return path
+        found = self._nodes.get(real)
+        if found is not None and found.entry.kind != "dir":
+            return path
+        return ("" if real == "/" else real) + "/" + base
 
     def _put(self, e: Entry, layer: int) -> None:
         path = e.path
@@ -392,7 +377,11 @@ class Filesystem:
             return None
 
     def walk_path(
-        self, path: str, follow_last: bool = True, search: Callable[[str], None] | None = None
+        self,
+        path: str,
+        follow_last: bool = True,
+        search: Callable[[str], None] | None = None,
+        missing_ok: bool = False,
     ) -> str:
         """Resolve ``path`` component by component, as the kernel's path walk does.
 
@@ -400,7 +389,8 @@ class Filesystem:
         the directories a symlink's target is looked up in): the permission engine raises from it
         to refuse a step, so the walk that finds a file and the walk that judges access are one.
         Raises :class:`PathMissing` naming the first component that does not exist, is not a
-        directory where one is needed, or ends a symlink loop. Iterative: an image controls the
+        directory where one is needed, or ends a symlink loop; with ``missing_ok`` a missing
+        component is taken literally (an extractor creates it). Iterative: an image controls the
         depth of its paths and links, and must not control our stack.
         """
         nodes = self._nodes
@@ -418,7 +408,10 @@ class Filesystem:
             nxt = ("" if cur == "/" else cur) + "/" + part
             node = nodes.get(nxt)
             if node is None:
-                raise PathMissing(nxt)
+                if not missing_ok:
+                    raise PathMissing(nxt)
+                cur = nxt
+                continue
             kind = node.entry.kind
             if kind == "symlink" and (pending or follow_last):
                 hops += 1
