@@ -84,6 +84,11 @@ def test_pip_overwrite_leaves_pips_bytes_under_dpkgs_metadata(built: Built) -> N
     assert _sha256(_file(built, init)) == _record_sha(built, f"{SITE_DEB}/MarkupSafe-2.1.5.dist-info",
                                                        "markupsafe/__init__.py")
     assert _file(built, f"{SITE_DEB}/MarkupSafe-2.1.2.egg-info").exists()
+    # the whole dir is pip's (the expectation says mixed=False): every file is in 2.1.5's RECORD
+    record = _file(built, f"{SITE_DEB}/MarkupSafe-2.1.5.dist-info/RECORD").read_text()
+    pkg = _file(built, f"{SITE_DEB}/markupsafe")
+    files = [p.relative_to(pkg.parent).as_posix() for p in pkg.rglob("*") if p.is_file()]
+    assert len(files) > 5 and all(f"{f}," in record for f in files)
     for ident in ("root", *OTHERS):
         r = rec(built, "markupsafe", ident)
         assert (r["file"], r["code_version"]) == (init, "2.1.5")
@@ -235,7 +240,9 @@ def _inventory_from_oracle(truth: Any) -> Any:
             env.imports[ident] = {
                 m: ModuleImport(m, r["file"], r["error"], version=r["code_version"],
                                 metadata_version=r["metadata_version"], namespace=list(r["namespace"] or []),
-                                metadata_ambiguous=list(r["metadata_ambiguous"]))
+                                metadata_ambiguous=list(r["metadata_ambiguous"]),
+                                distribution=truth.built.expected["modules"][m]["normalized"],
+                                mixed=bool(truth.built.expected["modules"][m]["mixed"]))
                 for m, r in out["modules"].items()
             }
     return inv
