@@ -114,20 +114,22 @@ def truth(ctx: Context) -> ImportTruth:
     return got
 
 
-def primary_module(env: Environment, name: str) -> str | None:
-    """The top-level module that stands for distribution ``name`` (``PyYAML`` → ``yaml``): the one
-    named like it, else the first whose code is attributed to it."""
+def modules_of_dist(env: Environment, name: str) -> list[str]:
+    """The top-level modules whose import is attributed to distribution ``name``, main one first."""
     candidates: set[str] = set()
     for mods in env.imports.values():
         for mod, mi in (mods or {}).items():
             if mi.distribution == name:
                 candidates.add(mod)
-    if not candidates:
-        return None
-    like = name.replace("-", "_")
-    if like in candidates:
-        return like
-    return sorted(candidates)[0]
+    squashed = name.replace("-", "_")
+    # ``PyYAML`` → yaml before _yaml; ``jinja2`` → jinja2
+    return sorted(candidates, key=lambda m: (m != squashed, m.startswith("_"), m.lower() not in squashed, m))
+
+
+def primary_module(env: Environment, name: str) -> str | None:
+    """The top-level module that stands for distribution ``name`` (``PyYAML`` → ``yaml``)."""
+    mods = modules_of_dist(env, name)
+    return mods[0] if mods else None
 
 
 def loaded_copy(copies: list[Distribution], mi: ModuleImport | None) -> Distribution | None:
@@ -299,6 +301,18 @@ def _install_text(ctx: Context, d: Distribution) -> str:
     return text + ")"
 
 
+def _loaded_text(ctx: Context, loaded: Distribution | None, mi: ModuleImport | None, name: str) -> str:
+    if loaded is not None and mi is not None:
+        text = (f"`import {mi.module}` loads {loaded.version} from {mi.file} ({installer_label(loaded)}, "
+                f"bytes from {layer_label(ctx, mi.layer)})")
+        if mi.mixed:
+            text += f"; the package dir is a mixed tree: files of {', '.join(mi.owners)}"
+        return text
+    if mi is not None:
+        return f"`import {mi.module}` gives {import_text(ctx, mi)}"
+    return f"no importable module of {name} was found, so no copy's code loads"
+
+
 @check("SL101")
 def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
     for env in _iter_envs(ctx):
@@ -306,8 +320,9 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
         # pairs are reported on the system environment itself.
         if env.kind == "venv" and env.venv is not None and env.venv.include_system_site_packages:
             continue
-        groups: dict[tuple[str, ...], list[str]] = {}
-        sample: dict[tuple[str, ...], tuple[list[Distribution], Distribution | None, ModuleImport | None]] = {}
+        # (name, copies) -> identity -> (the copy whose code loads, the import)
+        groups: dict[tuple[str, ...], dict[str, tuple[Distribution | None, ModuleImport | None]]] = {}
+        sample: dict[tuple[str, ...], list[Distribution]] = {}
         for ident, entries in env.sys_path.items():
             mods = env.imports.get(ident, {})
             if mods is None:
@@ -321,47 +336,53 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
                     continue
                 module = primary_module(env, name)
                 mi = mods.get(module) if module else None
-                loaded = loaded_copy(copies, mi)
-                key = (name, loaded.metadata_path if loaded else "", mi.file or "" if mi else "",
-                       *[x.metadata_path for x in one_per_dir])
-                groups.setdefault(key, []).append(ident)
-                sample[key] = (one_per_dir, loaded, mi)
-        for key, idents in sorted(groups.items()):
-            copies, loaded, mi = sample[key]
-            name = key[0]
-            first = copies[0]
+                key = (name, *[x.metadata_path for x in one_per_dir])
+                groups.setdefault(key, {})[ident] = (loaded_copy(copies, mi), mi)
+                sample[key] = one_per_dir
+        for key, per_ident in sorted(groups.items()):
+            copies = sample[key]
+            name, first = key[0], copies[0]
             versions = [d.version for d in copies]
             differ = len(set(versions)) > 1
-            others = [d for d in copies if d is not loaded]
+            # identities that load the same copy tell one story
+            stories: dict[tuple[str, str], list[str]] = {}
+            for ident, (loaded, mi) in per_ident.items():
+                k = (loaded.metadata_path if loaded else "", (mi.file or mi.error or "") if mi else "")
+                stories.setdefault(k, []).append(ident)
+            idents = list(per_ident)
             msg = (f"{first.raw_name or name} is installed {len(copies)} times on the import path of "
-                   f"{env_label(env)} for {', '.join(idents)}. ")
-            if loaded is not None and mi is not None:
-                msg += (f"`import {mi.module}` loads {loaded.version} from {mi.file} ({installer_label(loaded)}, "
-                        f"bytes from {layer_label(ctx, mi.layer)})")
-                msg += (f"; the package dir is a mixed tree: files of {', '.join(mi.owners)}. " if mi.mixed
-                        else ". ")
-                if loaded is not first:
-                    msg += (f"importlib.metadata and pip find {first.version} in {first.site_dir} first, "
-                            "so tools report a version that is not the code that runs. ")
-                msg += "Other copies: " + "; ".join(_install_text(ctx, d) for d in others) + "."
-                win_version = loaded.version
-            else:
-                msg += ("Copies: " + "; ".join(_install_text(ctx, d) for d in copies) + ". "
-                        + (f"For them, `import {mi.module}` gives {import_text(ctx, mi)}." if mi is not None else
-                           f"No importable module of {name} was found, so no copy's code loads."))
-                win_version = mi.version if mi is not None and mi.version else first.version
+                   f"{env_label(env)} for {', '.join(idents)}: "
+                   + "; ".join(_install_text(ctx, d) for d in copies) + ". ")
+            loaded_versions: list[str] = []
+            for ids in stories.values():
+                loaded, mi = per_ident[ids[0]]
+                msg += f"For {', '.join(ids)}, {_loaded_text(ctx, loaded, mi, name)}"
+                if loaded is not None and loaded is not first:
+                    msg += (f" — importlib.metadata and pip find {first.version} in {first.site_dir} first, so tools "
+                            "report a version that is not the code that runs")
+                msg += ". "
+                v = loaded.version if loaded is not None else (mi.version if mi is not None else None)
+                if v and v not in loaded_versions:
+                    loaded_versions.append(v)
             if differ:
-                msg += (f" Code that imports {name} gets {win_version}, while tools that inspect another copy "
-                        "(or its OS package) believe a different version is installed.")
+                msg += (f"Code that imports {name} gets {' or '.join(loaded_versions) or 'no copy'}, while tools that "
+                        "inspect another copy (or its OS package) believe a different version is installed.")
             else:
-                msg += " The versions are equal, so behaviour is the same, but two installers now manage it."
-            losers = [d for d in copies if d is not loaded] if loaded is not None else copies[1:]
+                msg += "The versions are equal, so behaviour is the same, but two installers now manage it."
+            win_version = " or ".join(loaded_versions) or str(first.version)
+            losers = sorted({str(d.version) for d in copies if d.version not in loaded_versions}) or \
+                [str(d.version) for d in copies[1:]]
             layers = [dist_layers(ctx, d) for d in copies]
+            primary = next(iter(per_ident.values()))
+            if len(loaded_versions) > 1:
+                title = f"{name} installed {len(copies)} times: {win_version} loads, depending on the identity"
+            else:
+                title = f"{name} {win_version} shadows {name} {', '.join(losers)}"
             yield finding(
                 "SL101",
                 "high" if differ else "low",
-                f"{name} {win_version} shadows {name} {', '.join(str(d.version) for d in losers)}",
-                msg,
+                title,
+                msg.strip(),
                 {
                     "distribution": name,
                     "versions": versions,
@@ -371,9 +392,12 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
                     "owners": [owner_label(d) for d in copies],
                     "identity": idents,
                     "interpreter": env.executable,
-                    "winner": loaded.metadata_path if loaded is not None else None,
-                    "loaded_file": mi.file if mi is not None else None,
-                    "loaded_version": mi.version if mi is not None else None,
+                    "winner": primary[0].metadata_path if primary[0] is not None else None,
+                    "loaded": {
+                        ident: None if mi is None else {"file": mi.file, "version": mi.version, "error": mi.error}
+                        for ident, (_l, mi) in per_ident.items()
+                    },
+                    "loaded_version": primary[1].version if primary[1] is not None else None,
                 },
                 remedy(ctx, {k: v.format(name=name) for k, v in SL101_FIX.items()}),
                 key=(env.executable, name, tuple(sorted(d.site_dir for d in copies))),
@@ -403,32 +427,40 @@ def context_dependent_import(ctx: Context) -> Iterator[Finding]:
         per_variant = variant_imports(ctx, env)
         if len(per_variant) < 2:
             continue
-        names = sorted({m for mods in per_variant.values() for m in mods})
-        for module in names:
+        # distribution -> its modules whose outcome differs (one finding per distribution)
+        differing: dict[str, list[str]] = {}
+        for module in sorted({m for mods in per_variant.values() for m in mods}):
+            seen = {v: mods[module] for v, mods in per_variant.items() if module in mods}
+            if len({_outcome(mi) for mi in seen.values()}) < 2:
+                continue
+            dist = next((mi.distribution for mi in seen.values() if mi.distribution), module)
+            differing.setdefault(dist, []).append(module)
+        for dist, modules in sorted(differing.items()):
+            main = modules_of_dist(env, dist)
+            modules.sort(key=lambda m: main.index(m) if m in main else len(main))
+            module = modules[0]
             seen = {v: mods[module] for v, mods in per_variant.items() if module in mods}
             outcomes: dict[tuple[object, ...], list[str]] = {}
             for v, mi in seen.items():
                 outcomes.setdefault(_outcome(mi), []).append(v)
-            if len(outcomes) < 2:
-                continue
             groups = sorted(outcomes.values(), key=lambda vs: vs[0])
             parts = [f"{', '.join(vs)}: {import_text(ctx, seen[vs[0]])}" for vs in groups]
             falls = [s for mi in seen.values() for s in mi.steps
                      if s.outcome == "namespace" and "cannot be searched" in s.detail]
             why = ""
             if falls:
-                why = (f" {falls[0].detail}; Python does not report this, it silently goes on down sys.path.")
+                why = f" {falls[0].detail}; Python does not report this, it silently goes on down sys.path."
+            also = f" The same holds for {', '.join(modules[1:])}." if len(modules) > 1 else ""
             mis = list(seen.values())
-            dist = next((mi.distribution for mi in mis if mi.distribution), module)
             yield finding(
                 "SL102",
                 "high",
                 f"import {module} depends on who runs {env.executable}",
                 f"What `import {module}` does on {env_label(env)} depends on the identity or flags: "
-                + "; ".join(parts) + "." + why,
+                + "; ".join(parts) + "." + why + also,
                 {
                     "distribution": dist,
-                    "module": module,
+                    "modules": modules,
                     "versions": [mi.version for mi in mis],
                     "paths": sorted({mi.file for mi in mis if mi.file}),
                     "layers": sorted({mi.layer for mi in mis if mi.layer is not None}),
@@ -437,8 +469,7 @@ def context_dependent_import(ctx: Context) -> Iterator[Finding]:
                     "interpreter": env.executable,
                 },
                 remedy(ctx, {k: t.format(name=dist) for k, t in SL102_FIX.items()}),
-                # one distribution's main module keeps the 0.1 fingerprint; its other modules add theirs
-                key=(env.executable, dist) if module == dist.replace("-", "_") else (env.executable, dist, module),
+                key=(env.executable, dist),
             )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..fs import Filesystem
 from ..permissions import Cred, engine
-from .attribution import Attributor
+from .attribution import Attributor, content_layer
 from .imports import ImportResolver, is_module_name, metadata_version
 from .model import Distribution, Environment, Identity, Inventory, ModuleImport, OsPackage, PathEntry
 
@@ -93,6 +93,8 @@ class ImportTruth:
             src = self.attributor.loaded_from(found.file, found.package_dir)
             if src is not None:
                 mi.owner, mi.distribution, mi.version, mi.layer = src.owner, src.distribution, src.version, src.layer
+            else:
+                mi.layer = content_layer(self.fs, self.attributor.canonical(found.file))
             if found.package_dir is not None:
                 summary = self.attributor.package_dir(found.package_dir)
                 mi.mixed = summary.mixed
