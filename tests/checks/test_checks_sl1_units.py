@@ -284,3 +284,37 @@ def test_dead_site_packages_needs_a_missing_interpreter() -> None:
     assert f.evidence["paths"] == [sp]
     with_39 = [*files, File("/usr/local/bin/python3.9", b"\x7fELF", 0o755)]
     assert list(dead_site_packages(ctx_for([LayerSpec(with_39)], Inventory()))) == []
+
+
+def test_site_dir_without_interpreter_is_still_inventoried_and_checked() -> None:
+    """A python3.9 site-packages left behind (no 3.9 interpreter): its distributions are in the
+    inventory, and two metadata dirs for one name there are still SL105."""
+    from sitelens.inventory.builder import build_inventory
+
+    old = "/usr/lib/python3.9/site-packages"
+    layers = [LayerSpec([
+        File(f"{old}/attrs-21.0.dist-info/METADATA", b"Name: attrs\nVersion: 21.0\n"),
+        File(f"{old}/attrs-23.1.dist-info/METADATA", b"Name: attrs\nVersion: 23.1\n"),
+        File(f"{old}/attr/__init__.py", b""),
+    ])]
+    ctx = ctx_for(layers, Inventory())
+    ctx.inventory = build_inventory(ctx.fs, ctx.image)
+    assert ctx.inventory.environments == []
+    assert sorted(d.version or "" for d in ctx.inventory.unattached) == ["21.0", "23.1"]
+    (f,) = list(duplicate_metadata(ctx))
+    assert f.evidence["versions"] == ["21.0", "23.1"]
+
+
+def test_sl101_names_the_installing_layer_not_a_later_chmod() -> None:
+    meta_new, meta_old = b"Name: requests\nVersion: 2.32.0\n", b"Name: requests\nVersion: 2.28.1\n"
+    pip = dist("requests", "2.32.0", LOCAL, layer=2)  # the chmod layer last wrote its metadata
+    rpm = dist("requests", "2.28.1", LIB64, "rpm", 0, owner="rpm:python3-requests")
+    layers = [
+        LayerSpec([File(f"{LIB64}/requests-2.28.1.dist-info/METADATA", meta_old)], "dnf install python3-requests"),
+        LayerSpec([File(f"{LOCAL}/requests-2.32.0.dist-info/METADATA", meta_new)], "pip install requests"),
+        LayerSpec([File(f"{LOCAL}/requests-2.32.0.dist-info/METADATA", meta_new, 0o664, 0, 0)], "chmod -R g=u /usr"),
+    ]
+    ctx = ctx_for(layers, Inventory(environments=[fedora_env([pip, rpm])]))
+    (f,) = list(shadowed_distribution(ctx))
+    assert f.evidence["layers"] == [1, 0] and f.evidence["last_touched_layers"] == [2, 0]
+    assert "installed in layer 1" in f.message and "last touched in layer 2" in f.message
