@@ -81,6 +81,8 @@ def describe(identity: Identity) -> str:
 def cannot_start(ctx: Context, env: Environment, ident: Identity) -> bool:
     """The identity cannot run the environment's launcher at all: exec denied, or start-up
     aborts (the inventory's one answer, :func:`sitelens.inventory.import_truth.cannot_start`)."""
+    if ctx.fs.resolve(env.executable) is None:
+        return False  # a dangling launcher is SL110's story; the dirs it would use are still judged
     if ident.name in env.imports:
         return env.imports[ident.name] is None
     from ..inventory.import_truth import cannot_start as why_not
