@@ -6,7 +6,7 @@ import hashlib
 
 from fixtures.imagebuilder import File, ImageSpec, LayerSpec, build
 from sitelens.checks.base import Context
-from sitelens.checks.ownership import altered_os_file, doubly_owned_file, record_integrity
+from sitelens.checks.ownership import altered_os_file, doubly_owned_file, pip_scheme_dirs, record_integrity
 from sitelens.checks.requirements import (
     parse_lock,
     parse_requirements_txt,
@@ -270,3 +270,15 @@ def test_dead_site_packages_needs_a_missing_interpreter() -> None:
     assert f.evidence["paths"] == [sp]
     with_39 = [*files, File("/usr/local/bin/python3.9", b"\x7fELF", 0o755)]
     assert list(dead_site_packages(ctx_for([LayerSpec(with_39)], Inventory()))) == []
+
+
+def test_pip_scheme_dirs_follow_each_distributions_sysconfig() -> None:
+    """Where a plain `pip install` writes (the dirs SL109 judges; --target/--prefix land elsewhere)."""
+    def interp(flavor: str, prefix: str, platlibdir: str = "lib") -> Interpreter:
+        return Interpreter(f"{prefix}/bin/python3", f"{prefix}/bin/python3.12", "3.12", flavor,
+                           prefix, prefix, platlibdir=platlibdir)
+
+    assert pip_scheme_dirs(interp("debian", "/usr")) == {"/usr/local/lib/python3.12/dist-packages"}
+    assert pip_scheme_dirs(interp("alpine", "/usr")) == {"/usr/lib/python3.12/site-packages"}
+    assert pip_scheme_dirs(interp("fedora", "/usr", "lib64")) == {
+        "/usr/local/lib/python3.12/site-packages", "/usr/local/lib64/python3.12/site-packages"}
