@@ -43,6 +43,7 @@ _BUILDERS: dict[str, Callable[[Path], imgs.Scenario]] = {
     "local-shadow-same": lambda w: imgs.local_shadow(w, same_version=True),
     "upstream-pip-deletes": imgs.upstream_pip_deletes,
     "target-overwrite": imgs.target_overwrite,
+    "target-deps": imgs.target_deps,
     "misc": imgs.misc_image,
     "musl": imgs.musl_image,
     "abi-ok": imgs.abi_ok_image,
@@ -178,6 +179,26 @@ def test_target_overwrite_two_owners_and_duplicate_metadata(work: Path) -> None:
     (sl105,) = a.rule("SL105")
     assert sorted(sl105.evidence["versions"]) == ["3.1.2", "3.1.4"]
     assert not a.rule("SL101")  # one directory: not shadowing
+    # --target skips pip's PEP 668 check: dpkg's dist-packages is not pip's scheme dir
+    assert not a.rule("SL109")
+
+
+def test_target_install_is_not_sl109_a_plain_one_is(work: Path) -> None:
+    sc = scenario(work, "target-deps")
+    assert "externally-managed-environment" in sc.notes["plain"]  # pip refuses a plain install
+    a = audited(work, "target-deps")
+    (sl109,) = a.rule("SL109")
+    assert sl109.evidence["distributions"] == ["jinja2"]
+    assert sl109.evidence["paths"][0].startswith("/usr/local/lib/python3.11/dist-packages/")
+    # six sits in /opt/deps, pip-installed (INSTALLER=pip) and on every identity's path
+    env = next(e for e in a.inventory.environments if e.executable == "/usr/bin/python3.11")
+    six = next(d for d in env.distributions if d.name == "six")
+    assert (six.site_dir, six.installer) == ("/opt/deps", "pip")
+    assert sc.root is not None
+    with chroot_mounts(sc.root):
+        proc = run_in_root(sc.root, ["python3", "-c", "import six; print(six.__file__)"],
+                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "/opt/deps"})
+    assert proc.stdout.strip() == "/opt/deps/six.py"
 
 
 def test_plain_debian_is_quiet(work: Path) -> None:

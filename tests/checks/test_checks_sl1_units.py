@@ -6,7 +6,7 @@ import hashlib
 
 from fixtures.imagebuilder import File, ImageSpec, LayerSpec, build
 from sitelens.checks.base import Context
-from sitelens.checks.ownership import altered_os_file, doubly_owned_file, record_integrity
+from sitelens.checks.ownership import altered_os_file, doubly_owned_file, pip_scheme_dirs, record_integrity
 from sitelens.checks.requirements import (
     parse_lock,
     parse_requirements_txt,
@@ -318,3 +318,15 @@ def test_sl101_names_the_installing_layer_not_a_later_chmod() -> None:
     (f,) = list(shadowed_distribution(ctx))
     assert f.evidence["layers"] == [1, 0] and f.evidence["last_touched_layers"] == [2, 0]
     assert "installed in layer 1" in f.message and "last touched in layer 2" in f.message
+
+
+def test_pip_scheme_dirs_follow_each_distributions_sysconfig() -> None:
+    """Where a plain `pip install` writes (the dirs SL109 judges; --target/--prefix land elsewhere)."""
+    def interp(flavor: str, prefix: str, platlibdir: str = "lib") -> Interpreter:
+        return Interpreter(f"{prefix}/bin/python3", f"{prefix}/bin/python3.12", "3.12", flavor,
+                           prefix, prefix, platlibdir=platlibdir)
+
+    assert pip_scheme_dirs(interp("debian", "/usr")) == {"/usr/local/lib/python3.12/dist-packages"}
+    assert pip_scheme_dirs(interp("alpine", "/usr")) == {"/usr/lib/python3.12/site-packages"}
+    assert pip_scheme_dirs(interp("fedora", "/usr", "lib64")) == {
+        "/usr/local/lib/python3.12/site-packages", "/usr/local/lib64/python3.12/site-packages"}

@@ -7,11 +7,13 @@ import shutil
 
 import pytest
 from perm_support import (  # type: ignore[import-not-found]
+    ARB_CONFIG,
     CONFIG,
     OS_CONFIG,
     Planted,
     fs_from_root,
     plant,
+    plant_arbitrary_uid_venv,
     plant_openshift,
 )
 
@@ -46,3 +48,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 @pytest.fixture(scope="session")
 def openshift(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     yield from _make(tmp_path_factory, "perm-openshift", plant_openshift, OS_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def arbitrary_uid_venv(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    yield from _make(tmp_path_factory, "perm-arbuid", plant_arbitrary_uid_venv, ARB_CONFIG)

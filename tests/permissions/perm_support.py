@@ -140,6 +140,37 @@ def plant_openshift(root: Path) -> None:
         os.chmod(p, (m & ~0o070) | ((m >> 3) & 0o070))
 
 
+ARB_VENV = "/opt/app-root"
+ARB_SITE = f"{ARB_VENV}/{SITE}"
+ARB_CONFIG = ImageConfig(
+    user="1001",
+    env={"PATH": f"{ARB_VENV}/bin:/usr/local/bin:/usr/bin:/bin", "HOME": f"{ARB_VENV}/src"},
+    workdir=f"{ARB_VENV}/src",
+    entrypoint=[f"{ARB_VENV}/bin/python", f"{ARB_VENV}/src/app.py"],
+)
+
+
+def plant_arbitrary_uid_venv(root: Path) -> None:
+    """An image built for arbitrary UIDs the way OpenShift's s2i images are: a venv with a real
+    wheel installed by its own pip, then ``chgrp -R 0 && chmod -R g=u`` over the whole venv (code
+    included), USER 1001 with primary group 0. All steps run in the chroot."""
+    from fixtures.debian_root import run_in_root
+    from fixtures.sl1_images import wheel_file
+
+    with open(root / "etc/passwd", "a") as fh:
+        fh.write(f"default:x:1001:0:Default Application User:{ARB_VENV}/src:/sbin/nologin\n")
+    wheel = wheel_file("six-")
+    (root / "tmp" / wheel.name).write_bytes(wheel.read_bytes())
+    script = (
+        f"python3 -m venv {ARB_VENV} && {ARB_VENV}/bin/pip install -q --no-index "
+        f"--disable-pip-version-check /tmp/{wheel.name} && rm /tmp/{wheel.name} && "
+        f"mkdir -p {ARB_VENV}/src && printf 'import six\\n' > {ARB_VENV}/src/app.py && "
+        f"chown -R 1001:0 {ARB_VENV}/src && chgrp -R 0 {ARB_VENV} && chmod -R g=u {ARB_VENV}"
+    )
+    proc = run_in_root(root, ["/bin/sh", "-ec", script])
+    assert proc.returncode == 0, proc.stderr
+
+
 def fs_from_root(root: Path, work: Path) -> Filesystem:
     """Index the root the way an image layer is indexed: a real tar through the real indexer."""
     tar_path = work / "layer.tar"
@@ -257,3 +288,28 @@ def run_checks(fs: Filesystem, inventory, config: ImageConfig, rules: set[str]) 
         if set(rc.rules) & rules:
             out.extend(rc.fn(ctx))
     return out
+
+
+TRY = r"""
+import json, os, sys
+def ok(op, p):
+    try:
+        if op == "list":
+            os.listdir(p); os.stat(os.path.join(p, "."))
+        elif op == "read":
+            open(p, "rb").close()
+        elif op == "create":
+            q = os.path.join(p, ".probe-%d" % os.getuid())
+            os.close(os.open(q, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)); os.unlink(q)
+        return True
+    except OSError:
+        return False
+print(json.dumps([ok(op, p) for op, p in json.loads(sys.argv[1])]))
+"""
+
+
+def kernel(planted: Planted, ident: Identity, questions: list[tuple[str, str]]) -> list[bool]:
+    """What the kernel answers to list/read/create on each path for ``ident``, in the chroot."""
+    proc = planted.run(ident, ["/usr/bin/python3", "-c", TRY, json.dumps(questions)])
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)

@@ -16,6 +16,7 @@ from perm_support import (  # type: ignore[import-not-found]
     OS_MODULES,
     Planted,
     inventory_from_reality,
+    kernel,
     run_checks,
 )
 
@@ -37,34 +38,10 @@ for m in %r:
 print(json.dumps(res))
 """
 
-TRY = r"""
-import json, os, sys
-def ok(op, p):
-    try:
-        if op == "list":
-            os.listdir(p); os.stat(os.path.join(p, "."))
-        elif op == "read":
-            open(p, "rb").close()
-        elif op == "create":
-            q = os.path.join(p, ".probe-%d" % os.getuid())
-            os.close(os.open(q, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)); os.unlink(q)
-        return True
-    except OSError:
-        return False
-print(json.dumps([ok(op, p) for op, p in json.loads(sys.argv[1])]))
-"""
-
-
 def imports(planted: Planted, ident: Identity, exe: str, mods: list[str],
             no_pyc: bool = True) -> dict[str, bool] | None:
     proc = planted.run(ident, [exe, "-P", "-c", IMPORT % (no_pyc, mods)])
     return json.loads(proc.stdout) if proc.returncode == 0 else None
-
-
-def kernel(planted: Planted, ident: Identity, questions: list[tuple[str, str]]) -> list[bool]:
-    proc = planted.run(ident, ["/usr/bin/python3", "-c", TRY, json.dumps(questions)])
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 @pytest.fixture(scope="module")

@@ -46,11 +46,24 @@ def test_sl204_group_writable_by_a_foreign_group_is_high():
     assert out[0].evidence["writable"][0]["mode"] == "0775"
 
 
-def test_sl204_group0_writable_site_packages_is_medium_and_explained():
-    out = _run(_site(0o775, gid=0), ImageConfig(user="app"), rules={"SL204"})
-    assert len(out) == 1 and out[0].severity == "medium"
-    assert "every process started with an arbitrary UID" in out[0].message
-    assert "data directories" in out[0].message
+def test_sl204_group0_writable_site_packages_is_the_runtime_users_own():
+    """chgrp -R 0 && chmod -R g=u (OpenShift): group 0 is root's and the arbitrary UID's."""
+    assert _run(_site(0o775, gid=0, file_mode=0o664), ImageConfig(user="app"), rules={"SL204"}) == []
+
+
+def test_sl204_group_or_owner_of_a_runtime_identity_is_silent_a_stranger_is_not():
+    # group 1001 is the image user's (app:x:1001:1001): its own access
+    assert _run(_site(0o775, gid=1001), ImageConfig(user="app"), rules={"SL204"}) == []
+    # the same dir owned by uid 1001: the image user's own
+    entries = [Dir("/usr/local/lib/python3.11", 0o755), Dir(SITE, 0o755, 1001, 0)]
+    assert _run(entries, ImageConfig(user="app"), rules={"SL204"}) == []
+    # owned by a build uid no runtime identity has
+    entries = [Dir("/usr/local/lib/python3.11", 0o755), Dir(SITE, 0o755, 2000, 0)]
+    out = _run(entries, ImageConfig(user="app"), rules={"SL204"})
+    assert [(f.severity, f.evidence["writer"]) for f in out] == [("high", "owner uid 2000")]
+    assert "chown -R 0:0" in out[0].remediation
+    # ... unless the image runs as uid 2000
+    assert _run(entries, ImageConfig(user="2000"), rules={"SL204"}) == []
 
 
 def test_sl204_group0_app_dir_on_pythonpath_is_not_reported():

@@ -154,5 +154,28 @@ def test_other_package_manager_caches() -> None:
     ])
     got = {(g.kind, g.root): g.bytes for g in report_for(spec).python.caches}
     assert got == {("apk-cache", "/var/cache/apk"): 90_000, ("dnf-cache", "/var/cache/dnf"): 80_000,
-                   ("yum-cache", "/var/cache/yum"): 70_000, ("conda-pkgs", "/opt/conda/pkgs"): 60_000,
+                   ("yum-cache", "/var/cache/yum"): 70_000,
+                   # the archive and the extracted package dir beside it
+                   ("conda-pkgs", "/opt/conda/pkgs"): 60_100,
                    ("pipenv-cache", "/root/.cache/pipenv"): 5000}
+
+
+def test_env_manager_caches_and_a_dir_merely_named_pkgs() -> None:
+    spec = ImageSpec([
+        base_layer(PY311),
+        LayerSpec([
+            # virtualenv < 20.3x kept its app-data in the data dir
+            File("/home/app/.local/share/virtualenv/wheel/house/pip-23.0-py3-none-any.whl", blob(70_000, "vw")),
+            File("/root/.conda/pkgs/urls.txt", b"https://conda.anaconda.org/conda-forge/noarch/x.conda\n"),
+            File("/root/.conda/pkgs/x-1.0-py_0/site-packages/x.py", blob(20_000, "cx")),
+            # near-miss: an app's own "pkgs" dir, no conda marker in it
+            File("/srv/app/pkgs/data.bin", blob(90_000, "app")),
+            File("/srv/app/pkgs/__pycache__/m.cpython-39.pyc", blob(1000, "p39")),
+        ], "RUN virtualenv /opt/venv && conda install x"),
+    ])
+    got = {(g.kind, g.root): g.bytes for g in report_for(spec).python.caches}
+    assert got == {
+        ("virtualenv-app-data", "/home/app/.local/share/virtualenv"): 70_000,
+        ("conda-pkgs", "/root/.conda/pkgs"): 20_000 + len(b"https://conda.anaconda.org/conda-forge/noarch/x.conda\n"),
+        ("pycache-foreign", "/srv/app/pkgs"): 1000,  # still foreign bytecode, not a conda cache
+    }

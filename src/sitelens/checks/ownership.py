@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..findings import Finding, finding
 from ..fs import DELETED, Filesystem
 from ..inventory.attribution import actual_digest
-from ..inventory.model import Distribution, Inventory, OsPackage, OwnedFile
+from ..inventory.model import Distribution, Environment, Interpreter, Inventory, OsPackage, OwnedFile
 from .base import Context, check
 from .resolution import (
     installer_label,
@@ -438,17 +438,39 @@ SL109_FIX = {
 }
 
 
+def pip_scheme_dirs(interp: Interpreter) -> set[str]:
+    """Where a plain ``pip install`` into the system environment writes: purelib and platlib of
+    sysconfig's default scheme, with the distributions' patches (Debian's ``posix_local`` scheme;
+    Fedora's ``/usr/local`` outside rpmbuild)."""
+    v, libdirs = interp.version, {interp.platlibdir, "lib"}
+    if interp.flavor == "debian":
+        return {norm(f"{interp.prefix}/local/lib/python{v}/dist-packages")}
+    prefix = "/usr/local" if interp.flavor == "fedora" and interp.prefix == "/usr" else interp.prefix
+    return {norm(f"{prefix}/{d}/python{v}/site-packages") for d in libdirs}
+
+
+def _pep668_checked_dirs(env: Environment) -> set[str]:
+    """The site dirs pip refuses to write without --break-system-packages: the scheme dirs and
+    every identity's user site (``--user`` is checked too). ``--target``, ``--prefix`` and
+    ``--root`` skip the check (pip's install command), and they land elsewhere: a dir on
+    PYTHONPATH, reached by a ``.pth`` line, or another of the interpreter's site dirs."""
+    user_sites = {norm(e.path) for entries in env.sys_path.values() for e in entries
+                  if e.origin == "user-site"}
+    return pip_scheme_dirs(env.interpreter) | user_sites
+
+
 @check("SL109")
 def externally_managed_bypassed(ctx: Context) -> Iterator[Finding]:
     for env in ctx.inventory.environments:
         if env.kind != "system" or not env.interpreter.externally_managed:
             continue
         on_path = {norm(e.path) for entries in env.sys_path.values() for e in entries if e.exists}
+        checked = _pep668_checked_dirs(env)
         by_site: dict[str, list[Distribution]] = {}
         for d in env.distributions:
             if is_os_owned(d) or d.installer not in ("pip", "uv", "poetry", "pdm"):
                 continue
-            if norm(d.site_dir) not in on_path:
+            if norm(d.site_dir) not in on_path or norm(d.site_dir) not in checked:
                 continue
             by_site.setdefault(norm(d.site_dir), []).append(d)
         for site, dists in sorted(by_site.items()):

@@ -331,12 +331,29 @@ def unwritable_home(ctx: Context) -> Iterator[Finding]:
 
 @dataclass(frozen=True)
 class Writer:
-    who: str  # "any user" | "group 0 (every arbitrary UID)" | "group N" | "acl ..."
+    who: str  # "any user (world-writable)" | "group N" | "owner uid N" | "acl user:N" ...
     severity: str
 
 
-def _writers(node: Node, image_uid: int | None, image_gid: int | None, app: bool) -> list[Writer]:
-    """Who besides root and the image's own user may change ``node``."""
+@dataclass(frozen=True)
+class RuntimeIds:
+    """The uids and gids whose write access is not injection: root's, and those of every
+    runtime identity (image user, arbitrary UID, ``--user``), supplementary groups included.
+    Group 0 is root's group and the arbitrary UID's primary group: ``chgrp -R 0 && chmod -R g=u``
+    gives the runtime user its own access, as OpenShift intends (reference §6)."""
+
+    uids: frozenset[int]
+    gids: frozenset[int]
+
+    @classmethod
+    def of(cls, idents: list[Identity]) -> RuntimeIds:
+        uids = {0, *(i.uid for i in idents)}
+        gids = {0, *(i.gid for i in idents), *(g for i in idents for g in i.groups)}
+        return cls(frozenset(uids), frozenset(gids))
+
+
+def _writers(node: Node, ids: RuntimeIds) -> list[Writer]:
+    """Who besides root and the runtime identities may change ``node``."""
     out: list[Writer] = []
     e = node.entry
     if e.kind == "symlink":
@@ -344,20 +361,17 @@ def _writers(node: Node, image_uid: int | None, image_gid: int | None, app: bool
     mode = e.mode
     if mode & 0o002:
         out.append(Writer("any user (world-writable)", "high"))
-    elif mode & 0o020:  # (a world-writable path needs no group story)
-        if e.gid == 0:
-            if not app:
-                out.append(Writer("group 0 (every arbitrary UID)", "medium"))
-        elif e.gid != image_gid:
+    else:  # (a world-writable path needs no owner or group story)
+        if mode & 0o020 and e.gid not in ids.gids:
             out.append(Writer(f"group {e.gid}", "high"))
+        if mode & 0o200 and e.uid not in ids.uids:
+            out.append(Writer(f"owner uid {e.uid}", "high"))
     acl = acl_of(e)
     if acl:
         mask = next((a.perms for a in acl if a.tag == "mask"), 7)
         for a in acl:
             if a.tag in ("user", "group") and a.perms & mask & 2:
-                if a.tag == "user" and a.qualifier in (0, image_uid):
-                    continue
-                if a.tag == "group" and a.qualifier == 0 and app:
+                if a.qualifier in (ids.uids if a.tag == "user" else ids.gids):
                     continue
                 out.append(Writer(f"acl {a.tag}:{a.qualifier}", "high"))
     return out
@@ -395,7 +409,7 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
     fs = ctx.fs
     img = image_user(ctx)
     image_uid = img.uid if img else None
-    image_gid = img.gid if img else None
+    ids = RuntimeIds.of(identities(ctx))
     # every existing import dir, with whether it is the application's own dir
     dirs: dict[str, tuple[bool, list[str]]] = {}
     for env in _envs(ctx):
@@ -423,12 +437,12 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
                 continue  # an ancestor that is an import dir itself has its own finding
             if node.entry.mode & 0o1000:
                 continue  # sticky: only the owner of a child may rename it
-            for w in _writers(node, image_uid, image_gid, app):
+            for w in _writers(node, ids):
                 hits.append(("ancestor", node, w))
                 reported_ancestors.add(anc)
         node = fs.get(top)
         if node is not None:
-            for w in _writers(node, image_uid, image_gid, app):
+            for w in _writers(node, ids):
                 hits.append(("dir", node, w))
         if not app:
             # Installed code: every file and directory below matters (.py, .pth, __pycache__).
@@ -436,14 +450,32 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
                 if sub.path in reported:
                     continue
                 reported.add(sub.path)
-                for w in _writers(sub, image_uid, image_gid, False):
+                for w in _writers(sub, ids):
                     hits.append(("content", sub, w))
         if hits:
-            yield from _sl204(top, app, interps, hits, image_uid)
+            yield from _sl204(top, app, interps, hits, image_uid, ids)
+
+
+def _sl204_fix(who: str, top: str, first: str) -> str:
+    where = top if top == first else f"{top} (and {first})"
+    if who.startswith("group "):
+        how = (f"`chgrp -R 0 {where}` if the runtime user should write there (arbitrary UIDs run "
+               f"in group 0), else `chmod -R g-w {where}`")
+    elif who.startswith("owner uid "):
+        how = f"`chown -R 0:0 {where}` (or to the runtime user, if it should write there)"
+    elif who.startswith("acl "):
+        how = f"drop the ACL entry: `setfacl -R -x {who[4:]} {where}`"
+    else:
+        how = f"`chmod -R o-w {where}`"
+    return (
+        f"Installed code should be writable only by root and the runtime user: {how}. Give "
+        f"write access to data directories only (`{GROUP0_FIX.format(d='/path/to/data')}` "
+        "for arbitrary UIDs)."
+    )
 
 
 def _sl204(top: str, app: bool, interps: list[str], hits: list[tuple[str, Node, Writer]],
-           image_uid: int | None) -> Iterator[Finding]:
+           image_uid: int | None, ids: RuntimeIds) -> Iterator[Finding]:
     by_writer: dict[str, list[tuple[str, Node, Writer]]] = {}
     for h in hits:
         by_writer.setdefault(h[2].who, []).append(h)
@@ -461,29 +493,17 @@ def _sl204(top: str, app: bool, interps: list[str], hits: list[tuple[str, Node, 
             "`.pyc`/poisoned `__pycache__` entry, and the code runs in every Python process of "
             "the container."
         )
-        if who.startswith("group 0"):
-            why += (
-                " With group 0 write access this is every process started with an arbitrary "
-                "UID (OpenShift runs containers in group 0): group-0 write access is the right "
-                "tool for "
-                "data directories, but installed code should stay read-only."
-            )
-        fix = (
-            f"Remove write access for others on installed code: `chmod -R go-w {top}`"
-            + ("" if top == first.path else f" (and on {first.path})")
-            + "; give group 0 write access only to data directories "
-            f"(`{GROUP0_FIX.format(d='/path/to/data')}`), never to site-packages."
-        )
+        fix = _sl204_fix(who, top, first.path)
         yield finding(
             "SL204", sev,
             f"import path {top} is writable by {who}",
             f"{len(items)} path(s) on or above the import path {top} are writable by {who}, e.g. "
             f"{first.path} (mode {mode_str(first.mode)}, owner {first.uid}:{first.gid})"
             + (f", including {', '.join(special[:3])}" if special else "") + ". " + why,
-            {"identity": "any non-root identity other than the image user", "writer": who,
+            {"identity": "a uid/gid that is neither root nor a runtime identity", "writer": who,
              "paths": [top], "interpreter": interps[0], "interpreters": interps,
              "writable": examples, "count": len(items), "image_uid": image_uid,
-             "app_dir": app},
+             "runtime_uids": sorted(ids.uids), "runtime_gids": sorted(ids.gids), "app_dir": app},
             fix,
             key=("writable", top, who),
         )

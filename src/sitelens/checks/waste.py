@@ -209,7 +209,8 @@ CACHE_TEXT = {
     "dnf-cache": "dnf's cache",
     "yum-cache": "yum's cache",
     "apk-cache": "apk's cache",
-    "conda-pkgs": "conda's package archives",
+    "conda-pkgs": "conda's package cache (archives and extracted packages)",
+    "virtualenv-app-data": "virtualenv's app-data (seed wheels and their unpacked copies)",
     "pycache-foreign": "bytecode for a Python version the image does not have",
 }
 CACHE_FIX = {
@@ -228,7 +229,11 @@ CACHE_FIX = {
     "dnf-cache": "dnf clean all in the RUN that installs.",
     "yum-cache": "yum clean all in the RUN that installs.",
     "apk-cache": "apk add --no-cache.",
-    "conda-pkgs": "conda clean --all --yes in the RUN that installs.",
+    "conda-pkgs": "conda clean --all --yes (mamba clean -afy) in the RUN that installs.",
+    "virtualenv-app-data": "Point virtualenv at a throw-away app-data dir "
+    "(ENV VIRTUALENV_OVERRIDE_APP_DATA=/tmp/virtualenv, read whoever runs virtualenv: Poetry, "
+    "tox, hatch), or rm -rf ~/.cache/virtualenv in the RUN that created the venv (unless it was "
+    "made with --symlink-app-data, whose venvs link into it), or use a BuildKit cache mount.",
     "pycache-foreign": "The tree was byte-compiled by another Python: copy sources without "
     "__pycache__ (or build them with the image's Python) and delete the stale *.pyc files.",
 }

@@ -4,8 +4,9 @@ This is a model of dive's ``filetree.Efficiency`` and ``image.Analyze`` over the
 kept faithful on purpose (including the faults documented in docs/waste.md), so a team can move
 its ``.dive-ci`` thresholds to sitelens unchanged. In dive's terms:
 
-- every layer is a tree of its own tar members, in tar order; a member's parent directories that
-  the tar does not declare are created with an empty payload (size 0, *not* a directory);
+- every layer is a tree of its own tar members, in tar order, the root member (``./``) skipped;
+  a member's parent directories that the tar does not declare are created with an empty payload
+  (size 0, *not* a directory);
   ``.wh..wh.*`` names (opaque markers) are dropped; a ``.wh.NAME`` member is a node named so;
 - each layer's *leaves* are visited depth-first, children before parents, siblings by name;
   a leaf's path drops a ``.wh.`` prefix from its own name;
@@ -162,6 +163,11 @@ def layer_tree(index: LayerIndex) -> tuple[_Tree, int]:
 
     for e in index.entries:
         size += e.size
+        if e.path == "/":
+            # dive cleans a member name first and skips "." (the "./" root member that
+            # debootstrap, `tar -C root .` and `docker import` tarballs start with); a node for it
+            # would put the whole layer one level down, where later whiteouts do not find it.
+            continue
         if e.kind == "whiteout":
             parent, _, base = e.path.rpartition("/")
             put(f"{parent}/{WHITEOUT_PREFIX}{base}", e.size, False)

@@ -1,10 +1,11 @@
 """Python-specific waste in the final filesystem: what only the build needed, or nobody imports.
 
-- package-manager caches: pip, uv, poetry, pipenv, conda package archives; apt lists, archives
-  and package caches; dnf/yum/apk caches (SL303);
+- package-manager caches: pip, uv, poetry, pipenv, virtualenv's app-data (seed wheels), conda
+  package caches (archives and extracted packages); apt lists, archives and package caches;
+  dnf/yum/apk caches (SL303);
 - ``__pycache__/*.cpython-XY.pyc`` for Python versions no interpreter in the image has (SL303);
-- identical distributions in more than one site dir: same name, version and RECORD digests of
-  the files they install (SL304);
+- identical distributions in more than one installed environment: same name, version and RECORD
+  digests of the files they install; dist-infos inside the caches above are not installs (SL304);
 - dead site-packages: ``lib/pythonX.Y/site-packages`` for a version the image lacks (SL112's
   bytes, reported there; summed here);
 - build toolchains and ``-dev`` packages left in the image (SL305), from the OS package
@@ -35,9 +36,22 @@ _CACHES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("dnf-cache", re.compile(r"^(/var/cache/dnf)/")),
     ("yum-cache", re.compile(r"^(/var/cache/yum)/")),
     ("apk-cache", re.compile(r"^(/var/cache/apk)/")),
-    ("conda-pkgs", re.compile(r"^(.*/pkgs)/[^/]+\.(?:conda|tar\.bz2)$")),
+    # virtualenv's app-data: seed wheels and their unpacked "image" dirs (dist-infos with
+    # RECORD). ~/.cache since virtualenv moved it to the cache dir; ~/.local/share before.
+    ("virtualenv-app-data", re.compile(r"^(.*/\.cache/virtualenv)/")),
+    ("virtualenv-app-data", re.compile(r"^(.*/\.local/share/virtualenv)/")),
 )
-_MAYBE_CACHE = re.compile(r"/\.cache/|^/var/(?:lib/apt|cache)/|/pkgs/|/__pycache__/")
+# A conda package cache (``pkgs_dirs``: ``$CONDA_ROOT/pkgs``, ``~/.conda/pkgs``, rattler's
+# ``cache/pkgs``): archives, the extracted package dirs beside them (``NAME-VER-BUILD/info/``)
+# and the ``urls``/``urls.txt`` ledger. A dir named ``pkgs`` is one only when one of those
+# markers is in it; then everything under it is cache.
+_CONDA_PKGS = re.compile(r"^(.*?/pkgs)/")
+_CONDA_MARK = re.compile(
+    r"^(?:urls(?:\.txt)?|[^/]+\.(?:conda|tar\.bz2)|[^/]+/info/(?:index|repodata_record)\.json)$"
+)
+_MAYBE_CACHE = re.compile(
+    r"/\.cache/|/\.local/share/virtualenv/|^/var/(?:lib/apt|cache)/|/pkgs/|/__pycache__/"
+)
 _PYC = re.compile(r"/__pycache__/[^/]+\.cpython-(\d)(\d+)(?:\.opt-\d)?\.pyc$")
 _PYC_ROOT = re.compile(r"^(.*?/(?:site|dist)-packages|.*?/lib(?:64)?/python\d+\.\d+)/")
 _PYVER = re.compile(r"python(\d+\.\d+)")
@@ -159,6 +173,20 @@ def interpreter_versions(fs: Filesystem) -> set[str]:
     return out
 
 
+def _foreign_pyc(path: str, versions: set[str]) -> tuple[str, str] | None:
+    """(tree root, version) for bytecode of a Python version the image lacks."""
+    if not versions or "/__pycache__/" not in path:
+        return None
+    pm = _PYC.search(path)
+    if pm is None:
+        return None
+    version = f"{pm.group(1)}.{pm.group(2)}"
+    if version in versions:
+        return None
+    rm = _PYC_ROOT.match(path)
+    return (rm.group(1) if rm else posixpath.dirname(posixpath.dirname(path))), version
+
+
 def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
     groups: dict[tuple[str, str], WasteGroup] = {}
 
@@ -170,6 +198,13 @@ def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
         g.files += 1
         g.layers.add(node.layer)
 
+    def other(node: Node) -> None:
+        foreign = _foreign_pyc(node.entry.path, versions)
+        if foreign:
+            add("pycache-foreign", foreign[0], node, foreign[1])
+
+    pkgs: dict[str, list[Node]] = {}  # files under a dir named pkgs, until we know it is conda's
+    conda_roots: set[str] = set()
     for node in fs.nodes():
         if not _is_file(node):
             continue
@@ -182,14 +217,20 @@ def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
                 add(kind, m.group(1), node)
                 break
         else:
-            if versions and "/__pycache__/" in path:
-                pm = _PYC.search(path)
-                if pm:
-                    version = f"{pm.group(1)}.{pm.group(2)}"
-                    if version not in versions:
-                        rm = _PYC_ROOT.match(path)
-                        root = rm.group(1) if rm else posixpath.dirname(posixpath.dirname(path))
-                        add("pycache-foreign", root, node, version)
+            cm = _CONDA_PKGS.match(path)
+            if cm is None:
+                other(node)
+                continue
+            root = cm.group(1)
+            pkgs.setdefault(root, []).append(node)
+            if _CONDA_MARK.match(path[len(root) + 1:]):
+                conda_roots.add(root)
+    for root, nodes in pkgs.items():
+        for node in nodes:
+            if root in conda_roots:
+                add("conda-pkgs", root, node)
+            else:
+                other(node)
     return sorted(groups.values(), key=lambda g: (-g.bytes, g.kind, g.root))
 
 
@@ -221,16 +262,24 @@ def _norm_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _duplicates(fs: Filesystem) -> list[DuplicateDistribution]:
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path.startswith(r + "/") for r in roots)
+
+
+def _duplicates(fs: Filesystem, caches: list[WasteGroup]) -> list[DuplicateDistribution]:
+    """Identical distributions in two installed environments. A dist-info inside a package
+    cache (virtualenv's unpacked seed wheels, conda's extracted packages) is not installed
+    anywhere: those bytes are SL303's."""
     from ..inventory.record import parse_record
 
+    cache_roots = tuple(sorted({g.root for g in caches if g.kind != "pycache-foreign"}))
     found: dict[tuple[str, str, str], list[tuple[str, int, set[int]]]] = {}
     for node in fs.nodes():
         if not _is_file(node):
             continue
         m = _RECORD.match(node.entry.path)
         data = node.entry.data
-        if m is None or data is None or node.entry.truncated:
+        if m is None or data is None or node.entry.truncated or _under(node.entry.path, cache_roots):
             continue
         site_dir, stem = m.group(1) or "/", m.group(2)
         name, sep, version = stem.partition("-")
@@ -328,10 +377,11 @@ def compute_python_waste(fs: Filesystem) -> PythonWaste:
     if tools is None:
         tools = _toolchain_from_paths(fs)
         source = "paths" if tools else "none"
+    caches = _caches(fs, versions)
     return PythonWaste(
         versions=sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))),
-        caches=_caches(fs, versions),
-        duplicates=_duplicates(fs),
+        caches=caches,
+        duplicates=_duplicates(fs, caches),
         dead_site_packages=_dead_site_packages(fs, versions),
         toolchain=tools,
         toolchain_source=source,
