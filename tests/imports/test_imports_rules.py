@@ -93,3 +93,13 @@ def test_why_follows_the_chain(built: Built, tmp_path: Path) -> None:
     assert by[(SYS, "root")]["import"]["version"] == "6.0.1"
     console = CliRunner().invoke(app, ["why", "yaml", built.ref, "--cache-dir", str(CACHE / "index")])
     assert console.exit_code == 0 and "cannot be searched" in console.output
+
+
+def test_an_editable_install_is_one_install(audited: AuditResult) -> None:
+    from sitelens.checks.resolution import ordered_copies
+
+    env = next(e for e in audited.inventory.environments if e.executable == SYS)
+    kinds = sorted(d.kind for d in env.distributions if d.name == "eggedit")
+    assert kinds == ["egg-info", "egg-link"]  # the .egg-link and the project's own egg-info
+    assert [d.kind for d in ordered_copies(env, env.sys_path["root"])["eggedit"]] == ["egg-link"]
+    assert not [f for f in audited.findings if f.rule == "SL101" and f.evidence["distribution"] == "eggedit"]
