@@ -15,13 +15,8 @@ SHORT = {
     "/root/venv/bin/python": "root-venv",
     "/opt/venv-build/bin/python": "venv-build",
 }
-# An extension module whose PyInit_<name> symbol does not match its file name: the interpreter's
-# dlsym fails (ImportError) where sitelens, which does not read ELF symbol tables, names the file.
-ELF_SYMBOLS = pytest.mark.xfail(reason="sitelens does not read an extension's PyInit symbol", strict=True)
-KNOWN_LIMITS = {"ext-beats-py"}
 PARAMS = [
-    pytest.param(case, exe, ident.name, id=f"{case.name}-{SHORT[exe]}-{ident.name}",
-                 marks=[ELF_SYMBOLS] if case.name in KNOWN_LIMITS else [])
+    pytest.param(case, exe, ident.name, id=f"{case.name}-{SHORT[exe]}-{ident.name}")
     for case in CASES
     for exe in case.interpreters
     for ident in IDENTITIES
@@ -41,6 +36,4 @@ def test_imports_agreement_figure(truth: Any) -> None:
     diffs = compare(truth.inventory, truth.built.expected)
     for d in diffs[:40]:
         print("  ", d)
-    # every disagreement is the one documented limit (the misnamed extension module)
-    assert all("stubext" in d for d in diffs), "\n".join(diffs)
-    assert total - agree == len(diffs) and total > 400
+    assert diffs == [] and agree == total and total > 400

@@ -51,7 +51,8 @@ def fs() -> Filesystem:
         Dir(f"{A}/cached"), File(f"{A}/cached/__init__.py", b"", 0o600),
         Dir(f"{A}/cached/__pycache__"), File(f"{A}/cached/__pycache__/__init__.cpython-311.pyc", b"pyc", 0o644),
         # 4. an extension module and a source module of one name; a package beats both
-        File(f"{A}/speed{SO}", b"\x7fELF", 0o755), File(f"{A}/speed.py", b""),
+        File(f"{A}/speed{SO}", b"\x7fELF\0PyInit_speed\0", 0o755), File(f"{A}/speed.py", b""),
+        File(f"{A}/misnamed{SO}", b"\x7fELF\0PyInit_other\0", 0o755), File(f"{A}/misnamed.py", b""),
         Dir(f"{A}/both"), File(f"{A}/both/__init__.py", b""), File(f"{A}/both.py", b""),
         File(f"{A}/unmappable{SO}", b"\x7fELF", 0o700),
         # 5. sourceless bytecode
@@ -111,6 +112,8 @@ def test_suffix_order_and_package_precedence(fs: Filesystem) -> None:
     assert _find(fs, APP, "both").file == f"{A}/both/__init__.py"
     assert _find(fs, APP, "compiled").file == f"{A}/compiled.pyc"
     assert _find(fs, APP, "unmappable").error == "ImportError"  # dlopen cannot read it
+    # dlsym(PyInit_misnamed) fails: ImportError, and the .py beside it is never tried
+    assert _find(fs, APP, "misnamed").error == "ImportError"
 
 
 def test_namespace_portions_from_two_site_dirs(fs: Filesystem) -> None:

@@ -178,7 +178,7 @@ class ImportResolver:
                     is_pkg = hit.endswith(("/__init__.py", "/__init__.pyc"))
                     out.package_dir = posixpath.dirname(hit) if is_pkg else None
                     out.steps.append(ImportStep(entry, "loaded", "found by zipimport", hit))
-                    return self._load(out)
+                    return self._load(out, name)
                 out.steps.append(ImportStep(entry, "absent", "not in the zip archive"))
                 continue
             hit_kind, path, detail = self._find_in_dir(entry, name, names)
@@ -193,7 +193,7 @@ class ImportResolver:
             if path is not None and posixpath.basename(posixpath.dirname(path)) == name and "/__init__" in path:
                 out.package_dir = posixpath.dirname(path)
             out.steps.append(ImportStep(entry, "loaded", detail, path))
-            return self._load(out)
+            return self._load(out, name)
         if out.namespace:
             out.kind = "namespace"
             out.steps.append(ImportStep("<namespace>", "loaded", "no regular package or module on sys.path: "
@@ -244,17 +244,33 @@ class ImportResolver:
 
     # ---- loading --------------------------------------------------------------------------------
 
+    def _check_export(self, out: Found, name: str) -> Found:
+        """dlsym(PyInit_<name>): an extension that exports another module's init function is
+        found, then fails to load (ImportError) — the finder never tries the next suffix."""
+        node = self.fs.lookup(out.file or "")
+        exports = node.entry.pyinit if node is not None else None
+        if exports is None or name in exports:
+            return out
+        out.error = "ImportError"
+        out.note = (f"{out.file} does not define PyInit_{name} (it exports "
+                    + (", ".join(f"PyInit_{x}" for x in exports) or "no PyInit_ function") + ")")
+        out.steps.append(ImportStep(posixpath.dirname(out.file or ""), "error", out.note, out.file))
+        out.file = None
+        return out
+
     def _cached_bytecode(self, source: str) -> str | None:
         d, base = posixpath.split(source)
         stem = base[: -len(".py")]
         pyc = f"{d}/__pycache__/{stem}.{self.cache_tag}.pyc"
         return pyc if self._stat(pyc) == "file" and self._readable(pyc) else None
 
-    def _load(self, out: Found) -> Found:
+    def _load(self, out: Found, name: str | None = None) -> Found:
         path = out.file
         if path is None or out.kind in ("zip", "frozen"):
             return out
         if self._readable(path):
+            if out.kind == "extension" and name is not None:
+                return self._check_export(out, name)
             return out
         reason = self.perm.read(self.cred, path).reason()
         if out.kind == "source":
@@ -309,7 +325,7 @@ class ImportResolver:
             why = "PEP 660 editable finder (on sys.meta_path after PathFinder)"
             out.steps.append(ImportStep(finder, "loaded", why, cand))
             loaded = self._load(Found(file=cand, kind="source" if cand.endswith(".py") else "extension",
-                                      package_dir=out.package_dir, steps=out.steps))
+                                      package_dir=out.package_dir, steps=out.steps), name)
             loaded.kind = "editable" if loaded.error is None else loaded.kind
             return loaded
         out.error = "ModuleNotFoundError"

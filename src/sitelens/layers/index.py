@@ -17,7 +17,7 @@ from .capture import capture_limit, wants_md5
 from .tarstream import TarReader
 
 # Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
@@ -53,11 +53,14 @@ class Entry:
     xattrs: dict[str, bytes] | None = None  # SCHILY.xattr.* / LIBARCHIVE.xattr.* from pax
     acl: str | None = None  # SCHILY.acl.access when present
     truncated: bool = False  # data holds only the first capture_limit bytes
+    # an extension module's exported PyInit_<name> symbols (None: not an extension, or not read)
+    pyinit: tuple[str, ...] | None = None
 
     def to_tuple(self) -> tuple:
         return (
             self.path, self.kind, self.mode, self.uid, self.gid, self.size, self.link,
             self.sha256, self.md5, self.data, self.head, self.xattrs, self.acl, self.truncated,
+            self.pyinit,
         )
 
     @classmethod
@@ -101,6 +104,31 @@ def normalize_member_name(name: str, where: str) -> str:
             raise CorruptImage(f"{where}: tar member name contains NUL: {name!r}")
         parts.append(part)
     return "/" + "/".join(parts)
+
+
+_PYINIT = b"PyInit_"
+_MAX_PYINIT = 32
+
+
+def _is_extension(path: str) -> bool:
+    """A CPython extension module: its import needs the PyInit_<name> symbol its file name says."""
+    return path.endswith(".so") and (
+        ".cpython-" in path or ".abi3." in path or "-packages/" in path or "/lib-dynload/" in path
+    )
+
+
+def pyinit_names(data: bytes | memoryview, found: set[str]) -> None:
+    """Add the ``PyInit_<name>`` symbol names in ``data`` (NUL-terminated, as in ``.dynstr``)."""
+    buf = bytes(data)
+    i = buf.find(_PYINIT)
+    while i >= 0 and len(found) < _MAX_PYINIT:
+        j = i + len(_PYINIT)
+        end = buf.find(b"\0", j, j + 256)
+        if end > j:
+            name = buf[j:end]
+            if name.replace(b"_", b"a").isalnum() and name.isascii():
+                found.add(name.decode())
+        i = buf.find(_PYINIT, j)
 
 
 def _special(path: str, index: LayerIndex) -> Entry | None:
@@ -158,9 +186,12 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
         if kind == "file":
             limit = capture_limit(path)
             h5 = md5() if wants_md5(path) else None
+            exports: set[str] | None = set() if _is_extension(path) else None
             if m.size <= reader.buffered:
                 # The whole member is already in the reader's buffer: one slice, no loop.
                 data = reader.read_all()
+                if exports is not None:
+                    pyinit_names(data, exports)
                 e.sha256 = sha256(data).digest()
                 if h5 is not None:
                     h5.update(data)
@@ -174,9 +205,15 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                 head = b""
                 keep: list[bytes] = []
                 kept = 0
+                tail = b""
                 for chunk in reader.read_data():
                     if len(head) < SHEBANG_MAX:
                         head += bytes(chunk[: SHEBANG_MAX - len(head)])
+                    if exports is not None:
+                        # a symbol may straddle two chunks: scan the last bytes of the previous one too
+                        joined = tail + bytes(chunk)
+                        pyinit_names(joined, exports)
+                        tail = joined[-300:]
                     h.update(chunk)
                     if h5 is not None:
                         h5.update(chunk)
@@ -191,6 +228,8 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                     e.head = head.split(b"\n", 1)[0]
                 if limit:
                     e.data = b"".join(keep)
+            if exports is not None:
+                e.pyinit = tuple(sorted(exports))
             if e.data is not None:
                 e.truncated = m.size > limit
                 captured_total += len(e.data)
