@@ -58,15 +58,6 @@ def image_libc(ctx: Context) -> str | None:
     return None
 
 
-def _wheel_tags(ctx: Context, d: Distribution) -> list[str]:
-    if d.kind != "dist-info":
-        return []
-    text = ctx.fs.read_text(posixpath.join(d.metadata_path, "WHEEL"))
-    if not text:
-        return []
-    return [ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.lower().startswith("tag:")]
-
-
 SL113_FIX = {
     "venv": "Reinstall {name} in the venv with the image's own interpreter (`pip install "
     "--force-reinstall {name}`) so pip picks the wheel for Python {version} / {libc}.",
@@ -112,7 +103,7 @@ def abi_mismatch(ctx: Context) -> Iterator[Finding]:
                     )
         by_meta = {d.metadata_path: d for d in env.distributions}
         for d in env.distributions:
-            tags = _wheel_tags(ctx, d)
+            tags = d.wheel_tags
             if not tags or libc is None:
                 continue
             musl_tags = [t for t in tags if "musllinux" in t]

@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..findings import Finding, finding
 from ..inventory.model import Distribution, Environment
+from ..inventory.requirement_files import LOCK_FILES
 from .base import Context, check
 from .resolution import (
     env_label,
@@ -138,8 +139,6 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
 
 # ---- SL116 requirement-not-effective ---------------------------------------------------------------
 
-_REQ_FILE = re.compile(r"^(requirements.*\.(txt|in)|.*-requirements\.txt|constraints.*\.txt)$")
-_LOCKS = ("uv.lock", "poetry.lock", "Pipfile.lock", "pylock.toml", "pyproject.toml")
 
 
 @dataclass
@@ -255,28 +254,8 @@ def parse_lock(text: str, source: str) -> list[Wanted]:
 
 
 def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
-    """(path or given name, text): files found in the image, then ``--requirements``."""
-    fs = ctx.fs
-    dirs: list[str] = []
-    cfg = ctx.image.config if ctx.image is not None else None
-    if cfg is not None and cfg.workdir:
-        dirs.append(posixpath.normpath(cfg.workdir))
-    dirs.append("/app")
-    ep = ctx.inventory.entrypoint
-    if ep is not None and ep.script:
-        dirs.append(posixpath.dirname(ep.script))
-    out: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for d in dirs:
-        real = fs.resolve(d)
-        if real is None or real in seen:
-            continue
-        seen.add(real)
-        for child in fs.listdir(real):
-            if _REQ_FILE.match(child) or child in _LOCKS:
-                text = fs.read_text(posixpath.join(real, child))
-                if text is not None:
-                    out.append((posixpath.join(real, child), text))
+    """(path or given name, text): files the inventory found in the image, then ``--requirements``."""
+    out = list(ctx.inventory.requirement_files)
     for name, text in ctx.options.get("requirements") or []:
         out.append((str(name), str(text)))
     return out
@@ -284,7 +263,7 @@ def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
 
 def _parse_source(path: str, text: str, siblings: dict[str, str]) -> list[Wanted]:
     base = posixpath.basename(path)
-    if base in _LOCKS:
+    if base in LOCK_FILES:
         return parse_lock(text, path)
     return parse_requirements_txt(text, path, constraint=base.startswith("constraints"), include=siblings)
 

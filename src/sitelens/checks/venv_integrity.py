@@ -20,15 +20,6 @@ _PYVER = re.compile(r"python(\d+\.\d+)")
 _SITE = re.compile(r"/(?:lib|lib64)/python(\d+\.\d+)/(?:site|dist)-packages$")
 
 
-def parse_cfg(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            out[key.strip().lower()] = value.strip()
-    return out
-
-
 def _major_minor(v: str | None) -> str | None:
     m = re.match(r"^(\d+)\.(\d+)", v or "")
     return f"{m.group(1)}.{m.group(2)}" if m else None
@@ -57,21 +48,6 @@ def interpreter_versions(ctx: Context) -> set[str]:
     return out
 
 
-def _venv_cfgs(ctx: Context) -> dict[str, str]:
-    """venv prefix -> pyvenv.cfg path."""
-    out: dict[str, str] = {}
-    for env in ctx.inventory.environments:
-        if env.venv is not None:
-            out[posixpath.normpath(env.venv.prefix)] = env.venv.cfg_path
-    for node in ctx.fs.nodes():
-        p = node.entry.path
-        if posixpath.basename(p) == "pyvenv.cfg" and node.kind in ("file", "hardlink"):
-            d = posixpath.dirname(p)
-            prefix = posixpath.dirname(d) if posixpath.basename(d) == "bin" else d
-            out.setdefault(prefix, p)
-    return out
-
-
 def _is_python_file(fs: Filesystem, path: str) -> bool:
     node = fs.lookup(path)
     return node is not None and node.kind in ("file", "hardlink")
@@ -92,13 +68,10 @@ SL110_FIX = {
 @check("SL110")
 def broken_venv(ctx: Context) -> Iterator[Finding]:
     fs = ctx.fs
-    for prefix, cfg_path in sorted(_venv_cfgs(ctx).items()):
-        text = fs.read_text(cfg_path)
-        if text is None:
-            continue
-        cfg = parse_cfg(text)
-        home = cfg.get("home")
-        version = _major_minor(cfg.get("version") or cfg.get("version_info"))
+    for prefix, cfg in sorted(ctx.inventory.venv_configs.items()):
+        cfg_path = cfg.cfg_path
+        home = cfg.home
+        version = _major_minor(cfg.version)
         problems: list[str] = []
         if home:
             real_home = fs.resolve(home)
@@ -130,7 +103,7 @@ def broken_venv(ctx: Context) -> Iterator[Finding]:
                 exe_version = m.group(1)
         if version and exe_version and version != exe_version:
             problems.append(
-                f"pyvenv.cfg says version {cfg.get('version') or cfg.get('version_info')} "
+                f"pyvenv.cfg says version {cfg.version} "
                 f"but bin/python runs Python {exe_version}"
             )
         if not problems:

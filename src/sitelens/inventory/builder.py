@@ -17,8 +17,9 @@ from .entrypoint import resolve_entrypoint
 from .import_truth import fill_imports
 from .interpreters import describe_interpreter, find_interpreters
 from .model import Distribution, Environment, Identity, Interpreter, Inventory, OsPackageDb
+from .requirement_files import find_requirement_files
 from .syspath import compute_sys_path
-from .venv import find_venvs
+from .venv import find_venvs, venv_configs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -146,6 +147,8 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
     inv.unattached = _unattached(fs, inv, scanner)
     inv.warnings.extend(w for w in scanner.warnings if w not in inv.warnings)
     inv.entrypoint = resolve_entrypoint(fs, config)
+    inv.venv_configs = venv_configs(fs)
+    inv.requirement_files = find_requirement_files(fs, config, inv.entrypoint)
     fill_imports(fs, inv)
     return inv
 

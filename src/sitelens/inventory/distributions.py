@@ -226,6 +226,9 @@ class DirScanner:
             if inst and inst.strip():
                 d.installer = inst.strip().splitlines()[0].strip().lower()
         d.requested = self.fs.lookup(f"{path}/REQUESTED") is not None
+        wheel = self.fs.read_text(f"{path}/WHEEL")
+        if wheel:
+            d.wheel_tags = [ln.split(":", 1)[1].strip() for ln in wheel.splitlines() if ln.lower().startswith("tag:")]
         d.top_level = self._top_level(path, d)
         direct = self.fs.read_bytes(f"{path}/direct_url.json")
         if direct is not None:

@@ -80,6 +80,7 @@ class Distribution:
     layer: int | None = None  # layer that last wrote the metadata
     requested: bool = False
     editable_target: str | None = None
+    wheel_tags: list[str] = field(default_factory=list)  # WHEEL's Tag: lines (dist-info)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -214,6 +215,17 @@ class Entrypoint:
 
 
 @dataclass
+class VenvConfig:
+    """One ``pyvenv.cfg`` found anywhere in the image (a venv whose interpreter is gone too)."""
+
+    prefix: str
+    cfg_path: str
+    home: str | None  # the first ``home`` key: what getpath uses
+    version: str | None
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Inventory:
     os_release: dict[str, str] = field(default_factory=dict)
     package_dbs: list[OsPackageDb] = field(default_factory=list)
@@ -225,6 +237,10 @@ class Inventory:
     site_dirs: list[str] = field(default_factory=list)
     # distributions in site dirs that no environment's import path reaches
     unattached: list[Distribution] = field(default_factory=list)
+    # every pyvenv.cfg, by venv prefix (SL110 examines venvs no environment models)
+    venv_configs: dict[str, VenvConfig] = field(default_factory=dict)
+    # requirement and lock files in the WorkingDir, /app and beside the entrypoint script: (path, text)
+    requirement_files: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def all_distributions(self) -> list[Distribution]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..fs import Filesystem
 from . import _pyfs
 from .interpreters import _candidates
-from .model import Interpreter, Venv
+from .model import Interpreter, Venv, VenvConfig
 
 
 @dataclass
@@ -140,4 +140,21 @@ def find_venvs(fs: Filesystem, interpreters: list[Interpreter]) -> list[tuple[st
             problems=problems,
         )
         out.append((launcher, venv))
+    return out
+
+
+def venv_configs(fs: Filesystem) -> dict[str, VenvConfig]:
+    """Every ``pyvenv.cfg`` in the image by venv prefix (``bin/pyvenv.cfg`` belongs to its parent)."""
+    out: dict[str, VenvConfig] = {}
+    for node in fs.nodes():
+        p = node.entry.path
+        if node.kind not in ("file", "hardlink") or posixpath.basename(p) != "pyvenv.cfg":
+            continue
+        d = posixpath.dirname(p)
+        prefix = posixpath.dirname(d) if posixpath.basename(d) == "bin" else d
+        data = fs.read_bytes(p)
+        if data is None or prefix in out:
+            continue
+        cfg = parse_pyvenv_cfg(data)
+        out[prefix] = VenvConfig(prefix, p, cfg.home, cfg.version, cfg.keys)
     return out
