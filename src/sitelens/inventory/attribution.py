@@ -10,7 +10,6 @@ Attribution is a property of the image's bytes, the same for every identity, so 
 
 from __future__ import annotations
 
-import posixpath
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -120,12 +119,15 @@ class Attributor:
 
     def canonical(self, path: str) -> str:
         """``path`` with its directory's symlinks resolved (usr-merge, a venv's lib64 link)."""
-        parent, base = posixpath.split(path)
+        i = path.rfind("/")
+        parent, base = path[:i] or "/", path[i + 1:]
         real = self._dir_real.get(parent)
         if real is None:
-            real = self.fs.resolve(parent) or parent
+            node = self.fs.get(parent)
+            # nodes are keyed by their real path: an existing dir there has no link on its way
+            real = parent if node is not None and node.kind == "dir" else (self.fs.resolve(parent) or parent)
             self._dir_real[parent] = real
-        return posixpath.join(real, base)
+        return f"{real}/{base}" if real != "/" else f"/{base}"
 
     def _add(self, path: str, claim: Claim) -> None:
         self.claims.setdefault(self.canonical(path), []).append(claim)

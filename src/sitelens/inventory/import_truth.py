@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..fs import Filesystem
 from ..permissions import Cred, engine
 from .attribution import Attributor, content_layer
-from .imports import ImportResolver, is_module_name, metadata_version
+from .imports import ImportResolver, MetadataFinder, is_module_name
 from .model import Distribution, Environment, Identity, Inventory, ModuleImport, OsPackage, PathEntry
 
 ARCH = "x86_64-linux-gnu"
@@ -59,7 +59,7 @@ class ImportTruth:
         packages = [p for db in inv.package_dbs for p in db.packages]
         self.packages = {p.owner_id: p for p in packages}
         self.attributor = Attributor(fs, inv.all_distributions(), packages)
-        self.versions = {d.metadata_path: d.version for d in inv.all_distributions()}
+        self.metadata = MetadataFinder(fs, {d.metadata_path: d.version for d in inv.all_distributions()})
 
     def resolver(self, env: Environment, cred: Cred, entries: list[PathEntry],
                  pth_imports: list[tuple[str, str]]) -> ImportResolver:
@@ -105,7 +105,7 @@ class ImportTruth:
         dist = mi.distribution or _provider(providers, found.file)
         if dist is not None:
             mi.distribution = dist
-            ans = metadata_version(self.fs, cred, entries, dist, self.versions)
+            ans = self.metadata.version(cred, entries, dist)
             mi.metadata_version = ans.version
             mi.metadata_path = ans.path
             mi.metadata_ambiguous = ans.ambiguous

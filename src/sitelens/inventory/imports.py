@@ -28,7 +28,6 @@ import io
 import keyword
 import posixpath
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 from ..fs import Filesystem
@@ -149,6 +148,8 @@ class ImportResolver:
         data = node.entry.data if node is not None else None
         if data is None or (node is not None and node.entry.truncated):
             return ("unlistable", None, "zip archive content not captured: its modules are unknown")
+        import zipfile  # only images with a zip on sys.path pay for it
+
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = set(zf.namelist())
@@ -355,43 +356,70 @@ class MetadataAnswer:
     found: bool = False
 
 
+class MetadataFinder:
+    """``importlib.metadata.version()`` for many names and identities over one filesystem: each
+    sys.path entry is listed once per identity."""
+
+    def __init__(self, fs: Filesystem, versions: dict[str, str | None]) -> None:
+        self.fs = fs
+        self.versions = versions
+        self.perm = engine(fs)
+        self._entries: dict[tuple[Cred, str], dict[str, list[str]] | None] = {}
+
+    def _index(self, cred: Cred, path: str) -> dict[str, list[str]] | None:
+        """prepared name -> metadata paths in this entry, in a stable order (None: unlistable)."""
+        key = (cred, path)
+        if key in self._entries:
+            return self._entries[key]
+        out: dict[str, list[str]] | None = None
+        acc = self.perm.read(cred, path)
+        node = self.fs.get(acc.real) if acc.allowed and acc.real else None
+        if node is not None and node.kind == "dir":
+            out = {}
+            base = posixpath.basename(path.rstrip("/")).lower()
+            for child in self.fs.listdir(node.path, follow=False):
+                low = child.lower()
+                if low.endswith((".dist-info", ".egg-info")):
+                    stem = low.rpartition(".")[0].partition("-")[0]
+                    out.setdefault(_prepared(stem), []).append(f"{path.rstrip('/')}/{child}")
+                elif base.endswith(".egg") and low == "egg-info":
+                    # an .egg dir on sys.path carries its metadata in EGG-INFO/ (Lookup.eggs)
+                    out.setdefault("egg:" + _legacy(base), []).append(f"{path.rstrip('/')}/{child}")
+        self._entries[key] = out
+        return out
+
+    def version(self, cred: Cred, entries: list[PathEntry], dist: str) -> MetadataAnswer:
+        """The first entry (sys.path order) whose listing holds a matching ``*.dist-info``/
+        ``*.egg-info``; its METADATA (or PKG-INFO) must be readable, else the answer is None. Two
+        matches in one entry → listing-order dependent: reported, not guessed."""
+        want, egg = _prepared(dist), "egg:" + _legacy(dist)
+        for pe in entries:
+            index = self._index(cred, pe.path)
+            if not index:
+                continue
+            if egg in index:
+                meta = index[egg][0]
+                v = _read_version(self.fs, cred, meta, {meta: self.versions.get(pe.path)})
+                return MetadataAnswer(v, pe.path, [], True)
+            matches = sorted(index.get(want, []))
+            if not matches:
+                continue
+            answers = [_read_version(self.fs, cred, m, self.versions) for m in matches]
+            if len(matches) > 1:
+                vs = [a if a is not None else "None" for a in answers]
+                if len(set(vs)) > 1:
+                    return MetadataAnswer(None, None, vs, True)
+            return MetadataAnswer(answers[0], matches[0], [], True)
+        return MetadataAnswer(None, None, [], False)
+
+
 def metadata_version(
     fs: Filesystem, cred: Cred, entries: list[PathEntry], dist: str,
     versions: dict[str, str | None],
 ) -> MetadataAnswer:
-    """``importlib.metadata.version(dist)`` for ``cred``: the first entry (sys.path order) whose
-    listing holds a matching ``*.dist-info``/``*.egg-info``; its METADATA (or PKG-INFO) must be
-    readable, else the answer is None. ``versions`` maps a metadata path to the version its file
-    declares. Two matches in one entry → listing-order dependent: reported, not guessed."""
-    perm = engine(fs)
-    want = _prepared(dist)
-    for pe in entries:
-        acc = perm.read(cred, pe.path)
-        if not acc.allowed or acc.real is None:
-            continue
-        node = fs.get(acc.real)
-        if node is None or node.kind != "dir":
-            continue
-        matches = []
-        base = posixpath.basename(pe.path.rstrip("/")).lower()
-        for child in fs.listdir(acc.real, follow=False):
-            low = child.lower()
-            stem = low.rpartition(".")[0].partition("-")[0]
-            if low.endswith((".dist-info", ".egg-info")) and _prepared(stem) == want:
-                matches.append(f"{pe.path.rstrip('/')}/{child}")
-            elif base.endswith(".egg") and low == "egg-info" and _legacy(base) == _legacy(dist):
-                # an .egg dir on sys.path carries its metadata in EGG-INFO/ (Lookup.eggs)
-                return MetadataAnswer(_read_version(fs, cred, f"{pe.path}/{child}", {f"{pe.path}/{child}":
-                                                    versions.get(pe.path)}), pe.path, [], True)
-        if not matches:
-            continue
-        answers = [_read_version(fs, cred, m, versions) for m in sorted(matches)]
-        if len(matches) > 1:
-            vs = [a if a is not None else "None" for a in answers]
-            if len(set(vs)) > 1:
-                return MetadataAnswer(None, None, vs, True)
-        return MetadataAnswer(answers[0], sorted(matches)[0], [], True)
-    return MetadataAnswer(None, None, [], False)
+    """``importlib.metadata.version(dist)`` for ``cred`` (see :class:`MetadataFinder`); ``versions``
+    maps a metadata path to the version its file declares."""
+    return MetadataFinder(fs, versions).version(cred, entries, dist)
 
 
 def _read_version(fs: Filesystem, cred: Cred, meta: str, versions: dict[str, str | None]) -> str | None:
