@@ -206,13 +206,7 @@ def canonical_path(fs: Filesystem, path: str) -> str | None:
     component is not (a package may own a symlink), and need not exist: a check can ask where a
     deleted file would be. None when the parent directory does not exist.
     """
-    path = posixpath.normpath(path)
-    if path == "/":
-        return "/"
-    parent = fs.resolve(posixpath.dirname(path))
-    if parent is None:
-        return None
-    return posixpath.join(parent, posixpath.basename(path))
+    return fs.canonical(posixpath.normpath(path))
 
 
 def _mark_dirs(fs: Filesystem, files: list[OwnedFile]) -> None:
@@ -276,3 +270,9 @@ def read_dpkg(fs: Filesystem) -> OsPackageDb | None:
     for pkg in db.packages:
         _mark_dirs(fs, pkg.files)
     return db
+
+
+def read_dpkg_dbs(fs: Filesystem) -> list[OsPackageDb]:
+    """The reader ``dbreaders.READERS`` names."""
+    db = read_dpkg(fs)
+    return [db] if db is not None else []
