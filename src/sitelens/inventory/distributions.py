@@ -299,10 +299,11 @@ class DirScanner:
         if text is not None:
             return [t.strip() for t in text.splitlines() if t.strip()]
         names: set[str] = set()
+        prefix = d.site_dir.rstrip("/") + "/"
         for e in d.record or []:
-            rel = posixpath.relpath(e.path, d.site_dir)
-            if rel.startswith(".."):
+            if not e.path.startswith(prefix):  # RECORD paths are normalised: outside the site dir
                 continue
+            rel = e.path[len(prefix) :]
             first = rel.split("/", 1)[0]
             if first.endswith((".dist-info", ".egg-info", ".pth")) or first == "__pycache__":
                 continue
