@@ -42,7 +42,7 @@ def find_package_dbs(fs: Filesystem) -> list[OsPackageDb]:
     """Every OS package database in the merged filesystem, parsed; never raises on bad bytes."""
     dbs: list[OsPackageDb] = []
     for reader in READERS:
-        # A reader (and its parser's imports: python-debian, sqlite3) loads only when one of
+        # A reader (and what its parser imports: sqlite3 and the rpm backends) loads only when one of
         # its directories is in the image.
         if any(fs.lookup(root) is not None for root in reader.roots):
             dbs.extend(_reader_function(reader)(fs))
