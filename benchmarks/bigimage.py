@@ -136,6 +136,17 @@ def _sha_file(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def gzip_layers(tars: list[Path]) -> list[Path]:
+    """The OCI layout's blobs: each tar gzipped at level 6, like Docker's default."""
+    gz = []
+    for t in tars:
+        g = t.with_suffix(".tar.gz")
+        with open(g, "wb") as f:
+            subprocess.run(["gzip", "-6", "-n", "-c", str(t)], stdout=f, check=True)
+        gz.append(g)
+    return gz
+
+
 def generate(out: Path, force: bool = False) -> dict:
     """Write the layers and both image forms; returns the stats (cached in out/stats.json)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -156,13 +167,7 @@ def generate(out: Path, force: bool = False) -> dict:
     created_by.append("RUN chmod -R g+w site-packages/pip ... && rm -rf ... (tweaks)")
     tars = [layers_dir / f"{i}.tar" for i in range(4)]
     diff_ids = [_sha_file(t) for t in tars]
-    # gzip blobs (the OCI layout), level 6 like Docker's default
-    gz = []
-    for t in tars:
-        g = t.with_suffix(".tar.gz")
-        with open(g, "wb") as f:
-            subprocess.run(["gzip", "-6", "-n", "-c", str(t)], stdout=f, check=True)
-        gz.append(g)
+    gz = gzip_layers(tars)
     config = {
         "architecture": "amd64", "os": "linux",
         "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Cmd": ["python3", "/app/app.py"]},

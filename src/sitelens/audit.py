@@ -112,10 +112,10 @@ def _default_builder() -> InventoryBuilder:
     return build_inventory
 
 
-def _compute_waste(fs: Filesystem, indexes: list[LayerIndex], image: Image) -> Any:
+def _compute_waste(fs: Filesystem, indexes: list[LayerIndex], image: Image, inventory: Inventory) -> Any:
     from .waste import compute_waste
 
-    return compute_waste(fs, indexes, image)
+    return compute_waste(fs, indexes, image, inventory)
 
 
 def _run_checks(ctx: Any, on_error: str) -> tuple[list[Finding], list[CheckFailure]]:
@@ -164,7 +164,7 @@ def audit_image(
     inventory = (build_inventory or _default_builder())(fs, image, identities)
     inventory.warnings.extend(w for w in warnings if w not in inventory.warnings)
     strategy = detect_strategy(inventory, fs)
-    waste = _compute_waste(fs, indexes, image)
+    waste = _compute_waste(fs, indexes, image, inventory)
     ctx = Context(
         fs=fs,
         inventory=inventory,

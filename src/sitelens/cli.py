@@ -7,11 +7,11 @@ stderr and the documented exit code (DESIGN §4), so no bad input ever shows a t
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
@@ -28,8 +28,6 @@ app = typer.Typer(
     # Help texts are plain prose with literal brackets (os/arch[/variant], UID[:GID]): never markup.
     rich_markup_mode=None,
 )
-
-T = TypeVar("T")
 
 
 class Format(str, Enum):
@@ -58,11 +56,6 @@ def _guard() -> Iterator[None]:
         raise _fail("interrupted", 130) from None
     except MemoryError:
         raise _fail("out of memory while reading the image", EXIT_IMAGE) from None
-
-
-def run_guarded(fn: Callable[[], T]) -> T:
-    with _guard():
-        return fn()
 
 
 # Options shared by the commands that read an image.

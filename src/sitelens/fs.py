@@ -126,6 +126,7 @@ class Filesystem:
         self._history: dict[str, list[Change]] = {}
         self.layers: list[LayerInfo] = []
         self.warnings: list[str] = []
+        self._dirs: dict[str, str | None] = {}  # memo of canonical(): parent dir -> resolved
 
     # ---- building ---------------------------------------------------------------------------
 
@@ -180,6 +181,7 @@ class Filesystem:
         self._record(parent, Change(layer, ADDED, 0, entry))
 
     def apply(self, index: LayerIndex, layer: int, created_by: str | None = None) -> None:
+        self._dirs.clear()
         self.layers.append(
             LayerInfo(
                 index=layer, diff_id=index.diff_id, created_by=created_by,
@@ -428,8 +430,30 @@ class Filesystem:
         return cur
 
     def lookup(self, path: str, follow: bool = True) -> Node | None:
+        # A key of _nodes is a canonical path (every ancestor a real directory), so a hit that
+        # needs no link following is the answer resolve would give.
+        node = self._nodes.get(path)
+        if node is not None and (not follow or node.entry.kind != "symlink"):
+            return node
         real = self.resolve(path, follow_last=follow)
         return self._nodes.get(real) if real is not None else None
+
+    def canonical(self, path: str) -> str | None:
+        """A normalised absolute path with its parent's symlinks resolved and the last component
+        not followed (usr-merge: ``/bin/x`` is ``/usr/bin/x``); the file need not exist. None
+        when the parent directory does not. Package databases and RECORDs name tens of
+        thousands of files in a few hundred directories: the parents are resolved once."""
+        if path == "/":
+            return path
+        parent, _, name = path.rpartition("/")
+        parent = parent or "/"
+        try:
+            real = self._dirs[parent]
+        except KeyError:
+            real = self._dirs[parent] = self.resolve(parent)
+        if real is None:
+            return None
+        return real + name if real == "/" else real + "/" + name
 
     def read_bytes(self, path: str, follow: bool = True) -> bytes | None:
         """Captured content of a regular file (see layers/capture.py), else None."""
@@ -441,18 +465,3 @@ class Filesystem:
     def read_text(self, path: str, follow: bool = True) -> str | None:
         data = self.read_bytes(path, follow)
         return data.decode("utf-8", "replace") if data is not None else None
-
-    def glob_children(self, path: str, suffix: str) -> list[str]:
-        real = self.resolve(path)
-        if real is None:
-            return []
-        prefix = real.rstrip("/") + "/"
-        return [prefix + n for n in sorted(self._children.get(real, ())) if n.endswith(suffix)]
-
-
-def walk_captured(fs: Filesystem) -> Iterator[Node]:
-    """Every visible regular file whose content the index captured."""
-    for node in fs.nodes():
-        if node.entry.data is not None:
-            yield node
-

@@ -9,7 +9,7 @@ registry layer flows from the socket into the indexer without being stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -84,6 +84,9 @@ class Image:
     config_digest: str | None = None
     raw_config: dict[str, Any] = field(default_factory=dict)
     _opener: BlobOpener | None = field(default=None, repr=False)
+    # The opener only opens local files (no socket, session or engine export to share), so a
+    # forked worker may call it: the loader then indexes layers in processes, not threads.
+    fork_safe: bool = False
 
     @property
     def platform(self) -> str:
@@ -94,9 +97,6 @@ class Image:
         if self._opener is None:
             raise CorruptImage(f"{self.reference}: layer {layer.index} has no readable blob")
         return self._opener(layer)
-
-    def iter_layers(self) -> Iterator[Layer]:
-        return iter(self.layers)
 
 
 def parse_config(raw: bytes, where: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .dbreaders import OS_INSTALLERS
+
 if TYPE_CHECKING:
     from .checks.base import Context
     from .fs import Filesystem
@@ -27,9 +29,7 @@ CONDA = "conda"
 DISTRO = "distro"
 UNKNOWN = "unknown"
 MULTI_STAGE = "multi-stage"
-KINDS = (VENV, SYSTEM, USER, CONDA, DISTRO, UNKNOWN)
 
-OS_INSTALLERS = frozenset({"dpkg", "rpm", "apk"})
 _USER_SITE = re.compile(r"/\.local/lib/python\d+\.\d+/site-packages(/|$)|^~/")
 # A layer that copies a tree rather than running an installer: Dockerfile COPY/ADD as the
 # classic builder and BuildKit record them ("COPY --from=build /opt/venv /opt/venv # buildkit",

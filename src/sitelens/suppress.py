@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from .config import Config, Suppression
 from .findings import Finding
 
@@ -51,10 +53,6 @@ class SuppressionStatus:
                 "message": self.message}
 
 
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _strings(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -75,7 +73,7 @@ def matches(s: Suppression, f: Finding) -> bool:
     if m == f.fingerprint:
         return True
     ev = f.evidence
-    if any(_normalize(d) == _normalize(m) for d in _strings(ev.get("distribution"))):
+    if any(canonicalize_name(d) == canonicalize_name(m) for d in _strings(ev.get("distribution"))):
         return True
     if m in _strings(ev.get("owners")):
         return True

@@ -12,7 +12,7 @@ import stat
 
 from helpers import fs_from_spec
 
-from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec
+from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink
 from sitelens.inventory.apk import parse_apk_installed, parse_checksum
 from sitelens.inventory.ospkg import find_package_dbs
 
@@ -114,6 +114,25 @@ def test_apk_in_image_digests_match_files() -> None:
     assert seen == 3
     owners = db.owners_by_path()
     assert [p.owner_id for p in owners["/usr/lib/python3.11/site.py"]] == ["apk:python3"]
+
+
+def test_usr_merged_image_db_under_usr_lib() -> None:
+    # /lib -> usr/lib: the layer tar holds the database at usr/lib/apk/db/installed, the only
+    # spelling the indexer sees; the capture rule must keep it there (it once kept only /lib/...).
+    spec = ImageSpec([
+        LayerSpec([Dir("/usr"), Dir("/usr/lib"), Symlink("/lib", "usr/lib"),
+                   File("/usr/lib/ld-musl-x86_64.so.1", LD, 0o755), File("/usr/lib/apk/db/installed", INSTALLED)]),
+        LayerSpec([File("/usr/lib/python3.11/site.py", SITE), File("/usr/lib/python3.11/os.py", PYLIB, 0o600)]),
+    ])
+    fs = fs_from_spec(spec, compression=None)
+    (db,) = find_package_dbs(fs)
+    assert (db.manager, db.path, db.layer, db.warnings) == ("apk", "/usr/lib/apk/db/installed", 0, [])
+    assert sorted(p.name for p in db.packages) == ["musl", "python3"]
+    musl = next(p for p in db.packages if p.name == "musl")
+    (loader,) = [f for f in musl.files if f.path.endswith("ld-musl-x86_64.so.1")]
+    node = fs.lookup(loader.path)
+    assert node is not None and node.path == "/usr/lib/ld-musl-x86_64.so.1"
+    assert loader.digest == hashlib.sha1(LD).digest()
 
 
 def test_bad_records_are_warnings() -> None:

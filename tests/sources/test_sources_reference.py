@@ -94,3 +94,19 @@ def test_platform_selection() -> None:
     assert select_platform(only, None, "x").digest == "sha256:riscv64"
     with pytest.raises(UsageError):
         select_platform(entries, "linux", "x")
+
+
+def test_prefixes_come_from_the_opener_table(tmp_path: Path) -> None:
+    # Adding a source is a row in dispatch.OPENERS: its key becomes a TRANSPORT: prefix that
+    # parses to it, and only the two unprefixed forms (an existing file, a bare name) are not.
+    from sitelens.sources.dispatch import OPENERS, UNPREFIXED
+    from sitelens.sources.reference import TRANSPORTS
+
+    assert set(TRANSPORTS) == set(OPENERS) - UNPREFIXED
+    for transport in TRANSPORTS:
+        assert parse_reference(f"{transport}:python").transport == transport
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"")
+    assert {parse_reference(str(archive)).transport, parse_reference("python").transport} == UNPREFIXED
+    # not a prefix: the name "archive" with the tag "python"
+    assert parse_reference("archive:python").name == ImageName("docker.io", "library/archive", "python")

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from packaging.utils import canonicalize_name
+
 from ..findings import Finding, finding
 from ..fs import DELETED, Filesystem
 from ..inventory.attribution import actual_digest
@@ -73,8 +75,7 @@ def _os_owners(ctx: Context) -> dict[str, list[OsPackage]]:
 
 def _canonical(fs: Filesystem, path: str) -> str:
     """The path with its parent's symlinks resolved (usrmerge: /bin/x is /usr/bin/x)."""
-    parent = fs.resolve(posixpath.dirname(path))
-    return posixpath.join(parent, posixpath.basename(path)) if parent else path
+    return fs.canonical(path) or path
 
 
 def _deleted_in(fs: Filesystem, path: str) -> int | None:
@@ -94,7 +95,7 @@ def _pkg_dist_name(pkg: OsPackage) -> str | None:
     for f in pkg.files:
         m = _META.search(f.path)
         if m:
-            return re.sub(r"[-_.]+", "-", m.group(1)).lower()
+            return canonicalize_name(m.group(1))
     return None
 
 
@@ -373,15 +374,19 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
     sites = _site_dirs_on_paths(ctx.inventory)
     site_set = set(sites)
 
+    walked: set[str] = set()  # dirs whose way up is already done (files share parents)
+
     def claim(path: str) -> None:
         parent = path
         while True:
-            nxt = posixpath.dirname(parent)
+            cut = parent.rfind("/")
+            nxt = parent[:cut] or "/"
             if nxt in site_set:
-                claimed.setdefault(nxt, set()).add(posixpath.basename(parent))
+                claimed.setdefault(nxt, set()).add(parent[cut + 1 :])
                 return
-            if nxt == parent or nxt == "/":
+            if nxt == parent or nxt == "/" or nxt in walked:
                 return
+            walked.add(nxt)
             parent = nxt
 
     for path in _os_owners(ctx):

@@ -14,11 +14,9 @@ import base64
 import binascii
 import stat
 
+from ..dbreaders import APK_INSTALLED as PATHS
 from ..fs import Filesystem
 from .model import OsPackage, OsPackageDb, OwnedFile
-
-INSTALLED = "/lib/apk/db/installed"
-PATHS = (INSTALLED, "/usr/lib/apk/db/installed")
 
 
 def parse_checksum(value: str) -> tuple[str, bytes] | None:
@@ -129,3 +127,9 @@ def read_apk(fs: Filesystem) -> OsPackageDb | None:
         db.warnings[:] = [f"{real}: {w}" for w in db.warnings]
         return db
     return None
+
+
+def read_apk_dbs(fs: Filesystem) -> list[OsPackageDb]:
+    """The reader ``dbreaders.READERS`` names."""
+    db = read_apk(fs)
+    return [db] if db is not None else []

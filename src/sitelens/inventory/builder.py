@@ -14,9 +14,12 @@ from ..fs import Filesystem
 from ..image import Image, ImageConfig
 from .distributions import DirScanner
 from .entrypoint import resolve_entrypoint
+from .identities import resolve_identities
 from .import_truth import fill_imports
 from .interpreters import describe_interpreter, find_interpreters
 from .model import Distribution, Environment, Identity, Interpreter, Inventory, OsPackageDb
+from .ospkg import find_package_dbs
+from .osrelease import read_os_release
 from .requirement_files import find_requirement_files
 from .syspath import compute_sys_path
 from .venv import find_venvs, venv_configs
@@ -27,64 +30,12 @@ if TYPE_CHECKING:
 _SITE_DIR = re.compile(r"/(site|dist)-packages$")
 
 
-def parse_os_release(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, eq, value = line.strip().partition("=")
-        if not eq or key.startswith("#"):
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        out[key.strip()] = value
-    return out
-
-
 def _package_dbs(fs: Filesystem, warnings: list[str]) -> list[OsPackageDb]:
-    try:
-        from .ospkg import find_package_dbs  # written in parallel by the OS-db engineer
-    except ImportError:
-        return []
     try:
         return list(find_package_dbs(fs))
     except Exception as exc:  # noqa: BLE001 - a broken db reader must not lose the Python view
         warnings.append(f"OS package databases could not be read: {type(exc).__name__}: {exc}")
         return []
-
-
-def default_identities(fs: Filesystem, config: ImageConfig) -> list[Identity]:
-    """image-user, arbitrary-uid and root: from ``identities.resolve_identities`` when present."""
-    try:
-        from .identities import resolve_identities
-    except ImportError:
-        resolve_identities = None  # type: ignore[assignment]
-    if resolve_identities is not None:
-        return list(resolve_identities(fs, config))
-    from .syspath import passwd_home
-
-    root = Identity("root", 0, 0, [0], "root", passwd_home(fs, 0) or "/root", True)
-    out = []
-    user = (config.user or "").strip()
-    if user and user not in ("root", "0", "0:0"):
-        uid_s, _, gid_s = user.partition(":")
-        uid = int(uid_s) if uid_s.isdigit() else 1000
-        home = passwd_home(fs, uid)
-        out.append(
-            Identity(
-                "image-user",
-                uid,
-                int(gid_s) if gid_s.isdigit() else uid,
-                [],
-                None,
-                home or "/",
-                home is not None,
-            )
-        )
-    else:
-        out.append(Identity("image-user", 0, 0, [0], "root", root.home, True))
-    out.append(Identity("arbitrary-uid", 1000620000, 0, [0], None, "/", False))
-    out.append(root)
-    return out
 
 
 def _environments(
@@ -117,13 +68,11 @@ def _environments(
 def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Identity] | None = None) -> Inventory:
     config = image.config if image is not None else ImageConfig()
     inv = Inventory()
-    text = fs.read_text("/etc/os-release") or fs.read_text("/usr/lib/os-release")
-    if text:
-        inv.os_release = parse_os_release(text)
+    inv.os_release = read_os_release(fs)
     inv.package_dbs = _package_dbs(fs, inv.warnings)
     for db in inv.package_dbs:
         inv.warnings.extend(db.warnings)
-    inv.identities = list(identities) if identities is not None else default_identities(fs, config)
+    inv.identities = list(identities) if identities is not None else list(resolve_identities(fs, config))
     inv.interpreters = find_interpreters(fs, inv.os_release, inv.warnings)
     inv.environments = _environments(fs, inv.interpreters, inv.os_release, inv.warnings)
     scanner = DirScanner(fs, inv.os_owners())

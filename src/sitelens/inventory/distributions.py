@@ -15,19 +15,14 @@ import re
 from email.parser import HeaderParser
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from ..fs import Filesystem
 from .model import Distribution, OsPackage
 from .record import parse_record
 
-_NORMALIZE = re.compile(r"[-_.]+")
 _VALID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _FINDER = re.compile(r"^__editable___(.+)_finder\.py$")
-
-
-def normalize(name: str) -> str:
-    """PEP 503."""
-    return _NORMALIZE.sub("-", name).lower()
 
 
 def _decode(data: bytes) -> str:
@@ -159,7 +154,7 @@ class DirScanner:
         owned: list[str],
     ) -> Distribution:
         raw_name, file_version = _split_stem(stem)
-        norm = normalize(raw_name)
+        norm: str = canonicalize_name(raw_name)
         if not _VALID.match(norm):
             norm = re.sub(r"[^a-z0-9]+", "-", norm).strip("-") or "unknown"
         d = Distribution(
@@ -179,8 +174,8 @@ class DirScanner:
                 name, version, requires, ok = parse_metadata(data)
                 if not ok or name is None:
                     d.warnings.append(f"{meta_file}: no Name header (junk or binary metadata?)")
-                if name and _VALID.match(normalize(name)):
-                    d.raw_name, d.name = name, normalize(name)
+                if name and _VALID.match(canonicalize_name(name)):
+                    d.raw_name, d.name = name, canonicalize_name(name)
                 elif name:
                     d.warnings.append(f"{meta_file}: unusable Name {name[:40]!r}; using the dir name")
                 d.version = version  # what importlib.metadata.version() returns
@@ -294,7 +289,7 @@ class DirScanner:
         tgt_node = self.fs.lookup(d.editable_target)
         if tgt_node is not None and tgt_node.kind == "dir":
             for n in self.fs.listdir(d.editable_target):
-                if n.lower().endswith(".egg-info") and normalize(_split_stem(n[:-9])[0]) == d.name:
+                if n.lower().endswith(".egg-info") and canonicalize_name(_split_stem(n[:-9])[0]) == d.name:
                     meta = self._meta_file(f"{d.editable_target}/{n}", ("PKG-INFO",))
                     if meta:
                         name, version, requires, _ok = parse_metadata(self.fs.read_bytes(meta) or b"")
@@ -307,10 +302,11 @@ class DirScanner:
         if text is not None:
             return [t.strip() for t in text.splitlines() if t.strip()]
         names: set[str] = set()
+        prefix = d.site_dir.rstrip("/") + "/"
         for e in d.record or []:
-            rel = posixpath.relpath(e.path, d.site_dir)
-            if rel.startswith(".."):
+            if not e.path.startswith(prefix):  # RECORD paths are normalised: outside the site dir
                 continue
+            rel = e.path[len(prefix) :]
             first = rel.split("/", 1)[0]
             if first.endswith((".dist-info", ".egg-info", ".pth")) or first == "__pycache__":
                 continue

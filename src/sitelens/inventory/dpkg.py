@@ -1,6 +1,7 @@
 """The dpkg database: ``var/lib/dpkg/status`` (or distroless ``status.d/``) and ``info/`` files.
 
-* ``status``: one deb822 stanza per package (python-debian's ``Deb822``). A package's files are
+* ``status``: one deb822 stanza per package (``_fields``: field names are case-insensitive,
+  continuation lines start with a space or tab, ``#`` lines are comments). A package's files are
   on disk from the ``unpacked`` state on, so every such state counts as installed; purged
   (``not-installed``) and ``config-files`` packages own nothing but conffiles and are left out.
 * ``info/<pkg>.list`` (``<pkg>:<arch>.list`` for ``Multi-Arch: same`` packages): every path the
@@ -24,8 +25,6 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
-
-from debian.deb822 import Deb822
 
 from ..fs import Filesystem
 from .model import OsPackage, OsPackageDb, OwnedFile
@@ -86,6 +85,28 @@ def _stanzas(data: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
+def _fields(text: str) -> dict[str, str]:
+    """One deb822 stanza: lower-cased field name -> value, continuation lines joined with
+    newlines. (python-debian's parser, which this replaces, costs more to import than a whole
+    status file costs to parse.)"""
+    out: dict[str, str] = {}
+    key: str | None = None
+    for line in text.split("\n"):
+        if not line or line[0] == "#":
+            continue
+        if line[0] in " \t":
+            if key is not None:
+                out[key] += "\n" + line
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            key = None  # malformed: reported by the caller
+            continue
+        key = name.lower()
+        out[key] = value.strip()
+    return out
+
+
 def parse_conffiles_field(value: str) -> dict[str, bytes | None]:
     out: dict[str, bytes | None] = {}
     for line in value.splitlines():
@@ -108,15 +129,10 @@ def parse_dpkg_status(
         bad = [ln for ln in raw.split(b"\n") if ln and not ln[:1].isspace() and not _FIELD.match(ln)]
         if bad:
             warn.append(f"{where}: {len(bad)} malformed line(s) ignored, e.g. {bad[0][:60]!r}")
-        text = _decode(raw, where, warn)
-        try:
-            para = Deb822(text)
-        except Exception as exc:  # python-debian raises assorted errors on odd input
-            warn.append(f"{where}: unreadable stanza ({exc})")
-            continue
-        name = para.get("Package", "").strip()
-        version = para.get("Version", "").strip()
-        status = para.get("Status", "").split()
+        para = _fields(_decode(raw, where, warn))
+        name = para.get("package", "").strip()
+        version = para.get("version", "").strip()
+        status = para.get("status", "").split()
         state = status[2] if len(status) == 3 else None
         if not name:
             warn.append(f"{where}: stanza without a Package field skipped")
@@ -132,16 +148,16 @@ def parse_dpkg_status(
             manager="dpkg",
             name=name,
             version=version,
-            arch=para.get("Architecture", "").strip() or None,
+            arch=para.get("architecture", "").strip() or None,
             # "Source: name (version)" when the versions differ; no field: same as the package.
-            source=para.get("Source", "").split(" ")[0].strip() or name,
+            source=para.get("source", "").split(" ")[0].strip() or name,
         )
         out.append(
             DpkgRecord(
                 package=pkg,
                 state=state,
-                multi_arch=para.get("Multi-Arch", "").strip() or None,
-                conffiles=parse_conffiles_field(para.get("Conffiles", "")),
+                multi_arch=para.get("multi-arch", "").strip() or None,
+                conffiles=parse_conffiles_field(para.get("conffiles", "")),
             )
         )
     return out
@@ -206,13 +222,7 @@ def canonical_path(fs: Filesystem, path: str) -> str | None:
     component is not (a package may own a symlink), and need not exist: a check can ask where a
     deleted file would be. None when the parent directory does not exist.
     """
-    path = posixpath.normpath(path)
-    if path == "/":
-        return "/"
-    parent = fs.resolve(posixpath.dirname(path))
-    if parent is None:
-        return None
-    return posixpath.join(parent, posixpath.basename(path))
+    return fs.canonical(posixpath.normpath(path))
 
 
 def _mark_dirs(fs: Filesystem, files: list[OwnedFile]) -> None:
@@ -276,3 +286,9 @@ def read_dpkg(fs: Filesystem) -> OsPackageDb | None:
     for pkg in db.packages:
         _mark_dirs(fs, pkg.files)
     return db
+
+
+def read_dpkg_dbs(fs: Filesystem) -> list[OsPackageDb]:
+    """The reader ``dbreaders.READERS`` names."""
+    db = read_dpkg(fs)
+    return [db] if db is not None else []

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 ARBITRARY_UID = 1000620000  # a typical uid from an OpenShift project's range
 UNKNOWN_UID = -1  # a config User name the image cannot resolve
-IDENTITY_NAMES = ("image-user", "arbitrary-uid", "root")
 
 
 @dataclass(frozen=True)

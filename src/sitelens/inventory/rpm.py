@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import struct
 
+from ..dbreaders import RPM_DIRS
 from ..fs import Filesystem
 from .model import OsPackage, OsPackageDb
 from .rpm_bdb import parse_bdb
@@ -73,3 +74,31 @@ def read_rpmdb(fs: Filesystem, path: str, backend: str) -> OsPackageDb:
     db.packages, warnings = parse_rpmdb(backend, data, wal or None)
     db.warnings.extend(f"{path}: {w}" for w in warnings)
     return db
+
+
+def read_rpm_dbs(fs: Filesystem) -> list[OsPackageDb]:
+    """The reader ``dbreaders.READERS`` names: one database per rpm directory (two locations
+    that are one directory through a symlink are read once). A directory holding several
+    backends (a migration left the old one behind) is read from the file written last, as rpm
+    would use the configured (newer) one; the others are named in a warning."""
+    from .ospkg import last_written
+
+    out: list[OsPackageDb] = []
+    seen: set[str] = set()
+    for d in RPM_DIRS:
+        real = fs.resolve(d)
+        if real is None or real in seen:
+            continue
+        seen.add(real)
+        files = backend_files(fs, real)
+        if not files:
+            continue
+        # Newest content first; rpm's own preference (sqlite, ndb, bdb) breaks ties.
+        ranked = sorted(enumerate(files), key=lambda it: (-(last_written(fs, it[1][0]) or -1), it[0]))
+        path, backend = ranked[0][1]
+        db = read_rpmdb(fs, path, backend)
+        others = [p for _, (p, _b) in ranked[1:]]
+        if others:
+            db.warnings.append(f"{real}: several rpm databases present; read {path}, ignored {', '.join(others)}")
+        out.append(db)
+    return out

@@ -10,8 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-KIB = 1024
-MIB = 1024 * KIB
+from ..dbreaders import KIB, MIB, READERS
 
 # Files anywhere whose exact path we need.
 _EXACT = {
@@ -23,15 +22,12 @@ _EXACT = {
     "/etc/alpine-release": 4 * KIB,
     "/etc/redhat-release": 4 * KIB,
     "/etc/system-release": 4 * KIB,
-    "/var/lib/dpkg/status": 64 * MIB,
-    "/lib/apk/db/installed": 64 * MIB,
     "/etc/pip.conf": 64 * KIB,
 }
 
-_RPMDB_DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/", "/usr/share/rpm/")
-_RPMDB_NAMES = {"Packages", "Packages.db", "rpmdb.sqlite", "rpmdb.sqlite-wal", "rpmdb.sqlite-shm"}
-
-_DPKG_INFO = re.compile(r"^/var/lib/dpkg/info/[^/]+\.(list|md5sums|conffiles)$")
+# Package databases: each reader's own rule (dbreaders.py), asked only under its roots.
+_DB_RULES = tuple((tuple(r + "/" for r in reader.roots), reader.capture) for reader in READERS)
+_DB_ROOTS = tuple(root for roots, _ in _DB_RULES for root in roots)
 # importlib.metadata matches the suffixes case-insensitively, so capture them that way too
 _META_DIR = re.compile(r"\.(?i:dist-info|egg-info)/|/EGG-INFO/|/conda-meta/")
 _PY_NAMES = re.compile(
@@ -55,14 +51,13 @@ def capture_limit(path: str) -> int:
     limit = _EXACT.get(path)
     if limit:
         return limit
-    if path.startswith("/var/lib/dpkg/"):
-        if _DPKG_INFO.match(path):
-            return 16 * MIB
-        if path.startswith("/var/lib/dpkg/status.d/"):
-            return 16 * MIB
+    if path.startswith(_DB_ROOTS):
+        for roots, rule in _DB_RULES:
+            if path.startswith(roots):
+                n = rule(path)
+                if n:
+                    return n
     name = posixpath.basename(path)
-    if name in _RPMDB_NAMES and path.startswith(_RPMDB_DIRS):
-        return 256 * MIB
     if _META_DIR.search(path):
         return 16 * MIB
     if _PY_NAMES.search(name):

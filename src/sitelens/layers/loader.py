@@ -6,9 +6,9 @@ declared diff_id can never poison the shared cache for another image).
 
 Layers are indexed in parallel. Hashing and decompression release the GIL, but a layer of tens
 of thousands of small files is mostly Python work that holds it, so threads alone stay near one
-core. When the blobs are plain local files (OCI layout, docker/oci archives: their openers just
-open a file) the layers are indexed in forked worker processes instead, longest first, and each
-index comes back as one marshal blob. Sources whose openers hold sockets or sessions (registry,
+core. When the image says its blobs are plain local files (``Image.fork_safe``: OCI layout,
+docker/oci archives) the layers are indexed in forked worker processes instead, longest first,
+and each index comes back as one marshal blob. Sources whose openers hold sockets or sessions (registry,
 engine) stay in threads: a forked child must never share a parent's connection.
 """
 
@@ -54,27 +54,17 @@ def index_layer(image: Image, layer: Layer) -> LayerIndex:
     return index
 
 
-# Openers known to do nothing but open a local file per call (safe to call in a forked child).
-# A source can also mark its opener with ``opener.fork_safe = True`` (or False to opt out).
-_FORK_SAFE_MODULES = frozenset({"sitelens.sources.oci_layout", "sitelens.sources.docker_archive"})
-
 # The image the forked workers index; set in the parent just before the pool forks.
 _FORK_IMAGE: Image | None = None
 _FORK_CACHE: LayerCache | None = None
 
 
 def _fork_safe(image: Image) -> bool:
-    opener = image._opener
-    if opener is None or "fork" not in multiprocessing.get_all_start_methods():
+    if not image.fork_safe or image._opener is None or "fork" not in multiprocessing.get_all_start_methods():
         return False
-    if multiprocessing.parent_process() is not None or multiprocessing.current_process().daemon:
-        # Already a worker (the scan job's process pool, a Dask worker): daemonic processes may
-        # not have children, and nested pools would oversubscribe the cores. Threads it is.
-        return False
-    flag = getattr(opener, "fork_safe", None)
-    if flag is not None:
-        return bool(flag)
-    return getattr(opener, "__module__", "") in _FORK_SAFE_MODULES
+    # Already a worker (the scan job's process pool, a Dask worker): daemonic processes may not
+    # have children, and nested pools would oversubscribe the cores. Threads it is.
+    return multiprocessing.parent_process() is None and not multiprocessing.current_process().daemon
 
 
 def _pack(index: LayerIndex) -> bytes:

@@ -1,19 +1,14 @@
-"""What every image source takes and gives.
+"""What every image source takes.
 
-A source turns a reference into an :class:`~sitelens.image.Image` whose ``open_layer`` streams
-blobs; it is a context manager because some sources hold resources (an HTTP session, an open
-archive, a temporary export from an engine) until the layers have been read.
+A source (a row of ``dispatch.OPENERS``) turns a reference into an :class:`~sitelens.image.Image`
+whose ``open_layer`` streams blobs; it is a context manager because some sources hold resources
+(an HTTP session, an open archive, a temporary export from an engine) until the layers are read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-from ..image import Image
 
 
 @dataclass(frozen=True)
@@ -27,9 +22,3 @@ class SourceOptions:
     retries: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 
-
-class Source(Protocol):
-    def open(self, ref: str, opts: SourceOptions) -> AbstractContextManager[Image]: ...
-
-
-ImageIter = Iterator[Image]

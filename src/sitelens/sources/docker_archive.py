@@ -77,6 +77,7 @@ def image_from_archive(store: TarStore, tag: str | None, opts: SourceOptions, re
         blobs,
         opener,
         where,
+        fork_safe=True,  # the opener opens a file of the archive or layout, nothing else
     )
 
 

@@ -220,6 +220,7 @@ def build_image(
     blobs: list[tuple[str | None, str, int | None]],
     opener: BlobOpener,
     where: str,
+    fork_safe: bool = False,
 ) -> Image:
     """The :class:`Image` for a config document and its layer blobs (manifest order)."""
     if config_digest:
@@ -234,5 +235,6 @@ def build_image(
         config_digest=config_digest or sha256_digest(config_raw),
         raw_config=doc,
         _opener=opener,
+        fork_safe=fork_safe,
     )
 

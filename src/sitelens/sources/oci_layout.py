@@ -109,6 +109,7 @@ def image_from_manifest(store: BlobStore, d: Descriptor, reference: str) -> Imag
         [(ld.digest, ld.media_type, ld.size) for ld in layer_ds],
         opener,
         where,
+        fork_safe=True,  # the opener opens a file of the archive or layout, nothing else
     )
 
 

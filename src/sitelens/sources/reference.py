@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from .dispatch import OPENERS, UNPREFIXED
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 
-TRANSPORTS = ("docker-archive", "oci-archive", "oci", "registry", "docker", "podman", "dir")
+TRANSPORTS = tuple(t for t in OPENERS if t not in UNPREFIXED)  # the ``TRANSPORT:`` prefixes
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPO_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
@@ -61,7 +62,7 @@ class SourceRef:
     (a RepoTags entry), ``name`` for registry/engine/bare references.
     """
 
-    transport: str  # one of TRANSPORTS or "bare"
+    transport: str  # a key of dispatch.OPENERS
     raw: str
     path: str | None = None
     tag: str | None = None

@@ -7,6 +7,7 @@ the :class:`WasteReport` it returns. Definitions and how they differ from dive: 
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from .python import PythonWaste, compute_python_waste
 if TYPE_CHECKING:
     from ..fs import Filesystem
     from ..image import Image
+    from ..inventory.model import Inventory, RecordEntry
     from ..layers.index import LayerIndex
 
 __all__ = ["WasteReport", "compute_waste", "human_bytes", "DiveFigures", "HiddenFigures", "PythonWaste"]
@@ -77,14 +79,27 @@ class WasteReport:
         }
 
 
+def _inventory_records(inventory: Inventory) -> dict[str, list[RecordEntry]]:
+    """RECORD path → entries the inventory parsed, where it parsed them against the RECORD's
+    own parent dir (what the duplicate figure needs; any other RECORD is parsed there)."""
+    out: dict[str, list[RecordEntry]] = {}
+    for env in inventory.environments:
+        for d in env.distributions:
+            if d.kind == "dist-info" and d.record is not None and posixpath.dirname(d.metadata_path) == d.site_dir:
+                out[f"{d.metadata_path}/RECORD"] = d.record
+    return out
+
+
 def compute_waste(
-    fs: Filesystem, indexes: list[LayerIndex], image: Image | None = None
+    fs: Filesystem, indexes: list[LayerIndex], image: Image | None = None, inventory: Inventory | None = None
 ) -> WasteReport:
     """``image`` is accepted for symmetry with the pipeline; every figure comes from ``fs`` and
-    ``indexes`` (the layers' created_by are already on ``fs.layers``)."""
+    ``indexes`` (the layers' created_by are already on ``fs.layers``). With the ``inventory``
+    its OS package databases and RECORDs are reused instead of read again."""
     del image
-    return WasteReport(
-        dive=dive_figures(indexes),
-        hidden=compute_hidden(fs),
-        python=compute_python_waste(fs),
+    python = (
+        compute_python_waste(fs)
+        if inventory is None
+        else compute_python_waste(fs, inventory.package_dbs, _inventory_records(inventory))
     )
+    return WasteReport(dive=dive_figures(indexes), hidden=compute_hidden(fs), python=python)

@@ -19,10 +19,15 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from ..fs import Filesystem, Node
+from ..inventory.model import OsPackageDb, RecordEntry
+from ..inventory.record import parse_record
 
 # (kind, pattern): group 1 is the root the finding names
 _CACHES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -161,7 +166,7 @@ def interpreter_versions(fs: Filesystem) -> set[str]:
     out: set[str] = set()
     for node in fs.nodes():
         p = node.entry.path
-        base = posixpath.basename(p)
+        base = p[p.rfind("/") + 1 :]
         if node.kind in ("file", "hardlink") and base.startswith("python") and "/bin/" in p:
             m = _PYVER.fullmatch(base)
             if m and node.mode & 0o111:
@@ -258,20 +263,16 @@ def _dead_site_packages(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
     return sorted(out, key=lambda g: (-g.bytes, g.root))
 
 
-def _norm_name(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path.startswith(r + "/") for r in roots)
 
 
-def _duplicates(fs: Filesystem, caches: list[WasteGroup]) -> list[DuplicateDistribution]:
+def _duplicates(
+    fs: Filesystem, parsed: Mapping[str, list[RecordEntry]], caches: list[WasteGroup]
+) -> list[DuplicateDistribution]:
     """Identical distributions in two installed environments. A dist-info inside a package
     cache (virtualenv's unpacked seed wheels, conda's extracted packages) is not installed
     anywhere: those bytes are SL303's."""
-    from ..inventory.record import parse_record
-
     cache_roots = tuple(sorted({g.root for g in caches if g.kind != "pycache-foreign"}))
     found: dict[tuple[str, str, str], list[tuple[str, int, set[int]]]] = {}
     for node in fs.nodes():
@@ -285,7 +286,9 @@ def _duplicates(fs: Filesystem, caches: list[WasteGroup]) -> list[DuplicateDistr
         name, sep, version = stem.partition("-")
         if not sep:
             continue
-        entries, _ = parse_record(data, site_dir, node.entry.path)
+        entries = parsed.get(node.entry.path)
+        if entries is None:  # a RECORD on no environment's sys.path: the inventory never read it
+            entries, _ = parse_record(data, site_dir, node.entry.path)
         dist_info = f"{site_dir.rstrip('/')}/{stem}.dist-info/"
         prefix = site_dir.rstrip("/") + "/"
         signature = []
@@ -306,7 +309,7 @@ def _duplicates(fs: Filesystem, caches: list[WasteGroup]) -> list[DuplicateDistr
         if not signature:
             continue
         digest = hashlib.sha256("\n".join(sorted(signature)).encode()).hexdigest()
-        found.setdefault((_norm_name(name), version, digest), []).append((site_dir, copy_bytes, layers))
+        found.setdefault((canonicalize_name(name), version, digest), []).append((site_dir, copy_bytes, layers))
     out: list[DuplicateDistribution] = []
     for (name, version, _), copies in found.items():
         sites = sorted({c[0] for c in copies})
@@ -320,13 +323,8 @@ def _duplicates(fs: Filesystem, caches: list[WasteGroup]) -> list[DuplicateDistr
     return sorted(out, key=lambda d: (-d.reclaimable, d.name))
 
 
-def _toolchain_from_packages(fs: Filesystem) -> list[ToolchainPackage] | None:
+def _toolchain_from_packages(fs: Filesystem, dbs: Sequence[OsPackageDb]) -> list[ToolchainPackage] | None:
     """None when the image has no OS package database to ask."""
-    try:
-        from ..inventory.ospkg import find_package_dbs
-    except ImportError:  # the OS inventory is optional for this figure
-        return None
-    dbs = find_package_dbs(fs)
     if not dbs or not any(db.packages for db in dbs):
         return None
     out: list[ToolchainPackage] = []
@@ -370,9 +368,19 @@ def _toolchain_from_paths(fs: Filesystem) -> list[ToolchainPackage]:
     return sorted(groups.values(), key=lambda t: (-t.bytes, t.owner))
 
 
-def compute_python_waste(fs: Filesystem) -> PythonWaste:
+def compute_python_waste(
+    fs: Filesystem,
+    package_dbs: Sequence[OsPackageDb] | None = None,
+    records: Mapping[str, list[RecordEntry]] | None = None,
+) -> PythonWaste:
+    """``package_dbs`` and ``records`` (RECORD path → entries, parsed against the RECORD's
+    parent dir) are what the inventory already read; without them they are read here."""
+    if package_dbs is None:
+        from ..inventory.ospkg import find_package_dbs
+
+        package_dbs = find_package_dbs(fs)
     versions = interpreter_versions(fs)
-    tools = _toolchain_from_packages(fs)
+    tools = _toolchain_from_packages(fs, package_dbs)
     source = "packages"
     if tools is None:
         tools = _toolchain_from_paths(fs)
@@ -381,7 +389,7 @@ def compute_python_waste(fs: Filesystem) -> PythonWaste:
     return PythonWaste(
         versions=sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))),
         caches=caches,
-        duplicates=_duplicates(fs, caches),
+        duplicates=_duplicates(fs, records or {}, caches),
         dead_site_packages=_dead_site_packages(fs, versions),
         toolchain=tools,
         toolchain_source=source,
