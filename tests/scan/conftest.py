@@ -120,3 +120,25 @@ def run_scan(work: Path, *args: str, fmt: str = "json", env: dict[str, str] | No
     assert "Traceback" not in out.stderr, out.stderr
     doc = json.loads(out.stdout) if fmt == "json" and out.stdout.strip().startswith("{") else {"text": out.stdout}
     return Run(out.returncode, doc, out.stderr)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (Debian ``postgresql``: initdb + pg_ctl)."""
+    from fixtures.postgres import pg_bindir, pg_server
+
+    if pg_bindir() is None:
+        require_tool("initdb (Debian package postgresql)")
+    pytest.importorskip("psycopg")
+    with pg_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store of each kind: a SQLite file, or a fresh database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    from fixtures.postgres import new_database
+
+    return new_database(request.getfixturevalue("pg_url"))

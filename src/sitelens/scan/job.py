@@ -126,7 +126,12 @@ def run_scan(
         elif store.done(t.digest, __version__, cfg_hash):
             run.finish(t, t.digest, "unchanged", previous)
         elif store.claim(t.digest, __version__, cfg_hash):
-            mine[t.digest] = _Pending(t.reference, [(t, previous)])
+            if store.done(t.digest, __version__, cfg_hash):
+                # Another run stored it between our look and our claim.
+                store.release(t.digest, __version__, cfg_hash)
+                run.finish(t, t.digest, "unchanged", previous)
+            else:
+                mine[t.digest] = _Pending(t.reference, [(t, previous)])
         else:
             theirs[t.digest] = _Pending(t.reference, [(t, previous)])
 
@@ -168,6 +173,9 @@ def _wait_for_others(run: _Run, theirs: dict[str, _Pending], mine: dict[str, _Pe
                 for target, previous in group.targets:
                     run.finish(target, digest, "failed", previous, row.get("reason") or "error", row.get("error"))
             elif run.store.claim(digest, __version__, run.cfg_hash):
+                if run.store.outcome(digest, __version__, run.cfg_hash, since=run.started) is not None:
+                    run.store.release(digest, __version__, run.cfg_hash)  # stored meanwhile: read it next round
+                    continue
                 mine[digest] = group
             else:
                 continue

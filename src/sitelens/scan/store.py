@@ -282,6 +282,12 @@ class ResultStore:
                                .values(owner=self.owner, claimed_at=now))
             return bool(res.rowcount == 1)
 
+    def release(self, digest: str, tool_version: str, config_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(claims.delete().where(claims.c.digest == digest, claims.c.owner == self.owner,
+                                               claims.c.tool_version == tool_version,
+                                               claims.c.config_hash == config_hash))
+
     def refresh_claims(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(claims.update().where(claims.c.owner == self.owner).values(claimed_at=time.time()))
