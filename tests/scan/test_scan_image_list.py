@@ -54,3 +54,34 @@ def test_every_reference_form_and_every_failure_is_reported(filled: Filled, tmp_
         assert selector in index
     # The headline names the failures by reason; the table lists each target (wrapped to width).
     assert f"{len(bad)} failed (1 auth, 1 invalid, 2 not_found, 1 unreachable)" in " ".join(text.split())
+
+
+def test_a_registry_that_keeps_failing_is_unreachable_after_retries(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_GET  # noqa: N815
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        listing = tmp_path / "images.txt"
+        ref = f"registry:127.0.0.1:{server.server_address[1]}/team/app:v1"
+        listing.write_text(ref + "\n")
+        run = run_scan(tmp_path, "--images", str(listing))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.code == 3
+    [failed] = run.doc["failed_targets"]
+    assert failed["reason"] == "unreachable" and "keeps failing" in failed["error"]

@@ -124,3 +124,42 @@ def test_killed_run_resumes_with_one_row_per_digest(filled: Filled, tmp_path: Pa
     rows = sqlite3.connect(db).execute("select digest, count(*) from audits group by digest").fetchall()
     assert len(rows) == ALL_TARGETS
     assert all(n == 1 for _, n in rows)
+
+
+def test_a_tag_that_vanishes_between_listing_and_fetch_is_a_failed_target(tmp_path: Path) -> None:
+    from fixtures.registry import start_registry
+    from sitelens.scan.executor import LocalExecutor
+    from sitelens.scan.job import run_scan as run_job
+    from sitelens.scan.store import ResultStore
+    from sitelens.scan.summary import scan_exit_code, summarise
+    from sitelens.scan.targets import registry_targets
+    from sitelens.scan.task import audit_task
+    from sitelens.sources.base import SourceOptions
+    from tests.scan.conftest import delete_manifest
+
+    with start_registry(tmp_path / "reg") as reg:
+        kept = push(reg, tmp_path, app_spec(1), "team/kept")
+        doomed = push(reg, tmp_path, app_spec(2), "team/doomed")
+        targets = registry_targets(reg.host, "*", "*", SourceOptions())
+        assert [t.digest for t in targets] == [doomed, kept]  # both listed and resolved
+        delete_manifest(reg, "team/doomed", doomed)  # ... and one is gone before it is fetched
+        store = ResultStore(str(tmp_path / "scan.db"))
+        options = {"cache_dir": str(tmp_path / "cache"), "use_cache": True}
+        run = run_job(targets, store, LocalExecutor(1), audit_task, options, "cfg")
+        report = summarise(store, "cfg", run)
+    assert (run.stats.audited, run.stats.failed) == (1, 1)
+    [failed] = report["failed_targets"]
+    assert failed["selector"] == f"{reg.host}/team/doomed:v1" and failed["reason"] == "not_found"
+    assert scan_exit_code(report, "none") == 3
+
+
+def test_a_registry_behind_auth_is_one_failed_target_not_an_empty_run(tmp_path: Path) -> None:
+    from fixtures.registry import start_registry
+    from tests.helpers import require_tool
+
+    require_tool("htpasswd")
+    with start_registry(tmp_path / "reg", auth="htpasswd") as reg:
+        run = run_scan(tmp_path, reg.host)
+    assert run.code == 3
+    [failed] = run.doc["failed_targets"]
+    assert (failed["selector"], failed["reason"]) == (reg.host, "auth")
