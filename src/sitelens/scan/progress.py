@@ -9,6 +9,7 @@ import time
 from types import TracebackType
 from typing import IO
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .job import ScanStats
@@ -35,7 +36,8 @@ class ScanProgress:
     def __enter__(self) -> ScanProgress:
         if self.tty:
             self._bar = Progress(TextColumn("scan"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), transient=True)
+                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), transient=True,
+                                 console=Console(file=self.stream))  # stdout carries the report
             self._bar.start()
         return self
 

@@ -75,11 +75,11 @@ def summarise(store: ResultStore, cfg_hash: str, run: RunResult, all_images: boo
     targets = store.run_target_rows(run.run_id)
     digests = {t["digest"] for t in targets if t["digest"]}
     previous = {t["previous_digest"] for t in targets if t["previous_digest"]}
-    rows = {r["digest"]: r for r in store.rows(__version__, cfg_hash, None if all_images else digests | previous)}
-    images: dict[str, dict[str, Any]] = {}
-    keep = set(rows) if all_images else digests
-    for digest in sorted(keep):
-        images[digest] = _image_entry(rows[digest])
+    # Only the parts a report shows are kept, never the full audit documents (memory at 10 000 images).
+    entries = {r["digest"]: _image_entry(r)
+               for r in store.rows(__version__, cfg_hash, None if all_images else digests | previous)}
+    keep = set(entries) if all_images else digests & set(entries)
+    images = {digest: entries[digest] for digest in sorted(keep)}
     if all_images:
         for tag in store.tag_rows():
             if tag["digest"] in images:
@@ -97,8 +97,7 @@ def summarise(store: ResultStore, cfg_hash: str, run: RunResult, all_images: boo
             failed_targets.append({"selector": t["selector"], "digest": t["digest"], "reason": t["reason"],
                                    "error": t["error"]})
         if t["previous_digest"]:
-            before = rows.get(t["previous_digest"])
-            new, fixed = _diff(_image_entry(before) if before else None, img)
+            new, fixed = _diff(entries.get(t["previous_digest"]), img)
             moved.append({"selector": t["selector"], "from": t["previous_digest"], "to": t["digest"],
                           "new_findings": new, "fixed_findings": fixed})
     for img in images.values():
