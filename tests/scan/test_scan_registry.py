@@ -3,6 +3,7 @@ reports, moved tags with new and fixed findings, and resuming after SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -163,3 +164,38 @@ def test_a_registry_behind_auth_is_one_failed_target_not_an_empty_run(tmp_path: 
     assert run.code == 3
     [failed] = run.doc["failed_targets"]
     assert (failed["selector"], failed["reason"]) == (reg.host, "auth")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def test_a_killed_worker_fails_its_images_and_the_run_goes_on(filled: Filled, tmp_path: Path) -> None:
+    reg = filled.reg
+    db = tmp_path / "scan.db"
+    argv = [sys.executable, "-m", "sitelens", "scan", reg.host, "--format", "json", "--db", str(db),
+            "--cache-dir", str(tmp_path / "cache"), "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    killed = None
+    while killed is None and time.monotonic() < deadline and proc.poll() is None:
+        try:
+            stored = sqlite3.connect(db).execute("select count(*) from audits").fetchone()[0]
+        except sqlite3.OperationalError:
+            stored = 0
+        workers = _children(proc.pid)
+        if stored >= 1 and workers:
+            killed = workers[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=600)
+    assert killed is not None, "the scan finished before a worker could be killed"
+    assert "Traceback" not in err
+    s = json.loads(out)["summary"]
+    assert s["audited"] + s["unchanged"] + s["failed"] == ALL_TARGETS  # nothing lost
+    assert s["failed_by_reason"].get("internal", 0) >= 1
+    rest = run_scan(tmp_path, reg.host, "--workers", "2")
+    assert rest.doc["summary"]["failed_by_reason"] == {"corrupt": 1}  # the victims are retried and pass
