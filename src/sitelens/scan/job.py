@@ -83,13 +83,21 @@ class _Run:
         self.started = time.time()
         self.run_id = store.start_run(__version__, cfg_hash)
         self.stats = ScanStats()
+        self._outcomes: list[dict[str, Any]] = []
 
     def finish(self, target: Target, digest: str | None, outcome: str, previous: str | None = None,
                reason: str | None = None, error: str | None = None) -> None:
-        self.store.record_target(self.run_id, target.selector, digest, outcome, reason, error, previous)
+        self._outcomes.append({"run_id": self.run_id, "selector": target.selector, "digest": digest,
+                               "outcome": outcome, "reason": reason, "error": error, "previous_digest": previous})
         setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
         if self.progress:
             self.progress(self.stats)
+
+    def flush(self) -> None:
+        """Write the outcomes noted so far, in one transaction (a no-op rescan of a thousand tags
+        is then a handful of transactions, not three per tag)."""
+        self.store.record_targets(self._outcomes)
+        self._outcomes = []
 
     def finish_group(self, group: _Pending, digest: str, result: dict[str, Any]) -> None:
         ok = result["status"] == "ok"
@@ -109,21 +117,21 @@ def run_scan(
 ) -> RunResult:
     run = _Run(store, cfg_hash, progress)
     run.stats.selected = len(targets)
+    moved = store.record_tags([(*t.tag_key, t.digest) for t in targets
+                               if t.tag_key is not None and t.digest is not None and not t.failed])
+    done = store.done_set((t.digest for t in targets if t.digest), __version__, cfg_hash)
     mine: dict[str, _Pending] = {}  # digest (or reference, when unknown) → the one job for it
     theirs: dict[str, _Pending] = {}  # digests another run had claimed when we looked
     for t in targets:
         if t.failed:
             run.finish(t, None, "failed", reason=t.reason, error=t.error)
             continue
-        previous = None
-        where = t.registry_repo
-        if where is not None and t.digest is not None and t.tag is not None:
-            previous = store.record_tag(where[0], where[1], t.tag, t.digest)
+        previous = moved.get(t.tag_key) if t.tag_key is not None else None
         if t.digest is None:
             mine.setdefault(t.reference, _Pending(t.reference)).targets.append((t, previous))
         elif t.digest in mine or t.digest in theirs:
             (mine.get(t.digest) or theirs[t.digest]).targets.append((t, previous))
-        elif store.done(t.digest, __version__, cfg_hash):
+        elif t.digest in done:
             run.finish(t, t.digest, "unchanged", previous)
         elif store.claim(t.digest, __version__, cfg_hash):
             if store.done(t.digest, __version__, cfg_hash):
@@ -134,10 +142,12 @@ def run_scan(
                 mine[t.digest] = _Pending(t.reference, [(t, previous)])
         else:
             theirs[t.digest] = _Pending(t.reference, [(t, previous)])
+    run.flush()
 
     _audit(run, mine, executor, task, task_options)
     while theirs:
         _wait_for_others(run, theirs, mine)
+        run.flush()
         if mine:
             _audit(run, mine, executor, task, task_options)
     store.finish_run(run.run_id)
@@ -156,6 +166,7 @@ def _audit(run: _Run, mine: dict[str, _Pending], executor: Executor,
         run.stats.layers_total += int(result.get("layers_total") or 0)
         run.stats.layers_reused += int(result.get("layers_reused") or 0)
         run.finish_group(group, digest, result)
+        run.flush()
 
 
 def _wait_for_others(run: _Run, theirs: dict[str, _Pending], mine: dict[str, _Pending]) -> None:

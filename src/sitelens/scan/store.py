@@ -39,12 +39,13 @@ try:
         Text,
         UniqueConstraint,
         create_engine,
+        event,
         inspect,
         select,
         text,
     )
     from sqlalchemy.engine import Connection, Engine
-    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
 except ImportError:  # the [scan] extra: only `sitelens scan` needs a database
     raise UsageError("sitelens scan needs SQLAlchemy: pip install 'sitelens[scan]'") from None
 
@@ -159,6 +160,16 @@ def engine_url(db: str) -> str:
     return db
 
 
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL with synchronous=NORMAL: a commit is not fsynced, but a killed process never corrupts
+    # or half-writes a row (only a power cut can lose the last commits) — a no-op rescan of a
+    # thousand tags would otherwise spend most of its time in fsync.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
 def _owner() -> str:
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
@@ -218,12 +229,12 @@ class ResultStore:
             url = engine_url(db)
             args = {"timeout": 60} if url.startswith("sqlite") else {}
             self.engine: Engine = create_engine(url, future=True, connect_args=args)
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
             with self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     # Two scans opening a fresh store at once: one migrates, the other waits.
                     conn.execute(text("SELECT pg_advisory_xact_lock(7156041)"))
-                elif conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
                 _migrate(conn)
         except (SQLAlchemyError, ValueError, OSError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -244,13 +255,11 @@ class ResultStore:
             conn.execute(runs.update().where(runs.c.id == run_id).values(finished_at=time.time()))
             conn.execute(claims.delete().where(claims.c.owner == self.owner))
 
-    def record_target(self, run_id: int, selector: str, digest: str | None, outcome: str,
-                      reason: str | None = None, error: str | None = None,
-                      previous_digest: str | None = None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(run_targets.insert().values(
-                run_id=run_id, selector=selector, digest=digest, outcome=outcome, reason=reason,
-                error=error, previous_digest=previous_digest))
+    def record_targets(self, rows: list[dict[str, Any]]) -> None:
+        """Many ``run_targets`` rows (keys as the table's columns) in one transaction."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(run_targets.insert(), rows)
 
     def run_target_rows(self, run_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -297,6 +306,18 @@ class ResultStore:
     def done(self, digest: str, tool_version: str, config_hash: str) -> bool:
         return self.outcome(digest, tool_version, config_hash) == "ok"
 
+    def done_set(self, digests: Iterable[str], tool_version: str, config_hash: str) -> set[str]:
+        """Which of ``digests`` were audited ok with this tool and config (one query per 500)."""
+        wanted = sorted(set(digests))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                q = select(audits.c.digest).where(
+                    audits.c.digest.in_(wanted[i:i + 500]), audits.c.tool_version == tool_version,
+                    audits.c.config_hash == config_hash, audits.c.status == "ok")
+                found.update(str(d) for d in conn.execute(q).scalars())
+        return found
+
     def outcome(self, digest: str, tool_version: str, config_hash: str, since: float = 0.0) -> str | None:
         """The stored status of a digest (``ok``/``failed``) finished at or after ``since``, else None."""
         with self.engine.connect() as conn:
@@ -309,25 +330,31 @@ class ResultStore:
             return None
         return str(row.status)
 
-    def record_tag(self, registry: str, repository: str, tag: str, digest: str) -> str | None:
-        """Remember where a tag points; the digest it pointed at before when it moved, else None."""
+    def record_tags(self, seen: list[tuple[str, str, str, str]]) -> dict[tuple[str, str, str], str]:
+        """Remember where each (registry, repository, tag) points now, in one transaction; returns
+        the previous digest of every tag that moved."""
+        if not seen:
+            return {}
         now = time.time()
+        moved: dict[tuple[str, str, str], str] = {}
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(tags.c.id, tags.c.digest).where(
-                    tags.c.registry == registry, tags.c.repository == repository, tags.c.tag == tag
-                )
-            ).first()
-            if row is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(tags.insert().values(registry=registry, repository=repository, tag=tag,
-                                                          digest=digest, seen_at=now))
-                except IntegrityError:  # another run recorded it first: same answer
-                    pass
-                return None
-            conn.execute(tags.update().where(tags.c.id == row.id).values(digest=digest, seen_at=now))
-            return str(row.digest) if row.digest != digest else None
+            known: dict[tuple[str, str, str], str] = {}
+            for registry in sorted({r for r, _, _, _ in seen}):
+                q = select(tags.c.registry, tags.c.repository, tags.c.tag, tags.c.digest).where(
+                    tags.c.registry == registry)
+                known.update({(r.registry, r.repository, r.tag): r.digest for r in conn.execute(q)})
+            for registry, repository, tag, digest in seen:
+                key = (registry, repository, tag)
+                before = known.get(key)
+                if before == digest:
+                    continue
+                if before is not None:
+                    moved[key] = before
+                ins = _insert(conn, tags).values(registry=registry, repository=repository, tag=tag,
+                                                 digest=digest, seen_at=now)
+                conn.execute(ins.on_conflict_do_update(index_elements=["registry", "repository", "tag"],
+                                                       set_={"digest": digest, "seen_at": now}))
+        return moved
 
     def save(self, row: AuditRow, tool_version: str, config_hash: str) -> None:
         values = dict(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from ..sources.reference import ImageName, SourceRef, parse_reference
 from ..sources.registry import RegistryClient
 
 PAGE = 100
+RESOLVERS = 8  # repositories listed and resolved at once
 MAX_PAGES = 10_000  # a registry that keeps sending "next" forever is not followed forever
 
 # Why a target failed; the same words in console, JSON, HTML and the store.
@@ -73,11 +75,12 @@ class Target:
     repository: str | None = None  # "host/repo" for registry targets: where a tag is recorded
 
     @property
-    def registry_repo(self) -> tuple[str, str] | None:
+    def tag_key(self) -> tuple[str, str, str] | None:
+        """(registry, repository, tag) for a registry tag, the key of its row in the tags table."""
         if self.repository is None or self.tag is None:
             return None
         host, _, repo = self.repository.partition("/")
-        return host, repo
+        return host, repo, self.tag
 
     @property
     def failed(self) -> bool:
@@ -162,38 +165,41 @@ def _failed(selector: str, reference: str, exc: BaseException, tag: str | None =
     return Target(selector, reference, None, tag, failure_reason(exc), one_line(exc))
 
 
-def registry_targets(registry: str, repo_glob: str, tag_glob: str, opts: SourceOptions) -> list[Target]:
-    """Every tag of every matching repository. A catalog that cannot be listed is a usage-level
-    failure of the whole scan (raised); a repository or tag that cannot be read is a failed target."""
-    targets: list[Target] = []
+def _repository_targets(registry: str, repo: str, tag_glob: str, opts: SourceOptions) -> list[Target]:
+    name = ImageName(registry, repo)
+    # One client per repository: its connection, scheme and token serve the listing and HEADs.
+    client = RegistryClient(name, opts)
     try:
-        repositories = sorted(list_repositories(registry, opts))
+        try:
+            tags = sorted(list_tags(client))
+        except SitelensError as exc:
+            return [_failed(f"{registry}/{repo}", f"registry:{registry}/{repo}", exc)]
+        targets = []
+        for tag in tags:
+            if not fnmatch.fnmatchcase(tag, tag_glob):
+                continue
+            selector = f"{registry}/{repo}:{tag}"
+            try:
+                targets.append(_registry_target(selector, name, resolve_digest(client, tag), tag))
+            except SitelensError as exc:
+                targets.append(_failed(selector, f"registry:{selector}", exc, tag))
+        return targets
+    finally:
+        client.close()
+
+
+def registry_targets(registry: str, repo_glob: str, tag_glob: str, opts: SourceOptions) -> list[Target]:
+    """Every tag of every matching repository, in repository then tag order. A repository or tag
+    that cannot be read, or a catalog that cannot be listed, is a failed target."""
+    try:
+        repositories = sorted(r for r in list_repositories(registry, opts) if fnmatch.fnmatchcase(r, repo_glob))
     except SitelensError as exc:
         # The whole registry is out of reach: one failed target that says so, not an empty run.
         return [_failed(registry, f"registry:{registry}", exc)]
-    for repo in repositories:
-        if not fnmatch.fnmatchcase(repo, repo_glob):
-            continue
-        name = ImageName(registry, repo)
-        # One client per repository: its connection, scheme and token serve the listing and HEADs.
-        client = RegistryClient(name, opts)
-        try:
-            try:
-                tags = sorted(list_tags(client))
-            except SitelensError as exc:
-                targets.append(_failed(f"{registry}/{repo}", f"registry:{registry}/{repo}", exc))
-                continue
-            for tag in tags:
-                if not fnmatch.fnmatchcase(tag, tag_glob):
-                    continue
-                selector = f"{registry}/{repo}:{tag}"
-                try:
-                    targets.append(_registry_target(selector, name, resolve_digest(client, tag), tag))
-                except SitelensError as exc:
-                    targets.append(_failed(selector, f"registry:{selector}", exc, tag))
-        finally:
-            client.close()
-    return targets
+    # Resolving tags is one small request each: a few repositories at a time hide the round trips.
+    with ThreadPoolExecutor(max_workers=RESOLVERS) as pool:
+        per_repo = pool.map(lambda repo: _repository_targets(registry, repo, tag_glob, opts), repositories)
+        return [t for targets in per_repo for t in targets]
 
 
 def _has_registry_host(ref: str) -> bool:
