@@ -18,6 +18,9 @@ def test_every_reference_form_and_every_failure_is_reported(filled: Filled, tmp_
     tarball = write_docker_archive(built, tmp_path / "app50.tar", "local/app50:v1")
     layout = write_oci_layout(build(app_spec(51), "gzip"), tmp_path / "layout51", "v1")
     oci_tar = write_oci_archive(build(app_spec(52), "gzip"), tmp_path / "app52-oci.tar", "v1")
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     with start_registry(tmp_path / "authreg", auth="htpasswd") as secret:
         secret.push(write_oci_layout(build(app_spec(53), "gzip"), tmp_path / "layout53", "v1"), "v1", "team/secret:v1")
         good = {
@@ -27,6 +30,7 @@ def test_every_reference_form_and_every_failure_is_reported(filled: Filled, tmp_
             str(tarball): "docker save tarball",
             f"oci:{layout}:v1": "oci layout",
             f"oci-archive:{oci_tar}:v1": "oci archive",
+            f"dir:{rootfs}": "unpacked root filesystem (no digest: audited every run)",
         }
         bad = {
             f"{reg.host}/team/nosuch:v1": "not_found",
