@@ -287,68 +287,43 @@ def scan(
     repo: Annotated[str, typer.Option("--repo", help="Glob on repository names.")] = "*",
     tag: Annotated[str, typer.Option("--tag", help="Glob on tags.")] = "*",
     images: Annotated[
-        Path | None, typer.Option("--images", help="File with one image reference per line.")
+        Path | None, typer.Option("--images", help="File with one image reference per line (any form "
+                                  "`audit` accepts; bare names go to REGISTRY when given).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes.")] = 2,
     executor: Annotated[
         str | None, typer.Option("--executor", help="local (default) or dask://HOST:PORT.")
     ] = None,
-    db: Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL.")] = "sitelens-scan.db",
+    db: Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL.")] = "sitelens-scan.db",
     fmt: SimpleFormatOpt = SimpleFormat.console,
     output: OutputOpt = None,
-    html: Annotated[Path | None, typer.Option("--html", help="Also write a static HTML report.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a static HTML site into this directory.")
+    ] = None,
+    all_images: Annotated[bool, typer.Option("--all", help="Report the whole store, not only this run.")] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when an image has unsuppressed findings at or above this.")
+    ] = FailOn.none,
     config: Annotated[Path | None, typer.Option("--config", help="sitelens config file.")] = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """Audit every image of a registry (or a list), skipping digests already audited."""
-    from .config import load_config
-    from .layers.cache import default_cache_dir
-    from .scan.executor import make_executor
-    from .scan.html import render_html
-    from .scan.job import config_hash, run_scan, summarise
-    from .scan.report import render_scan_console, render_scan_json
-    from .scan.store import ResultStore
-    from .scan.targets import file_targets, registry_targets
-    from .scan.task import audit_task
+    """Audit every image of a registry (or a list), skipping digests already audited. Exit 3 when
+    any target failed, else 1 when an image has findings at or above --fail-on, else 0."""
+    from .scan.command import ScanRequest, run_scan_command
 
     with _guard():
-        if registry is None and images is None:
-            raise _fail("give a REGISTRY to enumerate or --images FILE", EXIT_USAGE)
-        cfg = load_config(config)
-        opts = source_options(platform, insecure_registry)
-        errors: list[str] = []
-        targets = (
-            file_targets(images, registry, opts, errors)
-            if images is not None
-            else registry_targets(registry or "", repo, tag, opts, errors)
+        request = ScanRequest(
+            registry=registry, repo=repo, tag=tag, images=images, workers=workers, executor=executor, db=db,
+            json=fmt == SimpleFormat.json, html=html, all_images=all_images, fail_on=fail_on.value,
+            config=config, platform=platform, insecure_registries=tuple(insecure_registry or ()),
+            use_cache=not no_cache, cache_dir=cache_dir,
         )
-        task_options = {
-            "cache_dir": str(cache_dir or default_cache_dir()),
-            "use_cache": not no_cache,
-            "config": str(cfg.source) if cfg.source else None,
-            "fail_on": cfg.fail_on,
-            "platform": platform,
-            "insecure_registries": list(insecure_registry or ()),
-        }
-        # Digest + tool version + config (and platform) decide whether an image is done.
-        cfg_hash = config_hash({"config": cfg.source.read_text() if cfg.source else None, "platform": platform})
-        store = ResultStore(db)
-        ex = make_executor(executor, workers)
-        try:
-            stats = run_scan(targets, store, ex, audit_task, task_options, cfg_hash)
-        finally:
-            ex.close()
-        report = summarise(store, cfg_hash, stats)
-        text = render_scan_json(report, errors) if fmt == SimpleFormat.json else render_scan_console(report, errors)
-        if html is not None:
-            try:
-                html.write_text(render_html(report["summary"], report["images"]))
-            except OSError as exc:
-                raise _fail(f"cannot write {html}: {exc.strerror}", EXIT_USAGE) from None
+        text, code = run_scan_command(request, source_options(platform, insecure_registry))
         _emit(text, output)
+    raise typer.Exit(code)
 
 
 @app.command()

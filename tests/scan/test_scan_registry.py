@@ -1,4 +1,5 @@
-"""The registry scanning job against a real registry filled with images that share base layers."""
+"""The registry scan against a real registry: every target accounted for, exit codes, run-scoped
+reports, moved tags with new and fixed findings, and resuming after SIGKILL."""
 
 from __future__ import annotations
 
@@ -11,203 +12,190 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from tests.scan.conftest import N_APPS, Filled, app_spec, push, run_scan
 
-from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, build, write_oci_layout
-from fixtures.registry import Registry, start_registry
-from tests.helpers import require_tool
-
-N_APPS = 20
-
-BASE = LayerSpec(
-    [
-        Dir("/etc"),
-        File("/etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:0::/home/app:/bin/sh\n"),
-        File("/etc/group", b"root:x:0:\n"),
-        Dir("/usr"), Dir("/usr/lib"), Dir("/usr/lib/python3.11"),
-        File("/usr/lib/python3.11/os.py", b"# landmark\n"),
-        Dir("/usr/lib/python3.11/site-packages"),
-        Dir("/usr/bin"), File("/usr/bin/python3.11", b"placeholder interpreter\n", mode=0o755),
-        Dir("/opt"), File("/opt/blob.bin", b"x" * 200_000),
-    ],
-    created_by="base",
-)
-SHARED = LayerSpec([Dir("/srv"), File("/srv/shared.txt", b"shared layer\n" * 1000)], created_by="shared")
+ALL_TARGETS = N_APPS + 1  # the apps and team/broken; other/gone has no tags left to list
 
 
-def app_spec(i: int, variant: str = "") -> ImageSpec:
-    unique = LayerSpec(
-        [
-            Dir("/app"),
-            File(f"/app/app{i}.py", f"print({i!r}){variant}\n".encode()),
-            # Overwrite the base's blob in a few images so the waste figures differ per image.
-            *([File("/opt/blob.bin", b"y" * 200_000)] if i % 5 == 0 else []),
-        ],
-        created_by=f"COPY app{i}{variant}",
-    )
-    return ImageSpec(layers=[BASE, SHARED, unique], cmd=["python3", f"/app/app{i}.py"])
+def _volatile(doc: dict) -> dict:
+    """The report minus what legitimately differs between two runs (run id, timing, outcome)."""
+    out = dict(doc)
+    out["summary"] = {k: v for k, v in doc["summary"].items() if k not in ("run_id", "seconds", "audited",
+                                                                            "unchanged", "layers_total",
+                                                                            "layers_reused")}
+    out["images"] = [{k: v for k, v in i.items() if k != "outcome"} for i in doc["images"]]
+    return out
 
 
-def _push(reg: Registry, tmp: Path, spec: ImageSpec, name: str, tag: str = "v1") -> None:
-    layout = write_oci_layout(build(spec, "gzip"), tmp / f"layout-{name}-{tag}-{time.monotonic_ns()}", tag)
-    reg.push(layout, tag, f"{name}:{tag}")
-
-
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    require_tool("docker-registry", "skopeo")
-    tmp = tmp_path_factory.mktemp("scanreg")
-    with start_registry(tmp / "reg") as reg:
-        for i in range(N_APPS):
-            _push(reg, tmp, app_spec(i), f"team/app{i}")
-        # One image whose unique layer is corrupted in the registry's storage after the push.
-        broken = build(app_spec(99), "gzip")
-        _push(reg, tmp, app_spec(99), "team/broken")
-        blob_digest = "sha256:" + __import__("hashlib").sha256(broken.layers[2][0]).hexdigest()
-        path = reg.blob_path(blob_digest)
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        path.write_bytes(bytes(data))
-        yield reg, tmp
-
-
-def scan(reg: Registry, work: Path, *extra: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "sitelens", "scan", reg.host, "--format", "json",
-         "--db", str(work / "scan.db"), "--cache-dir", str(work / "cache"), *extra],
-        capture_output=True, text=True, timeout=600, cwd=work,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "Traceback" not in out.stderr
-    return json.loads(out.stdout)
-
-
-def test_scan_is_incremental_and_survives_a_corrupt_image(filled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    reg, tmp = filled
-    first = scan(reg, tmp_path, "--workers", "2")
-    s = first["summary"]
-    assert s["images"] == N_APPS + 1
-    assert s["audited"] == N_APPS
-    assert s["failed"] == 1
-    failed = [i for i in first["images"] if i["status"] == "failed"]
-    assert [i["reference"].split("@")[0] for i in failed] == [f"registry:{reg.host}/team/broken"]
-    # A flipped byte shows as a gzip CRC error or as a digest mismatch, whichever is met first.
-    assert "corrupt" in failed[0]["error"] or "mismatch" in failed[0]["error"]
-    # 20 audited images x 3 layers. Base and shared layers are indexed at most once per worker
-    # process (two processes may both miss before either has written the cache): >= 60-20-4 hits.
+def test_every_target_is_audited_unchanged_or_failed(filled: Filled, tmp_path: Path) -> None:
+    reg = filled.reg
+    first = run_scan(tmp_path, reg.host, "--workers", "2")
+    s = first.doc["summary"]
+    assert first.code == 3, first.stderr  # team/broken cannot be read
+    assert (s["selected"], s["audited"], s["unchanged"], s["failed"]) == (ALL_TARGETS, N_APPS, 0, 1)
+    assert s["failed_by_reason"] == {"corrupt": 1}
+    [failed] = first.doc["failed_targets"]
+    assert failed["selector"] == f"{reg.host}/team/broken:v1" and failed["digest"].startswith("sha256:")
+    assert first.doc["images"][0]["status"] == "failed"  # worst first
+    # Tags, not bare digests, name every image; each has exactly its one tag.
+    assert all(len(i["tags"]) == 1 and i["tags"][0].startswith(f"{reg.host}/team/") for i in first.doc["images"])
+    # Base and shared layers are indexed once across both workers (the per-layer lock): the
+    # other N_APPS-1 images read them from the cache.
     assert s["layers_total"] == 3 * N_APPS
-    assert s["layers_reused"] >= 2 * N_APPS - 4
-    # A failed image sorts first (worst), then findings.
-    assert first["images"][0]["status"] == "failed"
+    assert s["layers_reused"] == 2 * (N_APPS - 1)
 
-    second = scan(reg, tmp_path, "--workers", "2")
-    assert second["summary"]["audited"] == 0
-    assert second["summary"]["skipped"] == N_APPS
-    assert second["summary"]["failed"] == 1  # retried, still broken
+    second = run_scan(tmp_path, reg.host, "--workers", "2")
+    s2 = second.doc["summary"]
+    assert second.code == 3
+    assert (s2["audited"], s2["unchanged"], s2["failed"]) == (0, N_APPS, 1)  # broken is retried, still broken
+    assert {i["outcome"] for i in second.doc["images"] if i["status"] == "ok"} == {"unchanged"}
+    assert _volatile(second.doc) == _volatile(first.doc)  # same content, same order
 
-    # Retagging one repository to a new image re-audits exactly that one.
-    _push(reg, tmp, app_spec(3, variant="  # v2"), "team/app3")
-    third = scan(reg, tmp_path, "--workers", "2")
-    assert third["summary"]["audited"] == 1
-    assert third["summary"]["moved_tags"] == 1
+    # Move team/app3:v1 to an image that runs as a non-root user: SL206 is fixed by the move.
+    push(reg, filled.tmp, _non_root(3), "team/app3")
+    third = run_scan(tmp_path, reg.host, "--workers", "2", "--repo", "team/app*")
+    s3 = third.doc["summary"]
+    assert third.code == 0  # --fail-on defaults to none for scans, and nothing failed
+    assert (s3["audited"], s3["unchanged"], s3["moved_tags"]) == (1, N_APPS - 1, 1)
+    [moved] = third.doc["moved_tags"]
+    assert moved["selector"] == f"{reg.host}/team/app3:v1" and moved["from"] != moved["to"]
+    assert "SL206" in {f["rule"] for f in moved["fixed_findings"]}
+    assert s3["fixed_findings"] == len(moved["fixed_findings"]) and s3["new_findings"] == len(moved["new_findings"])
+
+    strict = run_scan(tmp_path, reg.host, "--repo", "team/app*", "--fail-on", "medium")
+    assert strict.code == 1  # SL203 (medium) in every app image
 
     conn = sqlite3.connect(tmp_path / "scan.db")
-    (dupes,) = conn.execute(
-        "select count(*) from (select digest from audits"
-        " group by digest, tool_version, config_hash having count(*) > 1)"
-    ).fetchone()
+    (dupes,) = conn.execute("select count(*) from (select digest from audits"
+                            " group by digest, tool_version, config_hash having count(*) > 1)").fetchone()
     assert dupes == 0
 
 
-def test_repo_and_tag_globs_and_image_list(filled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    reg, _ = filled
-    only = scan(reg, tmp_path, "--repo", "team/app1*", "--workers", "1")
-    refs = sorted(i["reference"] for i in only["images"])
-    assert len(refs) == 11  # app1, app10..app19
-    listing = tmp_path / "images.txt"
-    listing.write_text(f"# two images\n{reg.host}/team/app2:v1\nteam/app4:v1\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "sitelens", "scan", reg.host, "--images", str(listing), "--format", "json",
-         "--db", str(tmp_path / "list.db"), "--cache-dir", str(tmp_path / "cache"), "--workers", "1"],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    doc = json.loads(out.stdout)
-    assert doc["summary"]["audited"] == 2, doc["errors"]
+def _non_root(i: int):  # type: ignore[no-untyped-def]
+    spec = app_spec(i, variant="  # v2")
+    spec.user = "app"
+    return spec
 
 
-def test_killed_run_resumes_without_duplicates(filled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    reg, _ = filled
+def test_report_is_scoped_to_the_run_unless_all(filled: Filled, tmp_path: Path) -> None:
+    reg = filled.reg
+    run_scan(tmp_path, reg.host, "--repo", "team/app1*")
+    nothing = run_scan(tmp_path, reg.host, "--repo", "nomatch*")
+    assert nothing.code == 0
+    assert nothing.doc["summary"]["selected"] == 0 and nothing.doc["images"] == []
+    store = run_scan(tmp_path, reg.host, "--repo", "nomatch*", "--all")
+    tags = sorted(t for i in store.doc["images"] for t in i["tags"])
+    assert tags == sorted(f"{reg.host}/team/app{n}:v1" for n in range(N_APPS) if str(n).startswith("1"))
+    text = run_scan(tmp_path, reg.host, "--repo", "team/app1*", fmt="console").doc["text"]
+    assert "KiB" in text and " KB" not in text
+    assert f"{reg.host}/team/app10:v1 @" in text  # tag with its short digest
+
+
+def test_progress_is_one_line_summaries_without_a_tty(filled: Filled, tmp_path: Path) -> None:
+    run = run_scan(tmp_path, filled.reg.host, "--repo", "team/app2*", "--workers", "1",
+                   env={"SITELENS_PROGRESS_INTERVAL": "0"})
+    lines = [line for line in run.stderr.splitlines() if line.startswith("sitelens scan: ")]
+    assert lines and lines[-1].startswith("sitelens scan: 1/1 done (1 audited, 0 unchanged, 0 failed)")
+
+
+def test_killed_run_resumes_with_one_row_per_digest(filled: Filled, tmp_path: Path) -> None:
+    reg = filled.reg
     db = tmp_path / "scan.db"
     argv = [sys.executable, "-m", "sitelens", "scan", reg.host, "--format", "json", "--db", str(db),
             "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
-    stored = 0
     while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                stored = sqlite3.connect(db).execute("select count(*) from audits").fetchone()[0]
-            except sqlite3.OperationalError:
-                stored = 0
-            if stored >= 3:
+        try:
+            if sqlite3.connect(db).execute("select count(*) from audits").fetchone()[0] >= 3:
                 break
+        except sqlite3.OperationalError:
+            pass
         time.sleep(0.05)
     assert proc.poll() is None, "the scan finished before it could be interrupted"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = sqlite3.connect(db).execute("select count(*) from audits").fetchone()[0]
-    assert 3 <= before < N_APPS + 1
-    rest = scan(reg, tmp_path, "--workers", "1")
-    assert rest["summary"]["skipped"] >= before - 1  # the failed image is retried, not skipped
+    assert 3 <= before < ALL_TARGETS
+    # The killed run's claims are taken over at once: its process is gone.
+    rest = run_scan(tmp_path, reg.host, "--workers", "1")
+    s = rest.doc["summary"]
+    assert s["audited"] + s["unchanged"] + s["failed"] == ALL_TARGETS
+    assert s["unchanged"] >= before - 1  # the failed image is retried, not skipped
     rows = sqlite3.connect(db).execute("select digest, count(*) from audits group by digest").fetchall()
-    assert len(rows) == N_APPS + 1
+    assert len(rows) == ALL_TARGETS
     assert all(n == 1 for _, n in rows)
 
 
-def test_dask_cluster_gives_the_same_results(filled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    distributed = pytest.importorskip("distributed")
-    reg, _ = filled
-    (tmp_path / "local").mkdir()
-    local = scan(reg, tmp_path / "local", "--workers", "2")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, host="127.0.0.1") as cluster:
-        addr = cluster.scheduler_address.replace("tcp://", "dask://")
-        work = tmp_path / "dask"
-        work.mkdir()
-        remote = scan(reg, work, "--executor", addr)
+def test_a_tag_that_vanishes_between_listing_and_fetch_is_a_failed_target(tmp_path: Path) -> None:
+    from fixtures.registry import start_registry
+    from sitelens.scan.executor import LocalExecutor
+    from sitelens.scan.job import run_scan as run_job
+    from sitelens.scan.store import ResultStore
+    from sitelens.scan.summary import scan_exit_code, summarise
+    from sitelens.scan.targets import registry_targets
+    from sitelens.scan.task import audit_task
+    from sitelens.sources.base import SourceOptions
+    from tests.scan.conftest import delete_manifest
 
-    def key(doc: dict) -> dict:
-        return {i["digest"]: (i["status"], i["counts"], i["wasted_bytes"],
-                              sorted(f["fingerprint"] for f in i["findings"])) for i in doc["images"]}
+    with start_registry(tmp_path / "reg") as reg:
+        kept = push(reg, tmp_path, app_spec(1), "team/kept")
+        doomed = push(reg, tmp_path, app_spec(2), "team/doomed")
+        targets = registry_targets(reg.host, "*", "*", SourceOptions())
+        assert [t.digest for t in targets] == [doomed, kept]  # both listed and resolved
+        delete_manifest(reg, "team/doomed", doomed)  # ... and one is gone before it is fetched
+        store = ResultStore(str(tmp_path / "scan.db"))
+        options = {"cache_dir": str(tmp_path / "cache"), "use_cache": True}
+        run = run_job(targets, store, LocalExecutor(1), audit_task, options, "cfg")
+        report = summarise(store, "cfg", run)
+    assert (run.stats.audited, run.stats.failed) == (1, 1)
+    [failed] = report["failed_targets"]
+    assert failed["selector"] == f"{reg.host}/team/doomed:v1" and failed["reason"] == "not_found"
+    assert scan_exit_code(report, "none") == 3
 
-    assert key(remote) == key(local)
-    assert remote["summary"]["audited"] == N_APPS
+
+def test_a_registry_behind_auth_is_one_failed_target_not_an_empty_run(tmp_path: Path) -> None:
+    from fixtures.registry import start_registry
+    from tests.helpers import require_tool
+
+    require_tool("htpasswd")
+    with start_registry(tmp_path / "reg", auth="htpasswd") as reg:
+        run = run_scan(tmp_path, reg.host)
+    assert run.code == 3
+    [failed] = run.doc["failed_targets"]
+    assert (failed["selector"], failed["reason"]) == (reg.host, "auth")
 
 
-def test_html_report_renders_in_a_real_browser(filled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    require_tool("chromium")
-    reg, _ = filled
-    html = tmp_path / "report.html"
-    scan(reg, tmp_path, "--workers", "2", "--html", str(html), "--repo", "team/*")
-    profile = tmp_path / "chromium-profile"
-    out = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--dump-dom", html.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    dom = out.stdout
-    assert "sitelens scan report" in dom
-    assert dom.count("<section class=\"image\"") == N_APPS + 1
-    assert "Could not be audited" in dom  # the corrupt image
-    assert "<svg" in dom and "bytes per layer" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1200,900", html.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert shot.exists() and shot.stat().st_size > 10_000
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def test_a_killed_worker_fails_its_images_and_the_run_goes_on(filled: Filled, tmp_path: Path) -> None:
+    reg = filled.reg
+    db = tmp_path / "scan.db"
+    argv = [sys.executable, "-m", "sitelens", "scan", reg.host, "--format", "json", "--db", str(db),
+            "--cache-dir", str(tmp_path / "cache"), "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    killed = None
+    while killed is None and time.monotonic() < deadline and proc.poll() is None:
+        try:
+            stored = sqlite3.connect(db).execute("select count(*) from audits").fetchone()[0]
+        except sqlite3.OperationalError:
+            stored = 0
+        workers = _children(proc.pid)
+        if stored >= 1 and workers:
+            killed = workers[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=600)
+    assert killed is not None, "the scan finished before a worker could be killed"
+    assert "Traceback" not in err
+    s = json.loads(out)["summary"]
+    assert s["audited"] + s["unchanged"] + s["failed"] == ALL_TARGETS  # nothing lost
+    assert s["failed_by_reason"].get("internal", 0) >= 1
+    rest = run_scan(tmp_path, reg.host, "--workers", "2")
+    assert rest.doc["summary"]["failed_by_reason"] == {"corrupt": 1}  # the victims are retried and pass

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from ..errors import UsageError
 
 Task = Callable[..., dict[str, Any]]
+
+
+def worker_died(error: str) -> dict[str, Any]:
+    return {"status": "failed", "reason": "internal", "error": error.splitlines()[0], "seconds": 0.0}
 
 
 class Executor(Protocol):
@@ -38,18 +43,27 @@ class LocalExecutor:
                 yield job, fn(*job)
             return
         self._pool = ProcessPoolExecutor(max_workers=self.workers)
-        pending: dict[Future[dict[str, Any]], tuple[Any, ...]] = {}
+        pending: dict[Future[dict[str, Any]], tuple[tuple[Any, ...], ProcessPoolExecutor]] = {}
         queue = list(jobs)
         try:
             # Keep only a small window in flight: a kill loses little and memory stays flat.
             while queue or pending:
                 while queue and len(pending) < self.workers * 2:
                     job = queue.pop(0)
-                    pending[self._pool.submit(fn, *job)] = job
+                    pending[self._pool.submit(fn, *job)] = (job, self._pool)
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    job = pending.pop(fut)
-                    yield job, fut.result()
+                    job, pool = pending.pop(fut)
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        # A worker died (OOM killer, a signal): every image in flight is recorded
+                        # as failed, to be retried next run, and a fresh pool takes the rest.
+                        result = worker_died("a scan worker process died (killed or out of memory)")
+                        if pool is self._pool:
+                            pool.shutdown(wait=False)
+                            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+                    yield job, result
         finally:
             for fut in pending:
                 fut.cancel()
@@ -83,7 +97,11 @@ class DaskExecutor:
             futures[fut] = job
         try:
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - KilledWorker, lost connections: one image, not the run
+                    result = worker_died(f"the Dask task failed: {type(exc).__name__}: {exc}")
+                yield futures[fut], result
         finally:
             for fut in futures:
                 if not fut.done():

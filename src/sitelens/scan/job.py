@@ -1,14 +1,16 @@
-"""The scan coordinator: enumerate → skip what is done → run tasks → store each result → summarise.
+"""The scan coordinator: select → skip what is done → claim → run tasks → store each result.
 
 Only this process writes to the store (workers return results), which keeps SQLite safe and makes
-the store's state after a kill exactly "every task that completed".
+the store's state after a kill exactly "every task that completed". Every selected target ends in
+the run's record as ``audited``, ``unchanged`` (its digest was already audited with this tool and
+config) or ``failed`` with a reason; nothing selected is left out of the report.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,21 +20,90 @@ from .executor import Executor
 from .store import AuditRow, ResultStore
 from .targets import Target
 
+WAIT_POLL = 0.5  # seconds between looks at a digest another run is auditing
+
 
 @dataclass
 class ScanStats:
-    images: int = 0
+    selected: int = 0
     audited: int = 0
-    skipped: int = 0
+    unchanged: int = 0
     failed: int = 0
-    moved_tags: int = 0
     layers_total: int = 0
     layers_reused: int = 0
-    errors: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        return self.audited + self.unchanged + self.failed
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    stats: ScanStats
+    started_at: float
+    seconds: float = 0.0
+
+
+@dataclass
+class _Pending:
+    """The targets that share one digest (several tags of one image) and wait for one result."""
+
+    reference: str
+    targets: list[tuple[Target, str | None]] = field(default_factory=list)  # (target, previous digest)
+
+
+Progress = Callable[[ScanStats], None]
 
 
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _unkeyed(reference: str) -> str:
+    """A store key for an image whose source has no manifest digest (dir:, some engine exports)."""
+    return "ref:" + hashlib.sha256(reference.encode()).hexdigest()
+
+
+def _row(digest: str, reference: str, result: dict[str, Any]) -> AuditRow:
+    return AuditRow(
+        digest=digest, reference=reference, status=result["status"], error=result.get("error"),
+        reason=result.get("reason"), counts=result.get("counts") or {},
+        wasted_bytes=result.get("wasted_bytes"), total_bytes=result.get("total_bytes"),
+        layers_total=int(result.get("layers_total") or 0), layers_reused=int(result.get("layers_reused") or 0),
+        seconds=float(result.get("seconds") or 0.0), platform=result.get("platform"), result=result.get("result"),
+    )
+
+
+class _Run:
+    def __init__(self, store: ResultStore, cfg_hash: str, progress: Progress | None) -> None:
+        self.store = store
+        self.cfg_hash = cfg_hash
+        self.progress = progress
+        self.started = time.time()
+        self.run_id = store.start_run(__version__, cfg_hash)
+        self.stats = ScanStats()
+        self._outcomes: list[dict[str, Any]] = []
+
+    def finish(self, target: Target, digest: str | None, outcome: str, previous: str | None = None,
+               reason: str | None = None, error: str | None = None) -> None:
+        self._outcomes.append({"run_id": self.run_id, "selector": target.selector, "digest": digest,
+                               "outcome": outcome, "reason": reason, "error": error, "previous_digest": previous})
+        setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+        if self.progress:
+            self.progress(self.stats)
+
+    def flush(self) -> None:
+        """Write the outcomes noted so far, in one transaction (a no-op rescan of a thousand tags
+        is then a handful of transactions, not three per tag)."""
+        self.store.record_targets(self._outcomes)
+        self._outcomes = []
+
+    def finish_group(self, group: _Pending, digest: str, result: dict[str, Any]) -> None:
+        ok = result["status"] == "ok"
+        for target, previous in group.targets:
+            self.finish(target, digest, "audited" if ok else "failed", previous,
+                        None if ok else result.get("reason") or "error", None if ok else result.get("error"))
 
 
 def run_scan(
@@ -42,98 +113,84 @@ def run_scan(
     task: Callable[..., dict[str, Any]],
     task_options: dict[str, Any],
     cfg_hash: str,
-    on_result: Callable[[Target, dict[str, Any]], None] | None = None,
-) -> ScanStats:
-    stats = ScanStats(images=len(targets))
-    todo: dict[str, Target] = {}
+    progress: Progress | None = None,
+) -> RunResult:
+    run = _Run(store, cfg_hash, progress)
+    run.stats.selected = len(targets)
+    moved = store.record_tags([(*t.tag_key, t.digest) for t in targets
+                               if t.tag_key is not None and t.digest is not None and not t.failed])
+    done = store.done_set((t.digest for t in targets if t.digest), __version__, cfg_hash)
+    mine: dict[str, _Pending] = {}  # digest (or reference, when unknown) → the one job for it
+    theirs: dict[str, _Pending] = {}  # digests another run had claimed when we looked
     for t in targets:
-        if t.tag is not None and store.record_tag(t.registry, t.repository, t.tag, t.digest):
-            stats.moved_tags += 1
-        if store.done(t.digest, __version__, cfg_hash) or t.digest in todo:
-            stats.skipped += 1
+        if t.failed:
+            run.finish(t, None, "failed", reason=t.reason, error=t.error)
             continue
-        todo[t.digest] = t
-    jobs = [(t.reference, task_options) for t in todo.values()]
-    by_ref = {t.reference: t for t in todo.values()}
-    for (ref, _), result in executor.run(task, jobs):
-        target = by_ref[ref]
-        row = AuditRow(
-            digest=target.digest,
-            reference=ref,
-            status=result["status"],
-            error=result.get("error"),
-            counts=result.get("counts") or {},
-            wasted_bytes=result.get("wasted_bytes"),
-            total_bytes=result.get("total_bytes"),
-            layers_total=int(result.get("layers_total") or 0),
-            layers_reused=int(result.get("layers_reused") or 0),
-            seconds=float(result.get("seconds") or 0.0),
-            platform=result.get("platform"),
-            result=result.get("result"),
-        )
-        store.save(row, __version__, cfg_hash)
-        if row.status == "ok":
-            stats.audited += 1
+        previous = moved.get(t.tag_key) if t.tag_key is not None else None
+        if t.digest is None:
+            mine.setdefault(t.reference, _Pending(t.reference)).targets.append((t, previous))
+        elif t.digest in mine or t.digest in theirs:
+            (mine.get(t.digest) or theirs[t.digest]).targets.append((t, previous))
+        elif t.digest in done:
+            run.finish(t, t.digest, "unchanged", previous)
+        elif store.claim(t.digest, __version__, cfg_hash):
+            if store.done(t.digest, __version__, cfg_hash):
+                # Another run stored it between our look and our claim.
+                store.release(t.digest, __version__, cfg_hash)
+                run.finish(t, t.digest, "unchanged", previous)
+            else:
+                mine[t.digest] = _Pending(t.reference, [(t, previous)])
         else:
-            stats.failed += 1
-            stats.errors.append(f"{ref}: {row.error}")
-        stats.layers_total += row.layers_total
-        stats.layers_reused += row.layers_reused
-        if on_result:
-            on_result(target, result)
-    return stats
+            theirs[t.digest] = _Pending(t.reference, [(t, previous)])
+    run.flush()
+
+    _audit(run, mine, executor, task, task_options)
+    while theirs:
+        _wait_for_others(run, theirs, mine)
+        run.flush()
+        if mine:
+            _audit(run, mine, executor, task, task_options)
+    store.finish_run(run.run_id)
+    return RunResult(run.run_id, run.stats, run.started, time.time() - run.started)
 
 
-def summarise(store: ResultStore, cfg_hash: str, stats: ScanStats, top: int = 10) -> dict[str, Any]:
-    """The scan report: every image of this tool version/config, worst first, and rule counts."""
-    images: list[dict[str, Any]] = []
-    rule_images: Counter[str] = Counter()
-    rule_findings: Counter[str] = Counter()
-    titles: dict[str, str] = {}
-    wasted_total = 0
-    for row in store.rows(__version__, cfg_hash):
-        result = row["result"] or {}
-        findings = [f for f in result.get("findings", []) if not f.get("suppressed")]
-        for rule in {f["rule"] for f in findings}:
-            rule_images[rule] += 1
-        for f in findings:
-            rule_findings[f["rule"]] += 1
-            titles.setdefault(f["rule"], f.get("title", ""))
-        wasted_total += int(row["wasted_bytes"] or 0)
-        waste = result.get("waste") or {}
-        layers = []
-        by_layer = {int(b.get("index", i)): b for i, b in enumerate(waste.get("by_layer") or [])}
-        for layer in (result.get("image") or {}).get("layers", []):
-            extra = by_layer.get(int(layer.get("index", 0)), {})
-            layers.append({"index": layer.get("index"), "size": layer.get("size"),
-                           "wasted_bytes": extra.get("wasted_bytes") or extra.get("hidden_bytes")})
-        images.append({
-            "reference": row["reference"], "digest": row["digest"], "platform": row["platform"],
-            "status": row["status"], "error": row["error"],
-            "counts": {k: row[k] or 0 for k in ("critical", "high", "medium", "low", "info")},
-            "wasted_bytes": row["wasted_bytes"], "findings": findings, "layers": layers,
-        })
+def _audit(run: _Run, mine: dict[str, _Pending], executor: Executor,
+           task: Callable[..., dict[str, Any]], task_options: dict[str, Any]) -> None:
+    by_ref = {group.reference: (key, group) for key, group in mine.items()}
+    jobs = [(group.reference, task_options) for group in mine.values()]
+    mine.clear()
+    for (ref, _), result in executor.run(task, jobs):
+        key, group = by_ref[ref]
+        digest = key if key.startswith("sha256:") else (result.get("digest") or _unkeyed(ref))
+        run.store.save(_row(digest, ref, result), __version__, run.cfg_hash)
+        run.stats.layers_total += int(result.get("layers_total") or 0)
+        run.stats.layers_reused += int(result.get("layers_reused") or 0)
+        run.finish_group(group, digest, result)
+        run.flush()
 
-    def badness(img: dict[str, Any]) -> tuple[int, ...]:
-        c = img["counts"]
-        return (img["status"] == "failed", c["critical"], c["high"], c["medium"], c["low"],
-                int(img["wasted_bytes"] or 0))
 
-    images.sort(key=badness, reverse=True)
-    summary = {
-        "tool_version": __version__,
-        "config_hash": cfg_hash,
-        "images": len(images),
-        "audited": stats.audited,
-        "skipped": stats.skipped,
-        "failed": sum(1 for i in images if i["status"] == "failed"),
-        "moved_tags": stats.moved_tags,
-        "layers_total": stats.layers_total,
-        "layers_reused": stats.layers_reused,
-        "wasted_bytes": wasted_total,
-        "top_rules": [
-            {"rule": r, "title": titles.get(r, ""), "images": n, "findings": rule_findings[r]}
-            for r, n in rule_images.most_common(top)
-        ],
-    }
-    return {"summary": summary, "images": images}
+def _wait_for_others(run: _Run, theirs: dict[str, _Pending], mine: dict[str, _Pending]) -> None:
+    """Take each digest another run claimed once that run stored it; claim it ourselves when the
+    other run died or dropped it. Returns when something was taken over (``mine``) or all done."""
+    while theirs and not mine:
+        for digest in sorted(theirs):
+            status = run.store.outcome(digest, __version__, run.cfg_hash, since=run.started)
+            group = theirs[digest]
+            if status == "ok":
+                for target, previous in group.targets:
+                    run.finish(target, digest, "unchanged", previous)
+            elif status == "failed":
+                row = next(run.store.rows(__version__, run.cfg_hash, [digest]), None) or {}
+                for target, previous in group.targets:
+                    run.finish(target, digest, "failed", previous, row.get("reason") or "error", row.get("error"))
+            elif run.store.claim(digest, __version__, run.cfg_hash):
+                if run.store.outcome(digest, __version__, run.cfg_hash, since=run.started) is not None:
+                    run.store.release(digest, __version__, run.cfg_hash)  # stored meanwhile: read it next round
+                    continue
+                mine[digest] = group
+            else:
+                continue
+            del theirs[digest]
+        if theirs and not mine:
+            run.store.refresh_claims()
+            time.sleep(WAIT_POLL)

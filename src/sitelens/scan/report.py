@@ -1,4 +1,4 @@
-"""Render a scan summary for a terminal (rich) or as JSON; the HTML page is in html.py."""
+"""Render a scan report (scan/summary.py) for a terminal (rich) or as JSON; the HTML site is html.py."""
 
 from __future__ import annotations
 
@@ -10,53 +10,74 @@ from rich.console import Console
 from rich.table import Table
 
 from ..findings import SEVERITIES
+from ..waste import human_bytes
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    f = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if f < 1000 or unit == "TB":
-            return f"{int(f)} {unit}" if unit == "B" else f"{f:.1f} {unit}"
-        f /= 1000
-    return str(n)
+def size(n: int | None) -> str:
+    return "-" if n is None else human_bytes(n)
 
 
-def render_scan_console(report: dict[str, Any], errors: list[str], top: int = 10) -> str:
+def short_digest(digest: str | None) -> str:
+    return digest.split(":", 1)[-1][:12] if digest else "-"
+
+
+def image_label(img: dict[str, Any]) -> str:
+    """Its tags (or the reference it was audited under) with the short digest: never a bare digest."""
+    names = ", ".join(img["tags"]) if img["tags"] else img["reference"].split("@")[0]
+    return f"{names} @{short_digest(img['digest'])}"
+
+
+def headline(report: dict[str, Any]) -> str:
+    s = report["summary"]
+    why = ", ".join(f"{n} {r}" for r, n in s["failed_by_reason"].items())
+    return (f"{s['selected']} selected: {s['audited']} audited, {s['unchanged']} unchanged (skipped by digest), "
+            f"{s['failed']} failed{f' ({why})' if why else ''}; {s['moved_tags']} moved tags, "
+            f"{s['new_findings']} new and {s['fixed_findings']} fixed findings; layers read {s['layers_total']}, "
+            f"reused {s['layers_reused']}; reclaimable {size(s['wasted_bytes'])}")
+
+
+def render_scan_console(report: dict[str, Any], top: int = 10) -> str:
     s = report["summary"]
     buf = StringIO()
-    console = Console(file=buf, width=120, color_system=None, force_terminal=False)
-    console.print(
-        f"[bold]sitelens scan[/bold]: {s['images']} images, {s['audited']} audited this run, "
-        f"{s['skipped']} already audited, {s['failed']} failed; layers read {s['layers_total']}, "
-        f"reused from cache {s['layers_reused']}; reclaimable {_size(s['wasted_bytes'])}"
-    )
-    t = Table(title="Worst images", show_lines=False)
-    t.add_column("image")
+    console = Console(file=buf, width=120, color_system=None, force_terminal=False, markup=False)
+    console.print(f"sitelens scan ({'whole store' if s['scope'] == 'store' else 'this run'}): {headline(report)}")
+    if report["failed_targets"]:
+        t = Table(title="Failed")
+        for col in ("target", "reason", "error"):
+            t.add_column(col, overflow="fold")
+        for f in report["failed_targets"]:
+            t.add_row(f["selector"], f["reason"] or "error", f["error"] or "")
+        console.print(t)
+    if report["moved_tags"]:
+        m = Table(title="Moved tags")
+        for col in ("tag", "from", "to", "new findings", "fixed findings"):
+            m.add_column(col, overflow="fold")
+        for mv in report["moved_tags"]:
+            m.add_row(mv["selector"], short_digest(mv["from"]), short_digest(mv["to"]),
+                      " ".join(f["rule"] for f in mv["new_findings"]) or "-",
+                      " ".join(f["rule"] for f in mv["fixed_findings"]) or "-")
+        console.print(m)
+    images = report["images"]
+    t = Table(title=f"Worst images ({min(top, len(images))} of {len(images)})")
+    t.add_column("image", overflow="fold")
     for sev in SEVERITIES:
         t.add_column(sev, justify="right")
     t.add_column("reclaimable", justify="right")
     t.add_column("status")
-    for img in report["images"][:top]:
-        t.add_row(img["reference"], *(str(img["counts"].get(sev, 0)) for sev in SEVERITIES),
-                  _size(img["wasted_bytes"]), img["status"] if img["status"] == "ok" else f"failed: {img['error']}")
+    for img in images[:top]:
+        status = img["outcome"] or img["status"] if img["status"] == "ok" else f"failed ({img['reason'] or 'error'})"
+        t.add_row(image_label(img), *(str(img["counts"].get(sev, 0)) for sev in SEVERITIES),
+                  size(img["wasted_bytes"]), status)
     console.print(t)
     if s["top_rules"]:
         r = Table(title="Most common rules")
-        r.add_column("rule")
-        r.add_column("title")
-        r.add_column("images", justify="right")
-        r.add_column("findings", justify="right")
+        for col, just in (("rule", "left"), ("title", "left"), ("images", "right"), ("findings", "right")):
+            r.add_column(col, justify=just)  # type: ignore[arg-type]
         for row in s["top_rules"]:
             r.add_row(row["rule"], row["title"], str(row["images"]), str(row["findings"]))
         console.print(r)
-    for e in errors:
-        console.print(f"could not enumerate or resolve: {e}")
     return buf.getvalue()
 
 
-def render_scan_json(report: dict[str, Any], errors: list[str]) -> str:
-    doc = dict(report)
-    doc["errors"] = errors
-    return json.dumps(doc, indent=2, sort_keys=False)
+def render_scan_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2)

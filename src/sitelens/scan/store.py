@@ -1,38 +1,61 @@
-"""The scan job's results store: SQLite by default, any SQLAlchemy URL for a shared database.
+"""The scan job's results store: SQLite by default, PostgreSQL for a shared deployment.
 
 One row per (manifest digest, sitelens version, config hash) is what makes scans incremental:
 an image whose digest was audited with the same tool and config is skipped, a moved tag points
-at a new digest and is audited again. Every audit result is written in its own transaction by
-the single coordinating process, so an interrupted run leaves only complete rows behind and the
-next run resumes where it stopped.
+at a new digest and is audited again. Each result is written in its own transaction by the
+coordinating process, so an interrupted run leaves only complete rows behind.
+
+Two coordinators may share one store: before auditing a digest a run *claims* it (a row whose
+primary key is the digest triple, so the database itself arbitrates); the other run waits for
+that result instead of auditing the image again. A claim whose owner died (same host, process
+gone) or stopped refreshing it for ``CLAIM_TTL`` seconds is taken over.
+
+The schema is versioned (``schema_version`` table); opening a store migrates it forward in one
+transaction, and a store written by a newer sitelens is refused rather than misread.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    select,
-)
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
 from ..errors import UsageError
 
+try:
+    from sqlalchemy import (
+        Column,
+        Float,
+        Integer,
+        MetaData,
+        PrimaryKeyConstraint,
+        String,
+        Table,
+        Text,
+        UniqueConstraint,
+        create_engine,
+        event,
+        inspect,
+        select,
+        text,
+    )
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.exc import SQLAlchemyError
+except ImportError:  # the [scan] extra: only `sitelens scan` needs a database
+    raise UsageError("sitelens scan needs SQLAlchemy: pip install 'sitelens[scan]'") from None
+
+SCHEMA_VERSION = 2
+CLAIM_TTL = 15 * 60.0
+SEVERITY_COLUMNS = ("critical", "high", "medium", "low", "info")
+
 metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
 audits = Table(
     "audits",
@@ -45,11 +68,7 @@ audits = Table(
     Column("platform", String(64)),
     Column("status", String(16), nullable=False),  # ok | failed
     Column("error", Text),
-    Column("critical", Integer, default=0),
-    Column("high", Integer, default=0),
-    Column("medium", Integer, default=0),
-    Column("low", Integer, default=0),
-    Column("info", Integer, default=0),
+    *(Column(s, Integer, default=0) for s in SEVERITY_COLUMNS),
     Column("wasted_bytes", Integer),
     Column("total_bytes", Integer),
     Column("layers_total", Integer),
@@ -57,6 +76,7 @@ audits = Table(
     Column("seconds", Float),
     Column("finished_at", Float, nullable=False),
     Column("result", Text),  # the audit JSON (DESIGN §6)
+    Column("reason", String(16)),  # v2: why it failed (scan.targets.REASONS)
     UniqueConstraint("digest", "tool_version", "config_hash", name="uq_audit"),
 )
 
@@ -71,6 +91,43 @@ tags = Table(
     Column("seen_at", Float, nullable=False),
     UniqueConstraint("registry", "repository", "tag", name="uq_tag"),
 )
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(255), nullable=False),
+    Column("tool_version", String(32), nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+)
+
+run_targets = Table(
+    "run_targets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False, index=True),
+    Column("selector", Text, nullable=False),
+    Column("digest", String(128)),
+    Column("outcome", String(16), nullable=False),  # audited | unchanged | failed
+    Column("reason", String(16)),
+    Column("error", Text),
+    Column("previous_digest", String(128)),  # set when this tag pointed elsewhere last time
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("digest", String(128), nullable=False),
+    Column("tool_version", String(32), nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("owner", String(255), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    PrimaryKeyConstraint("digest", "tool_version", "config_hash", name="pk_claim"),
+)
+
+V2_TABLES = (schema_version, runs, run_targets, claims)
 
 
 @dataclass
@@ -87,80 +144,261 @@ class AuditRow:
     seconds: float
     platform: str | None
     result: dict[str, Any] | None
+    reason: str | None = None
 
 
-def _url(db: str) -> str:
-    if "://" in db:
-        return db
-    return f"sqlite:///{db}"
+def engine_url(db: str) -> str:
+    """A path means SQLite; ``postgresql://`` means PostgreSQL through psycopg 3."""
+    if "://" not in db:
+        return f"sqlite:///{db}"
+    if db.startswith(("postgresql://", "postgres://")):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise UsageError("a PostgreSQL store needs psycopg: pip install 'sitelens[postgres]'") from None
+        return "postgresql+psycopg://" + db.split("://", 1)[1]
+    return db
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL with synchronous=NORMAL: a commit is not fsynced, but a killed process never corrupts
+    # or half-writes a row (only a power cut can lose the last commits) — a no-op rescan of a
+    # thousand tags would otherwise spend most of its time in fsync.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def _owner_dead(owner: str) -> bool:
+    host, _, rest = owner.partition("/")
+    pid = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL do)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def _migrate(conn: Connection) -> None:
+    names = set(inspect(conn).get_table_names())
+    if "schema_version" in names:
+        found = conn.execute(select(schema_version.c.version)).scalar()
+        version = int(found) if found is not None else 1
+    else:
+        version = 1 if "audits" in names else 0
+    if version > SCHEMA_VERSION:
+        raise UsageError(f"the results store has schema version {version}, written by a newer sitelens "
+                         f"(this one reads up to {SCHEMA_VERSION}); upgrade sitelens")
+    if version == SCHEMA_VERSION:
+        return
+    if version == 0:
+        metadata.create_all(conn)
+    if version == 1:
+        # v1 had audits and tags only; v2 adds the failure reason and the run/claim tables.
+        conn.execute(text("ALTER TABLE audits ADD COLUMN reason VARCHAR(16)"))
+        for table in V2_TABLES:
+            table.create(conn, checkfirst=True)
+    conn.execute(schema_version.delete())
+    conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
 
 
 class ResultStore:
     def __init__(self, db: str) -> None:
+        self.owner = _owner()
         try:
-            self.engine: Engine = create_engine(_url(db), future=True)
-            metadata.create_all(self.engine)
-        except (SQLAlchemyError, ValueError) as exc:
+            url = engine_url(db)
+            args = {"timeout": 60} if url.startswith("sqlite") else {}
+            self.engine: Engine = create_engine(url, future=True, connect_args=args)
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Two scans opening a fresh store at once: one migrates, the other waits.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7156041)"))
+                _migrate(conn)
+        except (SQLAlchemyError, ValueError, OSError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise UsageError(f"cannot open results database {db!r}: {detail}") from None
 
+    # ---- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, tool_version: str, config_hash: str) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(runs.insert().values(owner=self.owner, tool_version=tool_version,
+                                                    config_hash=config_hash, started_at=time.time()))
+            key = res.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def finish_run(self, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(finished_at=time.time()))
+            conn.execute(claims.delete().where(claims.c.owner == self.owner))
+
+    def record_targets(self, rows: list[dict[str, Any]]) -> None:
+        """Many ``run_targets`` rows (keys as the table's columns) in one transaction."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(run_targets.insert(), rows)
+
+    def run_target_rows(self, run_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            q = select(run_targets).where(run_targets.c.run_id == run_id).order_by(run_targets.c.id)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # ---- claims --------------------------------------------------------------------------------
+
+    def claim(self, digest: str, tool_version: str, config_hash: str) -> bool:
+        """True when this run now owns the digest (fresh, its own, or taken over from a dead owner)."""
+        now = time.time()
+        key = (claims.c.digest == digest, claims.c.tool_version == tool_version,
+               claims.c.config_hash == config_hash)
+        with self.engine.begin() as conn:
+            ins = _insert(conn, claims).values(digest=digest, tool_version=tool_version,
+                                               config_hash=config_hash, owner=self.owner, claimed_at=now)
+            if conn.execute(ins.on_conflict_do_nothing()).rowcount == 1:
+                return True
+            row = conn.execute(select(claims.c.owner, claims.c.claimed_at).where(*key)).first()
+            if row is None:  # released between our insert and select: try again next round
+                return False
+            if row.owner == self.owner:
+                return True
+            if not (_owner_dead(row.owner) or now - float(row.claimed_at) > CLAIM_TTL):
+                return False
+            # Compare-and-set: of two runs taking over the same stale claim, exactly one wins.
+            res = conn.execute(claims.update().where(*key, claims.c.owner == row.owner,
+                                                     claims.c.claimed_at == row.claimed_at)
+                               .values(owner=self.owner, claimed_at=now))
+            return bool(res.rowcount == 1)
+
+    def release(self, digest: str, tool_version: str, config_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(claims.delete().where(claims.c.digest == digest, claims.c.owner == self.owner,
+                                               claims.c.tool_version == tool_version,
+                                               claims.c.config_hash == config_hash))
+
+    def refresh_claims(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(claims.update().where(claims.c.owner == self.owner).values(claimed_at=time.time()))
+
+    # ---- audits --------------------------------------------------------------------------------
+
     def done(self, digest: str, tool_version: str, config_hash: str) -> bool:
+        return self.outcome(digest, tool_version, config_hash) == "ok"
+
+    def done_set(self, digests: Iterable[str], tool_version: str, config_hash: str) -> set[str]:
+        """Which of ``digests`` were audited ok with this tool and config (one query per 500)."""
+        wanted = sorted(set(digests))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                q = select(audits.c.digest).where(
+                    audits.c.digest.in_(wanted[i:i + 500]), audits.c.tool_version == tool_version,
+                    audits.c.config_hash == config_hash, audits.c.status == "ok")
+                found.update(str(d) for d in conn.execute(q).scalars())
+        return found
+
+    def outcome(self, digest: str, tool_version: str, config_hash: str, since: float = 0.0) -> str | None:
+        """The stored status of a digest (``ok``/``failed``) finished at or after ``since``, else None."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(audits.c.id).where(
-                    audits.c.digest == digest,
-                    audits.c.tool_version == tool_version,
-                    audits.c.config_hash == config_hash,
-                    audits.c.status == "ok",
-                )
+                select(audits.c.status, audits.c.finished_at).where(
+                    audits.c.digest == digest, audits.c.tool_version == tool_version,
+                    audits.c.config_hash == config_hash)
             ).first()
-        return row is not None
+        if row is None or (row.status != "ok" and float(row.finished_at) < since):
+            return None
+        return str(row.status)
 
-    def record_tag(self, registry: str, repository: str, tag: str, digest: str) -> bool:
-        """Remember where a tag points; True when it is new or moved since the last run."""
+    def record_tags(self, seen: list[tuple[str, str, str, str]]) -> dict[tuple[str, str, str], str]:
+        """Remember where each (registry, repository, tag) points now, in one transaction; returns
+        the previous digest of every tag that moved."""
+        if not seen:
+            return {}
         now = time.time()
+        moved: dict[tuple[str, str, str], str] = {}
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(tags.c.id, tags.c.digest).where(
-                    tags.c.registry == registry, tags.c.repository == repository, tags.c.tag == tag
-                )
-            ).first()
-            if row is None:
-                conn.execute(tags.insert().values(registry=registry, repository=repository, tag=tag,
-                                                  digest=digest, seen_at=now))
-                return True
-            conn.execute(tags.update().where(tags.c.id == row.id).values(digest=digest, seen_at=now))
-            return bool(row.digest != digest)
+            known: dict[tuple[str, str, str], str] = {}
+            for registry in sorted({r for r, _, _, _ in seen}):
+                q = select(tags.c.registry, tags.c.repository, tags.c.tag, tags.c.digest).where(
+                    tags.c.registry == registry)
+                known.update({(r.registry, r.repository, r.tag): r.digest for r in conn.execute(q)})
+            for registry, repository, tag, digest in seen:
+                key = (registry, repository, tag)
+                before = known.get(key)
+                if before == digest:
+                    continue
+                if before is not None:
+                    moved[key] = before
+                ins = _insert(conn, tags).values(registry=registry, repository=repository, tag=tag,
+                                                 digest=digest, seen_at=now)
+                conn.execute(ins.on_conflict_do_update(index_elements=["registry", "repository", "tag"],
+                                                       set_={"digest": digest, "seen_at": now}))
+        return moved
 
     def save(self, row: AuditRow, tool_version: str, config_hash: str) -> None:
         values = dict(
             digest=row.digest, tool_version=tool_version, config_hash=config_hash,
             reference=row.reference, platform=row.platform, status=row.status, error=row.error,
-            wasted_bytes=row.wasted_bytes, total_bytes=row.total_bytes,
+            reason=row.reason, wasted_bytes=row.wasted_bytes, total_bytes=row.total_bytes,
             layers_total=row.layers_total, layers_reused=row.layers_reused, seconds=row.seconds,
             finished_at=time.time(), result=json.dumps(row.result) if row.result is not None else None,
-            **{k: row.counts.get(k, 0) for k in ("critical", "high", "medium", "low", "info")},
+            **{k: row.counts.get(k, 0) for k in SEVERITY_COLUMNS},
         )
         with self.engine.begin() as conn:
-            # A failed earlier attempt is replaced by the new outcome; an ok one is never duplicated.
-            conn.execute(audits.delete().where(
-                audits.c.digest == row.digest, audits.c.tool_version == tool_version,
-                audits.c.config_hash == config_hash,
-            ))
-            conn.execute(audits.insert().values(**values))
+            # One row per digest triple, whoever writes it: a failed attempt is replaced in place.
+            ins = _insert(conn, audits).values(**values)
+            update = {k: v for k, v in values.items() if k not in ("digest", "tool_version", "config_hash")}
+            conn.execute(ins.on_conflict_do_update(
+                index_elements=["digest", "tool_version", "config_hash"], set_=update))
+            conn.execute(claims.update().where(claims.c.owner == self.owner).values(claimed_at=time.time()))
+            conn.execute(claims.delete().where(claims.c.digest == row.digest, claims.c.owner == self.owner,
+                                               claims.c.tool_version == tool_version,
+                                               claims.c.config_hash == config_hash))
 
-    def rows(self, tool_version: str | None = None, config_hash: str | None = None) -> Iterator[dict[str, Any]]:
+    def rows(self, tool_version: str | None = None, config_hash: str | None = None,
+             digests: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Audit rows by digest; ``digests`` limits them (queried in chunks: a run may name thousands)."""
         q = select(audits)
         if tool_version is not None:
             q = q.where(audits.c.tool_version == tool_version)
         if config_hash is not None:
             q = q.where(audits.c.config_hash == config_hash)
+        queries = [q]
+        if digests is not None:
+            wanted = sorted(set(digests))
+            queries = [q.where(audits.c.digest.in_(wanted[i:i + 500])) for i in range(0, len(wanted), 500)]
         with self.engine.connect() as conn:
-            for r in conn.execute(q.order_by(audits.c.id)):
-                d = dict(r._mapping)
-                d["result"] = json.loads(d["result"]) if d["result"] else None
-                yield d
+            for query in queries:
+                for r in conn.execute(query.order_by(audits.c.digest)):
+                    d = dict(r._mapping)
+                    d["result"] = json.loads(d["result"]) if d["result"] else None
+                    yield d
 
     def tag_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(tags).order_by(tags.c.id))]
+            q = select(tags).order_by(tags.c.registry, tags.c.repository, tags.c.tag)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -4,11 +4,25 @@ takes and returns plain picklable data and never raises for a bad image: a failu
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import SitelensError
+
+
+def _usable_cache_dir(wanted: str | None) -> Path | None:
+    """The coordinator's cache dir when this worker can write it (same machine, or a shared
+    filesystem mounted at the same path); else this worker's own default cache (None)."""
+    if not wanted:
+        return None
+    path = Path(wanted)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
 
 
 def audit_task(reference: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -19,6 +33,7 @@ def audit_task(reference: str, options: dict[str, Any]) -> dict[str, Any]:
     from ..pipeline import load
     from ..report.json_report import audit_document
     from ..sources.base import SourceOptions
+    from .targets import failure_reason, one_line
 
     started = time.monotonic()
     cfg_path = options.get("config")
@@ -28,7 +43,7 @@ def audit_task(reference: str, options: dict[str, Any]) -> dict[str, Any]:
         insecure_registries=tuple(options.get("insecure_registries") or ()),
         docker_config=Path(docker_config) if docker_config else None,
     )
-    cache_dir = Path(options["cache_dir"]) if options.get("cache_dir") else None
+    cache_dir = _usable_cache_dir(options.get("cache_dir"))
     try:
         # The coordinator resolved the config file; no path means defaults, not a search of
         # whatever directory this worker happens to run in.
@@ -41,16 +56,19 @@ def audit_task(reference: str, options: dict[str, Any]) -> dict[str, Any]:
             layers_total = len(loaded.image.layers)
             layers_reused = loaded.cache.hits
     except SitelensError as exc:
-        return {"status": "failed", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        return {"status": "failed", "reason": failure_reason(exc), "error": one_line(exc),
                 "seconds": time.monotonic() - started}
     except Exception as exc:  # noqa: BLE001 - one image's internal error must not end a registry scan
         # A bug, not a bad image: recorded with its type so it can be reported, and the run goes on.
-        return {"status": "failed", "error": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0],
+        return {"status": "failed", "reason": "internal",
+                "error": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0],
                 "seconds": time.monotonic() - started}
     waste = doc.get("waste") or {}
     return {
         "status": "ok",
+        "reason": None,
         "error": None,
+        "digest": (doc.get("image") or {}).get("digest"),
         "platform": (doc.get("image") or {}).get("platform"),
         "counts": doc.get("summary") or {},
         "wasted_bytes": waste.get("wasted_bytes"),
