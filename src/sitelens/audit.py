@@ -155,6 +155,7 @@ def audit_image(
 ) -> AuditResult:
     """Audit an image whose layers are already indexed and merged."""
     from .checks.base import Context
+    from .checks.derived import Derived
     from .inventory.identities import resolve_identities
 
     opts = options or AuditOptions()
@@ -175,7 +176,7 @@ def audit_image(
             "waste": config.waste.to_json(),
             "users": list(opts.users),
         },
-        cache={"strategy": strategy, "waste": waste},
+        derived=Derived(fs, inventory, image, indexes, strategy=strategy, waste=waste),
     )
     raw, failures = _run_checks(ctx, opts.on_check_error)
     findings, statuses = apply_config(raw, config, opts.today)

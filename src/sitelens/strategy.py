@@ -136,12 +136,7 @@ def detect_strategy(inventory: Inventory, fs: Filesystem | None = None) -> Strat
 
 def strategy_for(ctx: Context) -> Strategy:
     """The image's strategy, computed once per audit and shared by every check."""
-    cached = ctx.cache.get("strategy")
-    if isinstance(cached, Strategy):
-        return cached
-    s = detect_strategy(ctx.inventory, ctx.fs)
-    ctx.cache["strategy"] = s
-    return s
+    return ctx.derived.strategy
 
 
 def remediation_for(strategy: Strategy | str, texts: Mapping[str, str]) -> str:

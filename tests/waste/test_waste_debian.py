@@ -16,6 +16,7 @@ from waste_support import run_dive_ci, run_dive_json, write_archive
 from fixtures.debian_root import RootUnavailable, debian_root
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink, Whiteout, tree_entries
 from sitelens.checks.base import Context
+from sitelens.checks.derived import Derived
 from sitelens.checks.waste import low_efficiency, metadata_only_copy, package_caches
 from sitelens.inventory.model import Inventory
 from sitelens.pipeline import load
@@ -103,7 +104,8 @@ def test_debian_own_figures_match_the_steps(debian_image) -> None:
     with load(f"docker-archive:{archive}", use_cache=False) as loaded:
         report = compute_waste(loaded.fs, loaded.indexes, loaded.image)
         ctx = Context(fs=loaded.fs, inventory=Inventory(), image=loaded.image,
-                      indexes=loaded.indexes, options={"waste": {}}, cache={"waste": report})
+                      indexes=loaded.indexes, options={"waste": {}},
+                      derived=Derived(loaded.fs, Inventory(), loaded.image, loaded.indexes, waste=report))
         by_cause = report.hidden.by_cause
         assert by_cause["metadata"] == site_bytes
         assert by_cause.get("deleted", 0) + by_cause.get("deleted-with-dir", 0) == list_bytes

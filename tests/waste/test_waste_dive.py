@@ -15,6 +15,7 @@ from waste_specs import DIVE_FIXTURES, MIB
 from waste_support import run_dive_ci, run_dive_json, write_archive
 
 from sitelens.checks.base import Context
+from sitelens.checks.derived import Derived
 from sitelens.checks.waste import low_efficiency
 from sitelens.inventory.model import Inventory
 from sitelens.pipeline import load
@@ -76,7 +77,8 @@ def test_dive_ci_figures_and_verdict(name: str, archives, tmp_path: Path) -> Non
             "min_wasted_bytes": 0,
         }}
         ctx = Context(fs=loaded.fs, inventory=Inventory(), image=loaded.image,
-                      indexes=loaded.indexes, options=options, cache={"waste": report})
+                      indexes=loaded.indexes, options=options,
+                      derived=Derived(loaded.fs, Inventory(), loaded.image, loaded.indexes, waste=report))
         fired = list(low_efficiency(ctx))
         assert (not fired) == ci.passed, (eff, wasted, pct, ci.text)
 

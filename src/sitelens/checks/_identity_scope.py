@@ -26,17 +26,8 @@ def engine(ctx: Context) -> Permissions:
 
 
 def identities(ctx: Context) -> list[Identity]:
-    """The inventory's identities; resolved here from the image when an inventory has none
-    (e.g. a partial inventory), so the permission rules never silently judge nobody."""
-    if ctx.inventory.identities:
-        return list(ctx.inventory.identities)
-    cached = ctx.cache.get("identities")
-    if not isinstance(cached, list):
-        from ..inventory.identities import resolve_identities
-
-        cached = resolve_identities(ctx.fs, ctx.image.config)
-        ctx.cache["identities"] = cached
-    return list(cached)
+    """The identities to judge (see :attr:`Derived.identities`)."""
+    return ctx.derived.identities
 
 
 def image_user(ctx: Context) -> Identity | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding
+from .derived import Derived
 
 if TYPE_CHECKING:
     from ..fs import Filesystem
@@ -27,7 +28,11 @@ class Context:
     image: Image
     indexes: list[LayerIndex]
     options: dict[str, Any] = field(default_factory=dict)  # e.g. requirements files, thresholds
-    cache: dict[str, Any] = field(default_factory=dict)  # derived data shared between checks
+    derived: Derived = None  # type: ignore[assignment]  # facts shared by the checks; built if absent
+
+    def __post_init__(self) -> None:
+        if self.derived is None:
+            self.derived = Derived(self.fs, self.inventory, self.image, self.indexes)
 
 
 CheckFn = Callable[[Context], Iterable[Finding]]

@@ -51,26 +51,11 @@ def _all_dists(inv: Inventory) -> list[Distribution]:
 
 def _record_claims(ctx: Context) -> dict[str, list[Distribution]]:
     """path -> non-OS distributions whose RECORD lists it (RECORD itself and .pyc excluded)."""
-    cached = ctx.cache.get("sl1.record_claims")
-    if isinstance(cached, dict):
-        return cached
-    out: dict[str, list[Distribution]] = {}
-    for d in _all_dists(ctx.inventory):
-        if is_os_owned(d) or not d.record:
-            continue
-        for r in d.record:
-            out.setdefault(norm(r.path), []).append(d)
-    ctx.cache["sl1.record_claims"] = out
-    return out
+    return ctx.derived.record_claims
 
 
 def _os_owners(ctx: Context) -> dict[str, list[OsPackage]]:
-    cached = ctx.cache.get("sl1.os_owners")
-    if isinstance(cached, dict):
-        return cached
-    out = {norm(p): v for p, v in ctx.inventory.os_owners().items()}
-    ctx.cache["sl1.os_owners"] = out
-    return out
+    return ctx.derived.os_owners
 
 
 def _canonical(fs: Filesystem, path: str) -> str:

@@ -20,8 +20,9 @@ from ..inventory.model import Distribution, Environment, ModuleImport, PathEntry
 from ..permissions import Cred
 from ..strategy import remediation_for, strategy_for
 from .base import Context, check, layer_label
+from .derived import OS_MANAGERS as OS_MANAGERS
+from .derived import is_os_owned as is_os_owned
 
-OS_MANAGERS = frozenset({"dpkg", "rpm", "apk"})
 MAX_LISTED = 8  # paths named in a message; evidence carries them all
 
 
@@ -36,10 +37,6 @@ def installer_label(d: Distribution) -> str:
     if d.owner_package:
         return d.owner_package
     return d.installer if d.installer != "unknown" else "an unknown installer"
-
-
-def is_os_owned(d: Distribution) -> bool:
-    return bool(d.owner_package) or d.installer in OS_MANAGERS
 
 
 def remedy(ctx: Context, texts: Mapping[str, str]) -> str:
@@ -108,10 +105,7 @@ def winners(env: Environment, entries: list[PathEntry]) -> dict[str, Distributio
 
 def truth(ctx: Context) -> ImportTruth:
     """The inventory's import resolver and attribution, built once per audit."""
-    got = ctx.cache.get("import_truth")
-    if not isinstance(got, ImportTruth):
-        got = ctx.cache["import_truth"] = ImportTruth(ctx.fs, ctx.inventory)
-    return got
+    return ctx.derived.truth
 
 
 def modules_of_dist(env: Environment, name: str) -> list[str]:

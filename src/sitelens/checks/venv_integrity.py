@@ -26,26 +26,8 @@ def _major_minor(v: str | None) -> str | None:
 
 
 def interpreter_versions(ctx: Context) -> set[str]:
-    """Every CPython X.Y the image can run: the inventory's interpreters and any ``pythonX.Y``
-    executable or stdlib (``lib*/pythonX.Y/os.py``) on disk."""
-    cached = ctx.cache.get("sl1.pyversions")
-    if isinstance(cached, set):
-        return cached
-    out = {i.version for i in ctx.inventory.interpreters}
-    out |= {e.version for e in ctx.inventory.environments}
-    for node in ctx.fs.nodes():
-        p = node.entry.path
-        base = posixpath.basename(p)
-        if node.kind in ("file", "hardlink") and base.startswith("python") and "/bin/" in p:
-            m = _PYVER.fullmatch(base) or _PYVER.match(base)
-            if m and (node.mode & 0o111):
-                out.add(m.group(1))
-        elif base == "os.py" and re.search(r"/lib(64)?/python\d+\.\d+/os\.py$", p):
-            m = _PYVER.search(p)
-            if m:
-                out.add(m.group(1))
-    ctx.cache["sl1.pyversions"] = out
-    return out
+    """Every CPython X.Y the image can run (see :attr:`Derived.interpreter_versions`)."""
+    return ctx.derived.interpreter_versions
 
 
 def _is_python_file(fs: Filesystem, path: str) -> bool:

@@ -2,7 +2,7 @@
 distributions, SL305 build toolchain, SL306 the efficiency gate.
 
 The figures come from :func:`sitelens.waste.compute_waste` (computed once per audit and shared
-through ``ctx.cache["waste"]``); these checks only decide what is worth a finding. Small amounts
+through ``ctx.derived.waste``); these checks only decide what is worth a finding. Small amounts
 are left out on purpose (``*_FLOOR``): every apt-using image re-ships a few KB of dpkg state, and
 a finding about that would drown the ones that matter.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from ..findings import Finding, finding
 from ..strategy import remediation_for, strategy_for
-from ..waste import WasteReport, compute_waste
+from ..waste import WasteReport
 from ..waste import human_bytes as human
 from ..waste.hidden import HiddenCopy, Offender
 from .base import Context, check, layer_label
@@ -45,12 +45,7 @@ CAUSE_TEXT = {
 
 
 def waste_report(ctx: Context) -> WasteReport:
-    cached = ctx.cache.get("waste")
-    if isinstance(cached, WasteReport):
-        return cached
-    report = compute_waste(ctx.fs, ctx.indexes, ctx.image)
-    ctx.cache["waste"] = report
-    return report
+    return ctx.derived.waste
 
 
 def _created_by(ctx: Context, layer: int) -> str:

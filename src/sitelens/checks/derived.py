@@ -1,0 +1,109 @@
+"""Facts the checks share, derived once per audit from the filesystem and the inventory.
+
+Each is computed on first use and kept (``functools.cached_property``): the build strategy (which
+fix text fits), the waste model, the import resolver with its attribution, RECORD and OS-package
+claims by path, the Python versions the image can run, and the identities to judge. The audit
+hands in what it already computed (strategy, waste); a test that builds a :class:`Context` by hand
+gets the rest derived the same way.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from ..inventory.attribution import Attributor
+
+if TYPE_CHECKING:
+    from ..fs import Filesystem
+    from ..image import Image
+    from ..inventory.import_truth import ImportTruth
+    from ..inventory.model import Distribution, Identity, Inventory, OsPackage
+    from ..layers.index import LayerIndex
+    from ..strategy import Strategy
+    from ..waste import WasteReport
+
+
+OS_MANAGERS = frozenset({"dpkg", "rpm", "apk"})
+
+
+def is_os_owned(d: Distribution) -> bool:
+    return bool(d.owner_package) or d.installer in OS_MANAGERS
+
+
+class Derived:
+    def __init__(
+        self,
+        fs: Filesystem,
+        inventory: Inventory,
+        image: Image,
+        indexes: list[LayerIndex],
+        strategy: Strategy | None = None,
+        waste: WasteReport | None = None,
+    ) -> None:
+        self._fs, self._inv, self._image, self._indexes = fs, inventory, image, indexes
+        if strategy is not None:
+            self.__dict__["strategy"] = strategy
+        if waste is not None:
+            self.__dict__["waste"] = waste
+
+    @cached_property
+    def strategy(self) -> Strategy:
+        from ..strategy import detect_strategy
+
+        return detect_strategy(self._inv, self._fs)
+
+    @cached_property
+    def waste(self) -> WasteReport:
+        from ..waste import compute_waste
+
+        # the audit hands in the waste it computed from its inventory; a hand-built context may
+        # hold a partial inventory, so the waste model reads the package databases itself
+        return compute_waste(self._fs, self._indexes, self._image)
+
+    @cached_property
+    def truth(self) -> ImportTruth:
+        from ..inventory.import_truth import ImportTruth
+
+        return ImportTruth(self._fs, self._inv)
+
+    @cached_property
+    def attributor(self) -> Attributor:
+        return self.truth.attributor
+
+    @cached_property
+    def record_claims(self) -> dict[str, list[Distribution]]:
+        """path -> non-OS distributions whose RECORD lists it (RECORD itself and .pyc excluded)."""
+        import posixpath
+
+        out: dict[str, list[Distribution]] = {}
+        for d in self._inv.all_distributions():
+            if is_os_owned(d) or not d.record:
+                continue
+            for r in d.record:
+                out.setdefault(posixpath.normpath(r.path), []).append(d)
+        return out
+
+    @cached_property
+    def os_owners(self) -> dict[str, list[OsPackage]]:
+        import posixpath
+
+        return {posixpath.normpath(p): v for p, v in self._inv.os_owners().items()}
+
+    @cached_property
+    def interpreter_versions(self) -> set[str]:
+        """Every CPython X.Y the image can run: the inventory's interpreters and any
+        ``pythonX.Y`` executable or stdlib on disk (the waste model's scan)."""
+        out = {i.version for i in self._inv.interpreters}
+        out |= {e.version for e in self._inv.environments}
+        return out | set(self.waste.python.versions)
+
+    @cached_property
+    def identities(self) -> list[Identity]:
+        """The inventory's identities; resolved from the image when an inventory has none (a
+        partial inventory), so the permission rules never silently judge nobody."""
+        if self._inv.identities:
+            return list(self._inv.identities)
+        from ..inventory.identities import resolve_identities
+
+        return list(resolve_identities(self._fs, self._image.config))
