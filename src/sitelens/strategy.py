@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from .dbreaders import OS_INSTALLERS
 
 if TYPE_CHECKING:
-    from .checks.base import Context
     from .fs import Filesystem
     from .inventory.model import Distribution, Environment, Inventory
 
@@ -132,11 +131,6 @@ def detect_strategy(inventory: Inventory, fs: Filesystem | None = None) -> Strat
     if multi:
         evidence.append("the layers holding them were COPY/ADD steps")
     return Strategy(kind, multi, env.prefix, tuple(evidence))
-
-
-def strategy_for(ctx: Context) -> Strategy:
-    """The image's strategy, computed once per audit and shared by every check."""
-    return ctx.derived.strategy
 
 
 def remediation_for(strategy: Strategy | str, texts: Mapping[str, str]) -> str:

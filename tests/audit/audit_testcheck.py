@@ -13,8 +13,9 @@ from pathlib import Path
 
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, build, write_oci_layout
 from sitelens.checks.base import Context, check
+from sitelens.checks.derived import strategy_for
 from sitelens.findings import Finding, finding
-from sitelens.strategy import remediation_for, strategy_for
+from sitelens.strategy import remediation_for
 
 # under a *.dist-info dir so the layer index keeps the bytes (checks read no other bytes)
 MARKER = "/sitelens-test/marker.dist-info/findings.json"

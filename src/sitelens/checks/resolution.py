@@ -18,10 +18,11 @@ from ..inventory.attribution import owner_label as owner_label
 from ..inventory.import_truth import ImportTruth
 from ..inventory.model import Distribution, Environment, ModuleImport, PathEntry
 from ..permissions import Cred
-from ..strategy import remediation_for, strategy_for
+from ..strategy import remediation_for
 from .base import Context, check, layer_label
 from .derived import OS_MANAGERS as OS_MANAGERS
 from .derived import is_os_owned as is_os_owned
+from .derived import strategy_for
 
 MAX_LISTED = 8  # paths named in a message; evidence carries them all
 

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Finding, finding
-from ..strategy import remediation_for, strategy_for
+from ..strategy import remediation_for
 from ..waste import WasteReport
 from ..waste import human_bytes as human
 from ..waste.hidden import HiddenCopy, Offender
 from .base import Context, check, layer_label
+from .derived import strategy_for
 
 KIB = 1024
 MIB = 1024 * KIB
