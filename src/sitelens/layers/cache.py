@@ -16,6 +16,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from ..image import is_sha256_digest
 from .index import INDEX_FORMAT, Entry, LayerIndex
 
 MAGIC = b"SLIDX\x01"
@@ -34,16 +35,20 @@ class LayerCache:
         self.misses = 0
         self.rebuilt = 0
 
-    def _path(self, diff_id: str) -> Path:
-        algo, _, hexd = diff_id.partition(":")
-        if not hexd or not all(c in "0123456789abcdef" for c in hexd) or algo != "sha256":
-            raise ValueError(f"not a diff_id: {diff_id!r}")
+    def _path(self, diff_id: str) -> Path | None:
+        """The entry's file; None for a key that is not a sha256 digest (never a file name:
+        sources refuse such diff_ids, and a stray one must not turn into a path)."""
+        if not is_sha256_digest(diff_id):
+            return None
+        hexd = diff_id[7:]
         return self.root / hexd[:2] / f"{hexd}.idx"
 
     def get(self, diff_id: str) -> LayerIndex | None:
         if not self.enabled:
             return None
         path = self._path(diff_id)
+        if path is None:
+            return None
         try:
             blob = path.read_bytes()
         except OSError:
@@ -63,6 +68,8 @@ class LayerCache:
         if not self.enabled:
             return
         path = self._path(index.diff_id)
+        if path is None:
+            return
         blob = _encode(index)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
