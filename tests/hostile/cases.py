@@ -526,3 +526,38 @@ def _fifo(work: Path) -> list[str]:
 def _empty(work: Path) -> list[str]:
     (work / "e.tar").write_bytes(b"")
     return ["audit", f"docker-archive:{work / 'e.tar'}"]
+
+
+# ---- registry: a hostile server on 127.0.0.1 ---------------------------------------------------------
+
+def _registry_case(repo: str, allowed: frozenset[int], timeout_opt: str = "2") -> None:
+    def make(work: Path) -> list[str]:
+        from .registry_server import hostile_registry
+
+        return ["--timeout", timeout_opt, "audit", f"registry:{hostile_registry()}/{repo}:latest"]
+    case(f"registry-{repo}", allowed, timeout=45)(make)
+
+
+_registry_case("good", AUDITED)
+for _repo in ("blob-forever", "blob-forever-no-size", "trickle", "retry-after-hour", "retry-after-date",
+              "redirect-loop", "redirect-ftp", "redirect-bad-ipv6", "redirect-file", "gzip-garbage",
+              "huge-length", "deep-manifest", "manifest-types", "manifest-sizes", "manifest-not-json",
+              "index-loop", "no-answer", "error-forever", "config-types", "no-such-repo"):
+    _registry_case(_repo, CORRUPT)
+_registry_case("gzip-plain", OK_OR_CORRUPT)
+_registry_case("huge-length-2e9", CORRUPT)
+_registry_case("retry-after-nan", CORRUPT)
+
+
+def _scan_case(catalog: str, extra: tuple[str, ...] = ()) -> None:
+    def make(work: Path) -> list[str]:
+        from .registry_server import hostile_registry
+
+        return ["--timeout", "2", "scan", hostile_registry(catalog), "--db", str(work / "scan.db"),
+                "--workers", "1", "--cache-dir", str(work / "cache"), *extra]
+    case(f"scan-catalog-{catalog}{'-' + extra[1] if extra else ''}", frozenset({0, 1, 2, 3}), timeout=60)(make)
+
+
+for _catalog in ("loop", "types", "list", "deep"):
+    _scan_case(_catalog)
+_scan_case("types", ("--repo", "good"))

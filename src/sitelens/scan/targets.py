@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ImageError, UsageError
+from ..image import load_document
 from ..sources.base import SourceOptions
 from ..sources.manifest import ACCEPT as MANIFEST_ACCEPT
 from ..sources.reference import ImageName, parse_image_name
@@ -61,21 +62,23 @@ def _next_link(link_header: str | None) -> str | None:
 def _paged(client: RegistryClient, first: str, key: str) -> Iterator[str]:
     path: str | None = first
     pages = 0
+    seen: set[str] = set()
     while path is not None and pages < MAX_PAGES:
-        resp = client.request(path)
+        if path in seen:  # a rel="next" that points back: the listing is done (issue 14)
+            return
+        seen.add(path)
+        resp = client.request(path, stream=True)
         if resp.status_code == 404:
             resp.close()
             return
         if resp.status_code != 200:
             resp.close()
             raise ImageError(f"{client.host}: listing {path.split('?')[0]} failed (HTTP {resp.status_code})")
-        try:
-            doc = resp.json()
-        except ValueError:
-            raise ImageError(f"{client.host}: listing {path.split('?')[0]} returned invalid JSON") from None
-        finally:
-            resp.close()
-        yield from (doc.get(key) or [])
+        what = f"listing {path.split('?')[0]}"
+        doc = load_document(client.read_small(resp, what), client.host, what)
+        items = doc.get(key) if isinstance(doc, dict) else None
+        # a hostile listing mixes numbers and nulls in with the names: only strings are names
+        yield from (i for i in items if isinstance(i, str)) if isinstance(items, list) else ()
         path = _next_link(resp.headers.get("Link"))
         pages += 1
 
