@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .cases import CASES, Case
-from .fuzz import fuzz_cases  # noqa: F401 (fuzz mode)
+from .fuzz import fuzz_cases
 from .harness import Outcome, run_cli
 
 

@@ -83,9 +83,10 @@ def _limits(as_limit: int) -> None:
 
 def run_cli(
     args: list[str], work: Path, timeout: float = TIMEOUT, as_limit: int = AS_LIMIT,
-    cache: bool = True,
+    cache: bool = True, python_module: bool = True,
 ) -> Outcome:
-    """``python -m sitelens ARGS`` with HOME/TMPDIR watched and the cache under ``work/cache``."""
+    """``python -m sitelens ARGS`` with HOME/TMPDIR watched and the cache under ``work/cache``
+    (``python_module=False``: ``python ARGS``, to test the judge itself)."""
     watched = work / "watched"
     for sub in ("home", "tmp"):
         (watched / sub).mkdir(parents=True, exist_ok=True)
@@ -94,11 +95,12 @@ def run_cli(
     env.update(HOME=str(watched / "home"), TMPDIR=str(watched / "tmp"), XDG_CACHE_HOME=str(cache_dir),
                CI="1", COLUMNS="120", PYTHONPATH=str(ROOT / "src"))
     env.pop("DOCKER_CONFIG", None)
-    full = [*args, "--cache-dir", str(cache_dir)] if cache and args[0] in ("audit", "layers", "inventory") else args
+    reads_image = {"audit", "layers", "inventory"} & set(args[:3])
+    full = [*args, "--cache-dir", str(cache_dir)] if cache and reads_image else args
     before = _snapshot(watched)
     start = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sitelens", *full], env=env, cwd=str(watched / "home"),
+        [sys.executable, *(["-m", "sitelens"] if python_module else []), *full], env=env, cwd=str(watched / "home"),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True, preexec_fn=lambda: _limits(as_limit),
     )

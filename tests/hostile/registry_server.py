@@ -92,7 +92,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "loop":
             # rel="next" pointing back at the same page, forever
             return self._send(200, json.dumps({"repositories": ["good"]}).encode(),
-                              {"Link": '</v2/_catalog?n=100&last=good>; rel="next"', "Content-Type": "application/json"})
+                              {"Link": '</v2/_catalog?n=100&last=good>; rel="next"',
+                               "Content-Type": "application/json"})
         if mode == "types":
             return self._send(200, json.dumps({"repositories": [1, "good", 2.5, None]}).encode())
         if mode == "list":
