@@ -23,7 +23,6 @@ import cProfile
 import io
 import pstats
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,30 +31,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.hostile.harness import run_cli  # noqa: E402
-from tests.hostile.kit import demo, write  # noqa: E402
+from tests.hostile.kit import demo, tar_of, write  # noqa: E402
 
 SITE = "usr/local/lib/python3.11/dist-packages"
 
 
-def _tar(files: list[tuple[str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name, data in files:
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tar.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def record(n: int) -> bytes:
     rows = b"".join(b"big/m%d.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n" % i for i in range(n))
-    return _tar([(f"{SITE}/big-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: big\nVersion: 1\n"),
+    return tar_of([(f"{SITE}/big-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: big\nVersion: 1\n"),
                  (f"{SITE}/big-1.dist-info/RECORD", rows)])
 
 
 def metadata(n: int) -> bytes:
     reqs = b"".join(b"Requires-Dist: missing-%d>=1.0; python_version >= '3'\n" % i for i in range(n))
-    return _tar([(f"{SITE}/req-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: req\nVersion: 1\n" + reqs)])
+    return tar_of([(f"{SITE}/req-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: req\nVersion: 1\n" + reqs)])
 
 
 def dpkg(n: int) -> bytes:
@@ -63,11 +52,11 @@ def dpkg(n: int) -> bytes:
             b"Installed-Size: 1\nMaintainer: x <x@example.org>\nArchitecture: amd64\nVersion: 1.%d\n"
             b"Depends: libc6 (>= 2.34), pkg%d\nDescription: package %d\n" + b" filler line of text\n" * 6 + b"\n")
     status = b"".join(para % (i, i, max(i - 1, 0), i) for i in range(n))
-    return _tar([("var/lib/dpkg/status", status)])
+    return tar_of([("var/lib/dpkg/status", status)])
 
 
 def files(n: int) -> bytes:
-    return _tar([(f"e/{i // 1000}/{i}", b"") for i in range(n)])
+    return tar_of([(f"e/{i // 1000}/{i}", b"") for i in range(n)])
 
 
 KINDS: dict[str, tuple[Callable[[int], bytes], list[int]]] = {
@@ -92,7 +81,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="sitelens-scale-") as tmp:
                 work = Path(tmp)
                 layer = make(n)
-                parts = demo().add_tar(layer)
+                parts = demo().addtar_of(layer)
                 image = write(parts, work / "img.tar", "docker")
                 o = run_cli(["audit", str(image), "--no-cache", "-f", "json", "-o", str(work / "r.json")],
                             work / "run", timeout=900, as_limit=8 << 30)

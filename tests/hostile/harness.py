@@ -86,14 +86,15 @@ def run_cli(
     cache: bool = True, python_module: bool = True,
 ) -> Outcome:
     """``python -m sitelens ARGS`` with HOME/TMPDIR watched and the cache under ``work/cache``
-    (``python_module=False``: ``python ARGS``, to test the judge itself)."""
+    (``python_module=False``: ``python ARGS``, to test the judge itself). ``SITELENS_HOSTILE_SRC``
+    runs another checkout's code (e.g. main before a fix) under the same judge."""
     watched = work / "watched"
     for sub in ("home", "tmp"):
         (watched / sub).mkdir(parents=True, exist_ok=True)
     cache_dir = work / "cache"
     env = dict(os.environ)
     env.update(HOME=str(watched / "home"), TMPDIR=str(watched / "tmp"), XDG_CACHE_HOME=str(cache_dir),
-               CI="1", COLUMNS="120", PYTHONPATH=str(ROOT / "src"))
+               CI="1", COLUMNS="120", PYTHONPATH=os.environ.get("SITELENS_HOSTILE_SRC", str(ROOT / "src")))
     env.pop("DOCKER_CONFIG", None)
     reads_image = {"audit", "layers", "inventory"} & set(args[:3])
     full = [*args, "--cache-dir", str(cache_dir)] if cache and reads_image else args
