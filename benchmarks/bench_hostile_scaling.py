@@ -81,7 +81,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="sitelens-scale-") as tmp:
                 work = Path(tmp)
                 layer = make(n)
-                parts = demo().addtar_of(layer)
+                parts = demo().add_tar(layer)
                 image = write(parts, work / "img.tar", "docker")
                 o = run_cli(["audit", str(image), "--no-cache", "-f", "json", "-o", str(work / "r.json")],
                             work / "run", timeout=900, as_limit=8 << 30)
