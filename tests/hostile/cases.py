@@ -577,3 +577,22 @@ def _scan_case(catalog: str, extra: tuple[str, ...] = ()) -> None:
 for _catalog in ("loop", "types", "list", "deep"):
     _scan_case(_catalog)
 _scan_case("types", ("--repo", "good"))
+
+
+@case("gzip-archive-sound", AUDITED)
+def _gz_sound(work: Path) -> list[str]:
+    # the streamed reader must still read a sound `docker save | gzip`, every layer
+    path = write(demo(), work / "img.tar", "docker")
+    out = work / "img.tar.gz"
+    out.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
+    return ["audit", f"docker-archive:{out}"]
+
+
+@case("zstd-oci-archive-sound", AUDITED)
+def _zstd_sound(work: Path) -> list[str]:
+    import zstandard
+
+    path = write(demo(), work / "img.tar", "docker")
+    out = work / "img.tar.zst"
+    out.write_bytes(zstandard.ZstdCompressor().compress(path.read_bytes()))
+    return ["audit", f"oci-archive:{out}"]
