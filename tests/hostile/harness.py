@@ -112,7 +112,9 @@ def run_cli(
     timed_out, status, peak = False, 0, 0
     while True:
         # wait4, not communicate(): its rusage is this child's own peak RSS (with the workers it
-        # reaped), where RUSAGE_CHILDREN would mix in every earlier case.
+        # reaped), where RUSAGE_CHILDREN would mix in every earlier case. Linux carries the
+        # forking process's RSS across exec into ru_maxrss, so under a big pytest worker this
+        # over-states the peak: the check can only err on the strict side.
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             peak = usage.ru_maxrss * 1024

@@ -4,7 +4,9 @@ Archive transports share one job: find a few small JSON documents and open the l
 streams. :class:`TarStore` indexes the tarball's member headers once (tarfile skips member data
 by seeking) and serves each blob as a bounded window into the archive file, so a ``docker
 save`` tarball is never extracted and every layer gets its own file handle (the loader reads
-layers from several threads).
+layers from several threads). A compressed tarball (``docker save | gzip``) cannot be read by
+offset: :class:`StreamTarStore` reads it as a stream, never writing it anywhere. Only regular
+files are opened (a FIFO or a link to /dev/zero in a layout is refused, not read forever).
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ class TarStore:
         except OSError as exc:
             raise CorruptImage(f"{self.where}: cannot read ({exc.strerror})") from None
         if head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC):
-            raise CorruptImage(f"{self.where}: archive is compressed (open it with plain_archive)")
+            raise CorruptImage(f"{self.where}: archive is compressed (open it with open_archive)")
         members: dict[str, _Member] = {}
         links: dict[str, str] = {}
         try:
