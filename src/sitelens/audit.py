@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
-from .findings import Finding, Summary, at_or_above, sort_key
+from .findings import Finding, Summary, at_or_above, cap_per_rule, sort_key
 from .sources.base import SourceOptions
 from .strategy import Strategy, detect_strategy
 from .suppress import SuppressionStatus, apply_config
@@ -180,6 +180,8 @@ def audit_image(
     )
     raw, failures = _run_checks(ctx, opts.on_check_error)
     findings, statuses = apply_config(raw, config, opts.today)
+    findings.sort(key=sort_key)
+    findings = cap_per_rule(findings)
     findings.sort(key=sort_key)
     return AuditResult(image, fs, identities, inventory, strategy, waste, findings, statuses,
                        failures, config)

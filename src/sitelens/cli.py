@@ -75,8 +75,12 @@ CacheDirOpt = Annotated[
 ]
 
 
+_TIMEOUT: float = SourceOptions.timeout  # set by the root --timeout option
+
+
 def source_options(platform: str | None, insecure: list[str] | None) -> SourceOptions:
-    return SourceOptions(platform=platform, insecure_registries=tuple(insecure or ()))
+    return SourceOptions(platform=platform, insecure_registries=tuple(insecure or ()),
+                         timeout=_TIMEOUT, deadline=_TIMEOUT * 60)
 
 
 def progress_for_tty():
@@ -448,6 +452,10 @@ def _root(
     version: Annotated[
         bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, envvar="SITELENS_TIMEOUT",
+                            help="Registry: seconds per request (connect, each read); a whole pull gets 60x.")
+    ] = SourceOptions.timeout,
 ) -> None:
     """Image references: docker-archive:PATH | oci:DIR[:TAG] | oci-archive:PATH |
     registry:NAME[:TAG|@DIGEST] | docker:NAME | podman:NAME | dir:PATH | NAME[:TAG] (engine, then registry).
@@ -455,6 +463,8 @@ def _root(
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage/config error (or an audit
     left incomplete by an internal error), 3 image unreadable.
     """
+    global _TIMEOUT
+    _TIMEOUT = timeout
 
 
 def main() -> None:

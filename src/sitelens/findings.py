@@ -119,6 +119,53 @@ def worst(findings: Iterable[Finding]) -> str | None:
     return SEVERITIES[min(ranks)] if ranks else None
 
 
+# A hostile image can make one rule fire tens of thousands of times (20 000 setuid files, 40 000
+# unmet requirements); a report that long is useless and costs minutes to render. Past these
+# caps the rest is counted in one "and N more" finding / evidence entry.
+MAX_PER_RULE = 50
+MAX_EVIDENCE_ITEMS = 100
+
+
+def cap_evidence(f: Finding, limit: int = MAX_EVIDENCE_ITEMS) -> None:
+    """Shorten long evidence lists in place; ``evidence["omitted"]`` says how many were cut."""
+    omitted: dict[str, int] = {}
+    for key, value in list(f.evidence.items()):
+        if isinstance(value, list) and len(value) > limit:
+            f.evidence[key] = value[:limit]
+            omitted[key] = len(value) - limit
+    if omitted:
+        f.evidence["omitted"] = omitted
+
+
+def cap_per_rule(findings: list[Finding], limit: int = MAX_PER_RULE) -> list[Finding]:
+    """The first ``limit`` findings of each rule (in the given order, worst first), then for each
+    rule with more one finding that says how many were left out, at the worst severity among
+    them, so the exit code stays what the whole list would give."""
+    kept: list[Finding] = []
+    dropped: dict[str, list[Finding]] = {}
+    seen: dict[str, int] = {}
+    for f in findings:
+        n = seen.get(f.rule, 0)
+        seen[f.rule] = n + 1
+        if n < limit:
+            cap_evidence(f)
+            kept.append(f)
+        else:
+            dropped.setdefault(f.rule, []).append(f)
+    for rule, rest in dropped.items():
+        live = [f for f in rest if not f.suppressed]
+        first = min(live or rest, key=lambda f: f.rank)
+        more = finding(
+            rule, first.severity, f"and {len(rest)} more {rule} findings",
+            f"{len(rest)} more {rule} findings ({len(live)} not suppressed) are left out of this "
+            f"report; the first {limit} are listed. The worst of them: {first.message}"[:2000],
+            {"omitted": len(rest)}, first.remediation, key=("and-more",),
+        )
+        more.suppressed = not live
+        kept.append(more)
+    return kept
+
+
 @dataclass
 class Summary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))

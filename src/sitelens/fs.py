@@ -148,37 +148,50 @@ class Filesystem:
             hist.append(change)
 
     def _remove_tree(self, path: str, layer: int, cause: str) -> None:
-        node = self._nodes.pop(path, None)
-        if node is None:
+        if path not in self._nodes:
             return
-        self._record(path, Change(layer, DELETED, 0, None, cause))
-        kids = self._children.pop(path, None)
-        if kids:
-            # rm -rf (a whiteout) reaches children as "parent-whiteout"; opaque and replaced
-            # keep their own cause so a reader can tell the three stories apart.
-            sub = cause if cause in ("opaque", "replaced") else "parent-whiteout"
-            for name in list(kids):
-                self._remove_tree(path.rstrip("/") + "/" + name, layer, sub)
+        # An explicit stack, not recursion: a layer decides how deep a tree goes.
+        stack = [(path, cause)]
+        while stack:
+            cur, why = stack.pop()
+            if self._nodes.pop(cur, None) is None:
+                continue
+            self._record(cur, Change(layer, DELETED, 0, None, why))
+            kids = self._children.pop(cur, None)
+            if kids:
+                # rm -rf (a whiteout) reaches children as "parent-whiteout"; opaque and replaced
+                # keep their own cause so a reader can tell the three stories apart.
+                sub = why if why in ("opaque", "replaced") else "parent-whiteout"
+                prefix = cur.rstrip("/") + "/"
+                stack.extend((prefix + name, sub) for name in kids)
         parent, name = _split(path)
         siblings = self._children.get(parent)
         if siblings is not None:
             siblings.discard(name)
 
     def _ensure_parent(self, path: str, layer: int) -> None:
-        parent = _split(path)[0]
-        node = self._nodes.get(parent)
-        if node is not None and node.entry.kind == "dir":
-            return
-        if node is not None:
-            # A file or link stands where a directory must be: the tar replaced it implicitly.
-            self._remove_tree(parent, layer, "replaced")
-        self._ensure_parent(parent, layer)
-        entry = Entry(path=parent, kind="dir", mode=0o755)
-        self._nodes[parent] = Node(entry, layer, implicit=True)
-        self._children[parent] = set()
-        grand, name = _split(parent)
-        self._children[grand].add(name)
-        self._record(parent, Change(layer, ADDED, 0, entry))
+        # Walk up to the nearest existing directory, then create the missing ones top-down.
+        missing: list[str] = []
+        cur = _split(path)[0]
+        while True:
+            node = self._nodes.get(cur)
+            if node is not None and node.entry.kind == "dir":
+                break
+            if node is not None:
+                # A file or link stands where a directory must be: the tar replaced it implicitly.
+                self._remove_tree(cur, layer, "replaced")
+            missing.append(cur)
+            if cur == "/":
+                break
+            cur = _split(cur)[0]
+        for parent in reversed(missing):
+            entry = Entry(path=parent, kind="dir", mode=0o755)
+            self._nodes[parent] = Node(entry, layer, implicit=True)
+            self._children[parent] = set()
+            if parent != "/":
+                grand, name = _split(parent)
+                self._children[grand].add(name)
+            self._record(parent, Change(layer, ADDED, 0, entry))
 
     def apply(self, index: LayerIndex, layer: int, created_by: str | None = None) -> None:
         self._dirs.clear()

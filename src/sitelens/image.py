@@ -99,46 +99,116 @@ class Image:
         return self._opener(layer)
 
 
-def parse_config(raw: bytes, where: str) -> dict[str, Any]:
+# A manifest, index or config nests a handful of levels; past this it is garbage or a bomb
+# aimed at a recursive reader (json's C scanner recurses once per level).
+MAX_JSON_DEPTH = 64
+_HEX = frozenset("0123456789abcdef")
+
+
+def load_document(raw: bytes, where: str, what: str) -> Any:
+    """Parse one JSON document of an image; malformed, non-UTF-8 or too deeply nested is corrupt."""
     try:
         doc = json.loads(raw)
+    except RecursionError:
+        raise CorruptImage(f"{where}: {what} is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptImage(f"{where}: image config is not valid JSON ({exc})") from None
+        raise CorruptImage(f"{where}: {what} is not valid JSON ({str(exc)[:80]})") from None
+    if _depth(doc) > MAX_JSON_DEPTH:
+        raise CorruptImage(f"{where}: {what} is nested more than {MAX_JSON_DEPTH} levels deep")
+    return doc
+
+
+def _depth(doc: Any) -> int:
+    """Nesting depth of a parsed document, without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            stack.extend((child, depth + 1) for child in node if isinstance(child, (list, dict)))
+    return deepest
+
+
+def is_sha256_digest(value: object) -> bool:
+    """``sha256:`` and 64 lower-case hex digits: the only form used as a cache key or file name."""
+    return (
+        isinstance(value, str) and len(value) == 71 and value.startswith("sha256:") and set(value[7:]) <= _HEX
+    )
+
+
+def parse_config(raw: bytes, where: str) -> dict[str, Any]:
+    doc = load_document(raw, where, "image config")
     if not isinstance(doc, dict):
         raise CorruptImage(f"{where}: image config is not a JSON object")
     return doc
 
 
-def config_from_json(doc: dict[str, Any]) -> ImageConfig:
-    """Read the runtime facts from an OCI/Docker image config document."""
-    cfg = doc.get("config") or doc.get("container_config") or {}
-    if not isinstance(cfg, dict):
-        cfg = {}
-    env: dict[str, str] = {}
-    for item in cfg.get("Env") or []:
-        if isinstance(item, str):
-            key, _, value = item.partition("=")
-            env[key] = value
+def _field(doc: dict[str, Any], key: str, kind: type, where: str, name: str) -> Any:
+    """``doc[key]`` when it is a ``kind`` (None when absent or null); any other type is corrupt."""
+    value = doc.get(key)
+    if value is None or isinstance(value, kind) and not isinstance(value, bool):
+        return value
+    raise CorruptImage(f"{where}: corrupt image: {name} must be a {_KIND_NAMES.get(kind, kind.__name__)}, "
+                       f"not {type(value).__name__}")
 
-    def str_list(value: object) -> list[str] | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list):
-            return [str(v) for v in value]
+
+_KIND_NAMES: dict[type, str] = {str: "string", list: "list", dict: "JSON object"}
+
+
+def _str_list(doc: dict[str, Any], key: str, where: str, name: str) -> list[str] | None:
+    """Entrypoint/Cmd: a list of strings, or (as Docker accepts) one string."""
+    value = doc.get(key)
+    if value is None:
         return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise CorruptImage(f"{where}: corrupt image: {name} must be a list of strings")
 
+
+def config_from_json(doc: dict[str, Any], where: str = "image") -> ImageConfig:
+    """Read the runtime facts from an OCI/Docker image config document, checking their types."""
+    cfg = doc.get("config")
+    if cfg is None:
+        cfg = doc.get("container_config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, dict):
+        raise CorruptImage(f"{where}: corrupt image: config.config must be a JSON object")
+    env: dict[str, str] = {}
+    for item in _field(cfg, "Env", list, where, "config.Env") or []:
+        if not isinstance(item, str):
+            raise CorruptImage(f"{where}: corrupt image: config.Env must be a list of strings")
+        key, _, value = item.partition("=")
+        env[key] = value
     return ImageConfig(
-        user=(cfg.get("User") or None),
+        user=_field(cfg, "User", str, where, "config.User") or None,
         env=env,
-        workdir=(cfg.get("WorkingDir") or None),
-        entrypoint=str_list(cfg.get("Entrypoint")),
-        cmd=str_list(cfg.get("Cmd")),
-        os=str(doc.get("os") or "linux"),
-        architecture=str(doc.get("architecture") or "amd64"),
-        variant=doc.get("variant") or None,
+        workdir=_field(cfg, "WorkingDir", str, where, "config.WorkingDir") or None,
+        entrypoint=_str_list(cfg, "Entrypoint", where, "config.Entrypoint"),
+        cmd=_str_list(cfg, "Cmd", where, "config.Cmd"),
+        os=_field(doc, "os", str, where, "os") or "linux",
+        architecture=_field(doc, "architecture", str, where, "architecture") or "amd64",
+        variant=_field(doc, "variant", str, where, "variant") or None,
     )
+
+
+def _created_by(doc: dict[str, Any], where: str) -> list[str | None]:
+    """``created_by`` of the history entries that made a layer (``empty_layer`` ones did not)."""
+    history = _field(doc, "history", list, where, "history") or []
+    created: list[str | None] = []
+    for i, h in enumerate(history):
+        if not isinstance(h, dict):
+            raise CorruptImage(f"{where}: corrupt image: history[{i}] must be a JSON object")
+        if not h.get("empty_layer"):
+            created.append(_field(h, "created_by", str, where, f"history[{i}].created_by"))
+    return created
 
 
 def layers_from_config(
@@ -158,15 +228,12 @@ def layers_from_config(
             f"{where}: config lists {len(diff_ids) if isinstance(diff_ids, list) else 'no'} "
             f"diff_ids for {len(blobs)} layers"
         )
-    created: list[str | None] = []
-    for h in doc.get("history") or []:
-        if isinstance(h, dict) and not h.get("empty_layer"):
-            created.append(h.get("created_by"))
+    created = _created_by(doc, where)
     layers = []
     for i, ((digest, media_type, size), diff_id) in enumerate(zip(blobs, diff_ids, strict=True)):
         if media_type not in LAYER_MEDIA_TYPES:
             raise CorruptImage(f"{where}: layer {i} has unsupported media type {media_type!r}")
-        if not isinstance(diff_id, str) or not diff_id.startswith("sha256:"):
+        if not is_sha256_digest(diff_id):
             raise CorruptImage(f"{where}: layer {i} has a malformed diff_id {diff_id!r}")
         layers.append(
             Layer(

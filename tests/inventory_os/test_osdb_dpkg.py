@@ -273,3 +273,17 @@ def test_status_layer_is_last_content_change() -> None:
     assert dbl.layer == 1
     assert canonical_path(fs, "/lib/foo.so") == "/usr/lib/foo.so"
     assert canonical_path(fs, "/nonexistent/x") is None
+
+
+def test_status_budget_stanzas_and_warnings() -> None:
+    # issue 14: a 60 MB status took 105 s and 917 MB. Past MAX_STANZAS the rest is a warning,
+    # and one malformed line per stanza does not become one warning per stanza.
+    from sitelens.inventory import dpkg
+
+    para = b"Package: p%d\nStatus: install ok installed\nVersion: 1\n!bad line\n\n"
+    data = b"".join(para % i for i in range(dpkg.MAX_STANZAS + 10))
+    warnings: list[str] = []
+    records = dpkg.parse_dpkg_status(data, "status", warnings)
+    assert len(records) == dpkg.MAX_STANZAS
+    assert len(warnings) == dpkg.MAX_WARNINGS + 2
+    assert "the rest is not read" in warnings[0] and "more warnings not shown" in warnings[-1]

@@ -289,20 +289,46 @@ def test_sqlite_wal_is_replayed(fx: RpmFixture, tmp_path: Path) -> None:
     assert [h for h, _ in without] == [1, 2, 3]
 
 
-def test_sqlite_fallback_without_deserialize(fx: RpmFixture, monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
-    # Python 3.10 has no Connection.deserialize: the temp-file path must give the same rows.
+def test_sqlite_without_deserialize_writes_nothing(fx: RpmFixture, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    # Python 3.10 has no Connection.deserialize: the database is not copied to disk (issue 14),
+    # the reader says why it read nothing.
     import tempfile
 
     from sitelens.inventory import rpm_sqlite
 
     data = (fx.sqlite_db / "rpmdb.sqlite").read_bytes()
-    expected = parse_sqlite(data)
-    assert len(expected) == 3
     monkeypatch.setattr(rpm_sqlite, "HAS_DESERIALIZE", False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    assert parse_sqlite(data) == expected
-    assert os.listdir(tmp_path) == []  # the private copy is gone
+    assert parse_sqlite(data, None, w := []) == [] and "Python 3.11" in w[0]
+    assert os.listdir(tmp_path) == []
+
+
+def test_sqlite_recursive_view_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "rpmdb.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE VIEW Packages AS WITH RECURSIVE r(hnum, blob) AS (SELECT 1, x'00' "
+                    "UNION ALL SELECT hnum + 1, blob FROM r) SELECT hnum, blob FROM r")
+    con.close()
+    assert parse_sqlite(db.read_bytes(), None, w := []) == [] and "view" in w[0]
+
+
+def test_sqlite_runaway_query_is_stopped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A real table whose rows cost more than the step budget: the progress handler ends it.
+    import sqlite3
+
+    from sitelens.inventory import rpm_sqlite
+
+    db = tmp_path / "rpmdb.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB)")
+        con.executemany("INSERT INTO Packages VALUES (?, ?)", [(i, b"x") for i in range(1, 20000)])
+    con.close()
+    monkeypatch.setattr(rpm_sqlite, "MAX_STEPS", 50_000)
+    rows = parse_sqlite(db.read_bytes(), None, w := [])
+    assert len(rows) < 19999 and "interrupted" in " ".join(w)
 
 
 def test_ndb_damage_is_a_warning(fx: RpmFixture) -> None:

@@ -13,7 +13,7 @@ from fixtures.imagebuilder import Dir, File, Hardlink, ImageSpec, LayerSpec, Opa
 from sitelens.errors import CorruptImage
 from sitelens.image import Image
 from sitelens.layers.cache import LayerCache
-from sitelens.layers.index import INDEX_FORMAT
+from sitelens.layers.index import INDEX_FORMAT, LayerIndex
 from sitelens.layers.loader import load_indexes
 from tests.helpers import image_from_built
 
@@ -123,10 +123,13 @@ def test_unwritable_cache_does_not_fail_the_load(built, tmp_path: Path) -> None:
 
 
 def test_cache_key_must_be_a_sha256_diff_id(tmp_path: Path) -> None:
+    # Sources refuse such diff_ids (exit 3); the cache itself never turns one into a path and
+    # never raises (a ValueError here was a traceback, issue 14).
     cache = LayerCache(tmp_path)
-    for bad in ("sha256:../../etc", "md5:abcd", "sha256:", "sha256:ABCDEF"):
-        with pytest.raises(ValueError):
-            cache.get(bad)
+    for bad in ("sha256:../../etc", "md5:abcd", "sha256:", "sha256:ABCDEF", "sha256:" + "A" * 64):
+        assert cache.get(bad) is None
+        cache.put(LayerIndex(diff_id=bad, entries=[]))
+    assert list(tmp_path.rglob("*.idx")) == []
 
 
 def test_parallel_indexing_equals_serial(built) -> None:  # type: ignore[no-untyped-def]

@@ -234,3 +234,36 @@ def test_cli_reports_one_line_exit_3(case: str, tmp_path: Path) -> None:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sitelens: "), res.stderr
     assert res.stdout == ""
+
+
+# ---- issue 14: the JSON boundary --------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000 + b"]" * 100_000, b'{"a": ' + b"[" * 70 + b"]" * 70 + b"}"])
+def test_documents_nested_too_deeply_are_corrupt(raw: bytes) -> None:
+    from sitelens.image import load_document
+
+    with pytest.raises(CorruptImage, match="nested"):
+        load_document(raw, "img", "index.json")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("Env", 5), ("Env", [1]), ("User", 1000), ("User", ["root"]), ("WorkingDir", 7),
+    ("Cmd", {"a": 1}), ("Entrypoint", [None]),
+])
+def test_config_field_of_the_wrong_type_is_corrupt(field: str, value: object) -> None:
+    from sitelens.image import config_from_json
+
+    with pytest.raises(CorruptImage, match=f"config.{field} must be"):
+        config_from_json({"config": {field: value}}, "img")
+
+
+def test_config_history_of_the_wrong_type_is_corrupt() -> None:
+    from sitelens.image import layers_from_config
+
+    doc = {"rootfs": {"diff_ids": ["sha256:" + "a" * 64]}, "history": [{"created_by": 1.5}]}
+    with pytest.raises(CorruptImage, match=r"history\[0\].created_by must be a string"):
+        layers_from_config(doc, [(None, "", None)], "img")
+    doc["rootfs"]["diff_ids"] = ["sha256:" + "A" * 64]  # upper case is no cache key
+    doc["history"] = []
+    with pytest.raises(CorruptImage, match="malformed diff_id"):
+        layers_from_config(doc, [(None, "", None)], "img")

@@ -181,13 +181,23 @@ class DirScanner:
                 d.version = version  # what importlib.metadata.version() returns
                 if version is None:
                     d.warnings.append(f"{meta_file}: no Version header")
+                if len(requires) > MAX_REQUIRES:
+                    # every requirement is evaluated per interpreter and identity downstream
+                    d.warnings.append(f"{meta_file}: {len(requires)} Requires-Dist lines; "
+                                      f"only the first {MAX_REQUIRES} are read")
+                    requires = requires[:MAX_REQUIRES]
+                invalid = 0
                 for r in requires:
                     try:
                         Requirement(r)
                     except InvalidRequirement:
-                        d.warnings.append(f"{meta_file}: invalid Requires-Dist {r[:80]!r}")
+                        invalid += 1
+                        if invalid <= 5:
+                            d.warnings.append(f"{meta_file}: invalid Requires-Dist {r[:80]!r}")
                         continue
                     d.requires.append(r)
+                if invalid > 5:
+                    d.warnings.append(f"{meta_file}: {invalid - 5} more invalid Requires-Dist lines")
         node = self.fs.lookup(meta_file) if meta_file else None
         node = node or self.fs.lookup(path)
         d.layer = node.layer if node is not None and node.layer >= 0 else None
@@ -341,17 +351,27 @@ def _ident(text: str) -> str:
     return re.sub(r"\W|^(?=\d)", "_", text)
 
 
+MAX_FINDER_TEXT = 1 << 20  # setuptools writes a few KiB
+# The biggest real distributions declare a few hundred (with extras); tens of thousands is an
+# attack on the requirement check, which evaluates each one per interpreter and identity.
+MAX_REQUIRES = 2000
+
+
 def parse_finder_mapping(text: str) -> dict[str, str]:
     """The literal ``MAPPING = {...}`` of a setuptools editable finder (never executed)."""
+    if len(text) > MAX_FINDER_TEXT:
+        return {}
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        # CPython's parser gives up on deep nesting (100k unary minus) with MemoryError: that
+        # is this file's problem, not the audit's
         return {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in node.targets):
             try:
                 value = ast.literal_eval(node.value)
-            except (ValueError, SyntaxError, TypeError):
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 return {}
             if isinstance(value, dict):
                 return {str(k): str(v) for k, v in value.items()}

@@ -72,12 +72,19 @@ def _python_flags(args: list[str]) -> tuple[list[str], str | None]:
     return flags, None
 
 
+MAX_SHELL_COMMAND = 16 << 10
+
+
 def _strip_wrappers(argv: list[str]) -> list[str]:
     for _ in range(MAX_HOPS):
         if not argv:
             return argv
         base = posixpath.basename(argv[0])
         if base in _SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc", "-exc"):
+            if len(argv[2]) > MAX_SHELL_COMMAND:
+                # shlex builds each token by string concatenation: quadratic on a hostile
+                # megabyte. A command this long is not one whose interpreter we can name.
+                return argv
             try:
                 words = shlex.split(argv[2])
             except ValueError:

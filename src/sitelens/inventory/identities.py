@@ -66,11 +66,8 @@ def parse_passwd(data: bytes) -> list[PasswdEntry]:
             f = f + [""] * (7 - len(f))
             if len(f) < 4:
                 continue
-        try:
-            uid, gid = int(f[2]), int(f[3])
-        except ValueError:
-            continue
-        if uid < 0 or gid < 0:
+        uid, gid = parse_id(f[2]), parse_id(f[3])
+        if uid is None or gid is None:
             continue
         out.append(PasswdEntry(f[0], uid, gid, f[4], f[5], f[6]))
     return out
@@ -82,9 +79,8 @@ def parse_group(data: bytes) -> list[GroupEntry]:
     for f in _lines(data):
         if len(f) < 3:
             continue
-        try:
-            gid = int(f[2])
-        except ValueError:
+        gid = parse_id(f[2])
+        if gid is None:
             continue
         members = tuple(m.strip() for m in (f[3] if len(f) > 3 else "").split(",") if m.strip())
         out.append(GroupEntry(f[0], gid, members))
@@ -128,8 +124,22 @@ class UserDb:
         return seen
 
 
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+MAX_ID = 2**32 - 2  # (uid_t)-1 means "no id" to the kernel
+
+
+def parse_id(text: str) -> int | None:
+    """A uid/gid as the kernel takes it: ASCII decimal digits in range, else None.
+
+    ``str.isdigit`` alone lets "²" and other Unicode digits through, which ``int`` then refuses
+    (or, for Arabic-Indic digits, accepts): neither is an id an image can run as.
+    """
+    if not text or len(text) > 10 or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
+_int = parse_id
 
 
 def resolve_user(
@@ -267,6 +277,6 @@ def resolve_identities(
 def parse_user_option(value: str) -> str:
     """Validate a ``--user UID[:GID]`` value; raises ValueError with a readable message."""
     uid, sep, gid = value.partition(":")
-    if not uid.isdigit() or (sep and not gid.isdigit()):
+    if parse_id(uid) is None or (sep and parse_id(gid) is None):
         raise ValueError(f"--user expects UID[:GID] with numbers, got {value!r}")
     return value

@@ -78,13 +78,16 @@ def _version_from_name(name: str) -> tuple[str | None, str]:
 
 
 def _ancestors(path: str) -> list[str]:
+    """``path`` and its parents up to "/" (or up to "" for a relative path, whose dirname
+    stops changing there: a hostile ``home = bin`` must not loop)."""
     out = []
     cur = path
     while True:
         out.append(cur)
-        if cur == "/":
+        parent = posixpath.dirname(cur)
+        if cur == "/" or parent == cur:
             return out
-        cur = posixpath.dirname(cur)
+        cur = parent
 
 
 def _version_from_tree(fs: Filesystem, bindir: str) -> tuple[str | None, str]:

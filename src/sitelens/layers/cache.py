@@ -29,6 +29,7 @@ import time
 import zlib
 from pathlib import Path
 
+from ..image import is_sha256_digest
 from .index import INDEX_FORMAT, Entry, LayerIndex
 
 MAGIC = b"SLIDX\x01"
@@ -51,14 +52,18 @@ class LayerCache:
         self.rebuilt = 0
         self._held: dict[str, int] = {}  # diff_id → fd of the lock this process holds for it
 
-    def _path(self, diff_id: str) -> Path:
-        algo, _, hexd = diff_id.partition(":")
-        if not hexd or not all(c in "0123456789abcdef" for c in hexd) or algo != "sha256":
-            raise ValueError(f"not a diff_id: {diff_id!r}")
+    def _path(self, diff_id: str) -> Path | None:
+        """The entry's file; None for a key that is not a sha256 digest (never a file name:
+        sources refuse such diff_ids, and a stray one must not turn into a path)."""
+        if not is_sha256_digest(diff_id):
+            return None
+        hexd = diff_id[7:]
         return self.root / hexd[:2] / f"{hexd}.idx"
 
     def _read(self, diff_id: str) -> LayerIndex | None:
         path = self._path(diff_id)
+        if path is None:
+            return None
         try:
             blob = path.read_bytes()
         except OSError:
@@ -89,8 +94,11 @@ class LayerCache:
     def put(self, index: LayerIndex) -> None:
         if not self.enabled:
             return
+        path = self._path(index.diff_id)
+        if path is None:
+            self._unlock(index.diff_id)
+            return
         try:
-            path = self._path(index.diff_id)
             blob = _encode(index)
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -109,7 +117,10 @@ class LayerCache:
     def _lock(self, diff_id: str) -> bool:
         """Hold the layer's lock (True), or give up without it (False): a lock directory we
         cannot write, a filesystem without flock, a stale holder, or a wait that could deadlock."""
-        path = self.root / "locks" / f"{self._path(diff_id).stem}.lock"
+        entry = self._path(diff_id)
+        if entry is None:
+            return False  # not a digest: never cached, so nothing to lock
+        path = self.root / "locks" / f"{entry.stem}.lock"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

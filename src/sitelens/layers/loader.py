@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from ..errors import CorruptImage, ImageError, SitelensError
 from ..image import Image, Layer
 from .cache import LayerCache
-from .decompress import HashingReader, open_tar_stream
+from .decompress import HashingReader, InflationGuard, open_tar_stream
 from .index import Entry, LayerIndex, build_index
 
 Progress = Callable[[Layer, str], None]
@@ -36,7 +36,8 @@ def index_layer(image: Image, layer: Layer) -> LayerIndex:
         outer = HashingReader(raw)
         with open_tar_stream(outer, where) as (tar, codec):  # type: ignore[arg-type]
             # A plain blob is its own tar: the blob digest is the diff_id, hash it once.
-            inner = HashingReader(tar) if codec != "plain" else outer
+            guarded = InflationGuard(tar, outer, where)
+            inner = HashingReader(guarded) if codec != "plain" else outer  # type: ignore[arg-type]
             index = build_index(tar if codec == "plain" else inner, layer.diff_id, where, codec)  # type: ignore[arg-type]
         outer.drain()
     blob_digest = "sha256:" + outer.hasher.hexdigest()
@@ -82,7 +83,14 @@ def _unpack(blob: bytes) -> LayerIndex:
 
 def _index_in_child(layer: Layer) -> bytes:
     assert _FORK_IMAGE is not None
-    index = index_layer(_FORK_IMAGE, layer)
+    try:
+        index = index_layer(_FORK_IMAGE, layer)
+    except SitelensError as exc:
+        raise type(exc)(str(exc)) from None  # no traceback or cause to pickle back
+    except MemoryError:
+        raise ImageError(f"layer {layer.index}: out of memory while indexing") from None
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it must cross the pool as plain data
+        raise CorruptImage(f"layer {layer.index}: cannot be read ({type(exc).__name__}: {exc})") from None
     if _FORK_CACHE is not None and layer.diff_id:
         _FORK_CACHE.put(index)  # encoded and written here, in parallel, not in the parent
     return _pack(index)

@@ -39,7 +39,7 @@ INFORMATION_URI = "https://github.com/sitelens/sitelens"
 
 def _uri(path: str) -> str:
     rel = path.lstrip("/") or "."
-    return quote(rel, safe="/-._~+@")
+    return quote(rel, safe="/-._~+@", errors="surrogateescape")  # a non-UTF-8 name: its raw bytes
 
 
 def _rule_descriptor(rule: Any) -> dict[str, Any]:
@@ -143,4 +143,7 @@ def sarif_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
 
 
 def render_sarif(result: AuditResult, fail_on: str) -> str:
-    return json.dumps(sarif_document(result, fail_on), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(sarif_document(result, fail_on), indent=2, ensure_ascii=False) + "\n"
+    # A non-UTF-8 file name reaches us as lone surrogates; inside a JSON string, backslashreplace
+    # writes them as the \udcXX escape JSON itself would use, so the output stays encodable.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

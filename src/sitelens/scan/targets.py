@@ -26,6 +26,7 @@ from ..errors import (
     SitelensError,
     UsageError,
 )
+from ..image import load_document
 from ..sources.base import SourceOptions
 from ..sources.manifest import ACCEPT as MANIFEST_ACCEPT
 from ..sources.reference import ImageName, SourceRef, parse_reference
@@ -110,21 +111,23 @@ def _next_link(link_header: str | None) -> str | None:
 def _paged(client: RegistryClient, first: str, key: str, what: str) -> Iterator[str]:
     path: str | None = first
     pages = 0
+    seen: set[str] = set()
     while path is not None and pages < MAX_PAGES:
-        resp = client.request(path)
+        if path in seen:  # a rel="next" that points back: the listing is done (issue 14)
+            return
+        seen.add(path)
+        resp = client.request(path, stream=True)
         if resp.status_code == 404:
             resp.close()
             raise ImageNotFound(f"{what}: not found")
         if resp.status_code != 200:
             resp.close()
             raise ImageError(f"{what}: listing failed (HTTP {resp.status_code})")
-        try:
-            doc = resp.json()
-        except ValueError:
-            raise CorruptImage(f"{what}: listing returned invalid JSON") from None
-        finally:
-            resp.close()
-        yield from (doc.get(key) or [])
+        listing = f"listing {path.split('?')[0]}"
+        doc = load_document(client.read_small(resp, listing), f"{what}", listing)
+        items = doc.get(key) if isinstance(doc, dict) else None
+        # a hostile listing mixes numbers and nulls in with the names: only strings are names
+        yield from (i for i in items if isinstance(i, str)) if isinstance(items, list) else ()
         path = _next_link(resp.headers.get("Link"))
         pages += 1
 

@@ -18,7 +18,8 @@ class SourceOptions:
     docker_config: Path | None = None  # default: $DOCKER_CONFIG/config.json or ~/.docker/config.json
     username: str | None = None
     password: str | None = None
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds per request: connect, and each read of the socket
+    deadline: float = 1800.0  # seconds for the whole conversation with a registry (--timeout x 60)
     retries: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 

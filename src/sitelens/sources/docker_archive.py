@@ -9,7 +9,6 @@ handed to the OCI reader. Layers are windows into the tarball, never extracted.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,25 +16,22 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import CorruptImage, ImageNotFound
-from ..image import Image, Layer
+from ..image import Image, Layer, load_document
 from .base import SourceOptions
 from .manifest import INDEX_TYPES, MANIFEST_TYPES, Descriptor, build_image, index_entries, load_json
 from .oci_layout import blob_name, image_from_manifest, image_from_store, read_blob_document
-from .store import TarStore, plain_archive
+from .store import BlobStore, open_archive
 
 _BLOB_PATH = re.compile(r"^blobs/(sha256)/([0-9a-f]{64})$")
 
 
-def image_from_archive(store: TarStore, tag: str | None, opts: SourceOptions, reference: str) -> Image:
+def image_from_archive(store: BlobStore, tag: str | None, opts: SourceOptions, reference: str) -> Image:
     where = store.where
     if not store.exists("manifest.json"):
         if store.exists("oci-layout"):
             return image_from_store(store, tag, opts, reference)
         raise CorruptImage(f"{where}: not a docker-archive (no manifest.json) nor an OCI archive")
-    try:
-        doc: Any = json.loads(store.read_document("manifest.json", "manifest.json"))
-    except (ValueError, UnicodeDecodeError):
-        raise CorruptImage(f"{where}: manifest.json is not valid JSON") from None
+    doc: Any = load_document(store.read_document("manifest.json", "manifest.json"), where, "manifest.json")
     if not isinstance(doc, list) or not doc or not all(isinstance(e, dict) for e in doc):
         raise CorruptImage(f"{where}: manifest.json is not a list of images")
     entry = _pick(doc, tag, where)
@@ -81,7 +77,7 @@ def image_from_archive(store: TarStore, tag: str | None, opts: SourceOptions, re
     )
 
 
-def _oci_manifest_for(store: TarStore, config_digest: str) -> Descriptor | None:
+def _oci_manifest_for(store: BlobStore, config_digest: str) -> Descriptor | None:
     """The index.json manifest whose config is ``config_digest``, if the archive has one."""
     try:
         index = load_json(store.read_document("index.json", "index.json"), store.where, "index.json")
@@ -103,16 +99,21 @@ def _oci_manifest_for(store: TarStore, config_digest: str) -> Descriptor | None:
     return None
 
 
+def _repo_tags(entry: dict[str, Any]) -> list[str]:
+    tags = entry.get("RepoTags")
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
 def _pick(entries: list[dict[str, Any]], tag: str | None, where: str) -> dict[str, Any]:
     if tag is None:
         if len(entries) > 1:
-            names = [t for e in entries for t in (e.get("RepoTags") or [])]
+            names = [t for e in entries for t in _repo_tags(e)]
             raise ImageNotFound(
                 f"{where}: holds {len(entries)} images; name one as PATH:NAME:TAG ({', '.join(names)})"
             )
         return entries[0]
     for e in entries:
-        tags = e.get("RepoTags") or []
+        tags = _repo_tags(e)
         if tag in tags or f"docker.io/{tag}" in tags or any(t.endswith("/" + tag) for t in tags):
             return e
     raise ImageNotFound(f"{where}: no image named {tag!r} in the archive")
@@ -128,5 +129,5 @@ def open_docker_archive(path: str, tag: str | None, opts: SourceOptions, referen
             p, tag = Path(head), f"{rest}:{tag}"
     if not p.exists():
         raise ImageNotFound(f"{path}: no such file")
-    with plain_archive(p, path) as plain:
-        yield image_from_archive(TarStore(plain, where=path), tag, opts, reference)
+    with open_archive(p, path) as store:
+        yield image_from_archive(store, tag, opts, reference)

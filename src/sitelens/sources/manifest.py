@@ -8,13 +8,12 @@ refused (it has no config blob and no diff_ids). Pure functions over parsed JSON
 from __future__ import annotations
 
 import hashlib
-import json
 import platform as _platform
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CorruptImage, ImageError, ImageNotFound, UsageError
-from ..image import BlobOpener, Image, config_from_json, layers_from_config, parse_config
+from ..image import BlobOpener, Image, config_from_json, layers_from_config, load_document, parse_config
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -71,10 +70,7 @@ def verify_digest(data: bytes, digest: str, where: str, what: str) -> None:
 
 
 def load_json(raw: bytes, where: str, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise CorruptImage(f"{where}: {what} is not valid JSON") from None
+    doc = load_document(raw, where, what)
     if not isinstance(doc, dict):
         raise CorruptImage(f"{where}: {what} is not a JSON object")
     return doc
@@ -89,15 +85,23 @@ def descriptor(obj: Any, where: str, what: str) -> Descriptor:
     size = obj.get("size")
     if size is not None and (not isinstance(size, int) or size < 0):
         raise CorruptImage(f"{where}: {what} has an invalid size {size!r}")
-    annotations = obj.get("annotations") or {}
+    annotations = obj.get("annotations")
     plat = obj.get("platform")
     return Descriptor(
         media_type=str(obj.get("mediaType") or ""),
         digest=digest,
         size=size,
-        platform=plat if isinstance(plat, dict) else None,
-        annotations=annotations if isinstance(annotations, dict) else {},
+        platform=_platform_fields(plat),
+        # a hostile index names tags with lists or numbers: only string pairs are annotations
+        annotations={k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
+        if isinstance(annotations, dict) else {},
     )
+
+
+def _platform_fields(plat: object) -> dict[str, Any] | None:
+    if not isinstance(plat, dict):
+        return None
+    return {k: v for k, v in plat.items() if isinstance(v, str)}
 
 
 def document_kind(doc: dict[str, Any], media_type: str | None, where: str) -> str:
@@ -230,7 +234,7 @@ def build_image(
     return Image(
         reference=reference,
         digest=digest,
-        config=config_from_json(doc),
+        config=config_from_json(doc, where),
         layers=layers,
         config_digest=config_digest or sha256_digest(config_raw),
         raw_config=doc,

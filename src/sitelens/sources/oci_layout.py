@@ -27,14 +27,14 @@ from .manifest import (
     select_platform,
     verify_digest,
 )
-from .store import BlobStore, DirStore, TarStore, plain_archive
+from .store import BlobStore, DirStore, open_archive
 
 MAX_NESTING = 4
 
 
 def blob_name(digest: str) -> str:
     algo, _, hexpart = digest.partition(":")
-    if not algo.isalnum() or not hexpart.isalnum():
+    if not (algo.isascii() and algo.isalnum() and hexpart.isascii() and hexpart.isalnum()):
         raise CorruptImage(f"malformed digest {digest!r}")
     return f"blobs/{algo}/{hexpart}"
 
@@ -125,5 +125,5 @@ def open_oci_dir(path: str, tag: str | None, opts: SourceOptions, reference: str
 def open_oci_archive(path: str, tag: str | None, opts: SourceOptions, reference: str) -> Iterator[Image]:
     if not Path(path).exists():
         raise ImageNotFound(f"{path}: no such file")
-    with plain_archive(Path(path), path) as plain:
-        yield image_from_store(TarStore(plain, where=path), tag, opts, reference)
+    with open_archive(Path(path), path) as store:
+        yield image_from_store(store, tag, opts, reference)

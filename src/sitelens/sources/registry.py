@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import random
 import threading
 import time
@@ -41,7 +42,11 @@ from .reference import ImageName
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 MAX_DOCUMENT = 16 << 20
+MAX_ERROR_BODY = 64 << 10
+# A Retry-After up to this is waited (within the deadline); a registry that asks for longer is
+# reported at once as rate limiting rather than sitting out an hour.
 MAX_RETRY_AFTER = 60.0
+MAX_REDIRECTS = 5
 CHUNK = 1 << 20
 
 
@@ -67,23 +72,51 @@ def _retry_after(resp: requests.Response) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, min(float(value), MAX_RETRY_AFTER))
+        seconds = float(value)
     except ValueError:
-        pass
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
+
+
+def _read_body(resp: requests.Response, limit: int, deadline: float, where: str, what: str) -> bytes:
+    """At most ``limit`` bytes of a response body, refused early when Content-Length says more.
+
+    ``read1`` returns after one socket read, so a server that trickles a byte every few seconds
+    meets the deadline instead of holding a ``read(n)`` for hours; the raw (undecoded) bytes are
+    what digests are computed over, whatever Content-Encoding claims.
+    """
+    declared = resp.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        resp.close()
+        raise CorruptImage(f"{where}: {what} is implausibly large ({int(declared)} bytes declared)")
+    data = bytearray()
     try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min(when - time.time(), MAX_RETRY_AFTER))
+        while True:
+            if time.monotonic() > deadline:
+                raise RegistryUnreachable(f"{where}: timed out reading {what} (see --timeout)")
+            chunk = resp.raw.read1(CHUNK)
+            if not chunk:
+                return bytes(data)
+            data += chunk
+            if len(data) > limit:
+                raise CorruptImage(f"{where}: {what} is implausibly large (over {limit} bytes)")
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise RegistryUnreachable(f"{where}: connection lost reading {what} ({_short(exc)})") from None
+    finally:
+        resp.close()
 
 
-def _error_detail(resp: requests.Response) -> str:
+def _error_detail(resp: requests.Response, deadline: float | None = None) -> str:
     """The registry's error code/message (distribution's ``{"errors": [...]}``), if any."""
     try:
-        errors = resp.json().get("errors") or []
+        body = _read_body(resp, MAX_ERROR_BODY, deadline or time.monotonic() + 10, "registry", "error")
+        errors = json.loads(body).get("errors") or []
         e = errors[0]
-        return f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")
-    except (ValueError, AttributeError, IndexError, TypeError):
+        return f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")[:300]
+    except (ValueError, AttributeError, IndexError, TypeError, KeyError, RecursionError, ImageError):
         return f"HTTP {resp.status_code}"
 
 
@@ -98,6 +131,10 @@ class RegistryClient:
         self._scheme_decided = not self.http_allowed
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"sitelens/{__version__}"
+        # digests are over the bytes as stored: ask for them as stored
+        self.session.headers["Accept-Encoding"] = "identity"
+        self.session.max_redirects = MAX_REDIRECTS
+        self.deadline = time.monotonic() + opts.deadline
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=8)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -123,6 +160,15 @@ class RegistryClient:
             self._creds_loaded = True
         return self._creds
 
+    def time_left(self, what: str) -> float:
+        """Seconds left of the overall deadline; RegistryUnreachable once it has passed."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RegistryUnreachable(
+                f"{self.host}: gave up after {self.opts.deadline:.0f} s ({what}); see --timeout"
+            )
+        return left
+
     def url(self, path: str) -> str:
         return f"{self.scheme}://{self.host}/v2/{self.name.repository}/{path}"
 
@@ -133,9 +179,10 @@ class RegistryClient:
             h = dict(headers)
             if self._authz:
                 h["Authorization"] = self._authz
+            timeout = min(self.opts.timeout, self.time_left(path.split("/", 1)[0]))
             try:
                 resp = self.session.request(
-                    method, self.url(path), headers=h, stream=stream, timeout=self.opts.timeout,
+                    method, self.url(path), headers=h, stream=stream, timeout=timeout,
                     verify=self.verify,
                 )
             except requests.exceptions.SSLError as exc:
@@ -155,14 +202,25 @@ class RegistryClient:
                     continue
                 if _no_retry(exc) or attempt >= self.opts.retries:
                     raise RegistryUnreachable(f"{self.host}: registry unreachable ({_short(exc)})") from None
-                self.sleep(self._backoff(attempt))
+                self.sleep(min(self._backoff(attempt), self.time_left(path)))
                 attempt += 1
                 continue
+            except requests.TooManyRedirects:
+                raise RegistryUnreachable(f"{self.host}: more than {MAX_REDIRECTS} redirects for {path}") from None
+            except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
+                    requests.exceptions.MissingSchema) as exc:
+                raise RegistryUnreachable(f"{self.host}: redirected to an unusable URL ({_short(exc)})") from None
+            except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as exc:
+                raise RegistryUnreachable(f"{self.host}: request failed ({_short(exc)})") from None
             self._scheme_decided = True
             if resp.status_code in RETRY_STATUS and attempt < self.opts.retries:
                 wait = _retry_after(resp)
                 resp.close()
-                self.sleep(wait if wait is not None else self._backoff(attempt))
+                if wait is not None and wait > MAX_RETRY_AFTER:
+                    raise RegistryUnreachable(
+                        f"{self.host}: rate limited (HTTP {resp.status_code}), asked to retry after {wait:.0f} s"
+                    )
+                self.sleep(min(wait if wait is not None else self._backoff(attempt), self.time_left(path)))
                 attempt += 1
                 continue
             return resp
@@ -218,44 +276,37 @@ class RegistryClient:
             if creds is not None and creds.identity_token:
                 form = dict(query, grant_type="refresh_token", refresh_token=creds.identity_token,
                             client_id="sitelens")
-                resp = self.session.post(realm, data=form, timeout=self.opts.timeout, verify=self.verify)
+                resp = self.session.post(realm, data=form, timeout=self.opts.timeout, verify=self.verify,
+                                         stream=True)
             else:
                 headers = {"Authorization": creds.basic_header()} if creds else {}
                 resp = self.session.get(realm, params=query, headers=headers, timeout=self.opts.timeout,
-                                        verify=self.verify)
-        except requests.RequestException as exc:
+                                        verify=self.verify, stream=True)
+        except (requests.RequestException, ValueError) as exc:
             raise RegistryUnreachable(f"{self.name}: token server {realm} unreachable ({_short(exc)})") from None
         if resp.status_code in (401, 403):
+            resp.close()
             raise AuthError(f"{self.name}: token server refused the credentials (HTTP {resp.status_code})")
         if resp.status_code != 200:
+            resp.close()
             raise AuthError(f"{self.name}: token server answered HTTP {resp.status_code}")
         try:
-            doc = resp.json()
+            doc = json.loads(_read_body(resp, MAX_DOCUMENT, self.deadline, str(self.name), "token"))
             token = doc.get("token") or doc.get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError, CorruptImage):
             token = None
         if not isinstance(token, str) or not token:
             raise AuthError(f"{self.name}: token server returned no token")
         return token
 
     def read_small(self, resp: requests.Response, what: str) -> bytes:
-        try:
-            data = bytearray()
-            for chunk in resp.iter_content(CHUNK):
-                data += chunk
-                if len(data) > MAX_DOCUMENT:
-                    raise CorruptImage(f"{self.name}: {what} is implausibly large")
-            return bytes(data)
-        except requests.RequestException as exc:
-            raise RegistryUnreachable(f"{self.host}: connection lost reading {what} ({_short(exc)})") from None
-        finally:
-            resp.close()
+        return _read_body(resp, MAX_DOCUMENT, self.deadline, str(self.name), what)
 
     # -- the distribution API ------------------------------------------------------------------
 
     def manifest(self, reference: str) -> tuple[dict[str, Any], str, str]:
         """(document, media type, digest) for a tag or digest."""
-        resp = self.request(f"manifests/{reference}", {"Accept": ACCEPT})
+        resp = self.request(f"manifests/{reference}", {"Accept": ACCEPT}, stream=True)
         if resp.status_code == 404:
             detail = _error_detail(resp)
             resp.close()
@@ -290,9 +341,10 @@ class RegistryClient:
 class BlobStream:
     """A layer blob as a read()-able stream that resumes after a dropped connection."""
 
-    def __init__(self, client: RegistryClient, digest: str) -> None:
+    def __init__(self, client: RegistryClient, digest: str, size: int | None = None) -> None:
         self._client = client
         self._digest = digest
+        self._size = size  # what the manifest declares: a blob that sends more is hostile
         self._pos = 0
         self._resp = client.blob_response(digest)
         self._raw: IO[bytes] = self._resp.raw
@@ -300,9 +352,16 @@ class BlobStream:
 
     def read(self, size: int = -1) -> bytes:
         while True:
+            self._client.time_left(f"reading blob {self._digest[:19]}")
             try:
-                data = self._raw.read(size if size is not None and size >= 0 else None)  # type: ignore[arg-type]
+                # read1: one socket read, so a trickling server meets the deadline
+                data = self._raw.read1(size if size is not None and size >= 0 else CHUNK)  # type: ignore[attr-defined]
                 self._pos += len(data)
+                if self._size is not None and self._pos > self._size:
+                    raise CorruptImage(
+                        f"{self._client.name}: blob {self._digest[:19]} is longer than the "
+                        f"{self._size} bytes its manifest declares"
+                    )
                 return data
             except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
                 self._resp.close()
@@ -365,7 +424,7 @@ def open_registry(name: ImageName, opts: SourceOptions, reference: str) -> Itera
         @contextmanager
         def opener(layer: Layer) -> Iterator[IO[bytes]]:
             assert layer.digest is not None
-            stream = BlobStream(client, layer.digest)
+            stream = BlobStream(client, layer.digest, layer.size)
             try:
                 yield stream  # type: ignore[misc]
             finally:

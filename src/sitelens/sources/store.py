@@ -4,7 +4,9 @@ Archive transports share one job: find a few small JSON documents and open the l
 streams. :class:`TarStore` indexes the tarball's member headers once (tarfile skips member data
 by seeking) and serves each blob as a bounded window into the archive file, so a ``docker
 save`` tarball is never extracted and every layer gets its own file handle (the loader reads
-layers from several threads).
+layers from several threads). A compressed tarball (``docker save | gzip``) cannot be read by
+offset: :class:`StreamTarStore` reads it as a stream, never writing it anywhere. Only regular
+files are opened (a FIFO or a link to /dev/zero in a layout is refused, not read forever).
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import shutil
+import stat
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -69,6 +70,37 @@ class Section(io.RawIOBase):
         return len(data)
 
 
+def open_regular(path: Path | str, where: str) -> IO[bytes]:
+    """``path`` opened for reading if it is a regular file (after symlinks), else CorruptImage.
+
+    O_NONBLOCK keeps a FIFO from blocking the open; the fstat check then refuses it, a device
+    (a link to /dev/zero) or a directory before a single byte is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise CorruptImage(f"{where}: {path} is missing") from None
+    except OSError as exc:
+        raise CorruptImage(f"{where}: cannot open {path} ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CorruptImage(f"{where}: {path} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_capped(f: IO[bytes], limit: int, where: str, what: str) -> bytes:
+    """All of ``f`` up to ``limit`` bytes; more is refused before it is held in memory."""
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise CorruptImage(f"{where}: {what} is implausibly large (over {limit >> 20} MiB)")
+    return data
+
+
 def _norm(name: str) -> str:
     name = posixpath.normpath("/" + name.replace("\\", "/")).lstrip("/")
     return name
@@ -92,27 +124,15 @@ class DirStore:
         return self._path(name).stat().st_size
 
     def read_document(self, name: str, what: str) -> bytes:
-        p = self._path(name)
-        try:
-            if p.stat().st_size > MAX_DOCUMENT:
-                raise CorruptImage(f"{self.where}: {what} {name} is implausibly large")
-            return p.read_bytes()
-        except FileNotFoundError:
-            raise CorruptImage(f"{self.where}: {what} {name} is missing") from None
-        except IsADirectoryError:
-            raise CorruptImage(f"{self.where}: {what} {name} is not a file") from None
-        except PermissionError:
-            raise CorruptImage(f"{self.where}: {what} {name} is not readable") from None
+        with open_regular(self._path(name), f"{self.where}: {what}") as f:
+            try:
+                return read_capped(f, MAX_DOCUMENT, self.where, f"{what} {name}")
+            except OSError as exc:
+                raise CorruptImage(f"{self.where}: cannot read {what} {name} ({exc.strerror})") from None
 
     @contextmanager
     def open(self, name: str) -> Iterator[IO[bytes]]:
-        try:
-            f = open(self._path(name), "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise CorruptImage(f"{self.where}: blob {name} is missing") from None
-        except OSError as exc:
-            raise CorruptImage(f"{self.where}: cannot read blob {name} ({exc.strerror})") from None
-        with f:
+        with open_regular(self._path(name), f"{self.where}: blob") as f:
             yield f
 
 
@@ -132,17 +152,13 @@ class TarStore:
 
     def _scan(self) -> dict[str, _Member]:
         try:
-            with open(self.path, "rb") as f:
+            with open_regular(self.path, self.where) as f:
                 head = f.read(4)
                 total = os.fstat(f.fileno()).st_size
-        except FileNotFoundError:
-            raise CorruptImage(f"{self.where}: no such file") from None
-        except IsADirectoryError:
-            raise CorruptImage(f"{self.where}: is a directory, not an archive") from None
         except OSError as exc:
             raise CorruptImage(f"{self.where}: cannot read ({exc.strerror})") from None
         if head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC):
-            raise CorruptImage(f"{self.where}: archive is compressed (open it with plain_archive)")
+            raise CorruptImage(f"{self.where}: archive is compressed (open it with open_archive)")
         members: dict[str, _Member] = {}
         links: dict[str, str] = {}
         try:
@@ -163,15 +179,7 @@ class TarStore:
             raise CorruptImage(f"{self.where}: archive is truncated ({exc})") from None
         if not members:
             raise CorruptImage(f"{self.where}: archive is empty or not a tar archive")
-        # docker save writes a repeated layer as a link to its first copy
-        for name, target in links.items():
-            for _ in range(8):
-                if target in members:
-                    members[name] = members[target]
-                    break
-                if target not in links:
-                    break
-                target = links[target]
+        _resolve_links(members, links)
         return members
 
     def names(self) -> list[str]:
@@ -206,28 +214,151 @@ class TarStore:
             yield Section(f, m.offset, m.size, f"{self.where}: {name}")  # type: ignore[misc]
 
 
-@contextmanager
-def plain_archive(path: Path, where: str) -> Iterator[Path]:
-    """The archive itself, or for ``docker save | gzip`` output a decompressed temporary copy.
+class _Inflation(io.RawIOBase):
+    """Counts the bytes a compressed archive inflates to and stops a bomb at ``limit``."""
 
-    Layers are read by offset, which a compressed stream cannot offer; the copy lives in
-    ``$TMPDIR`` only while the image is open.
+    def __init__(self, raw: IO[bytes], limit: int, where: str) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._where = where
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        if self.count > self._limit:
+            raise CorruptImage(
+                f"{self._where}: compressed archive inflates past {self._limit >> 20} MiB "
+                f"(more than {INFLATE_RATIO}x its size): refused as a decompression bomb"
+            )
+        return data
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+# A ``docker save | gzip`` archive inflates 2-5x; a thousandfold is a bomb. Small archives get a
+# floor so a tiny image of sparse files still opens.
+INFLATE_RATIO = 100
+INFLATE_FLOOR = 256 << 20
+SMALL_MEMBER = 1 << 20  # members kept in memory on the first pass (manifests, configs)
+SMALL_TOTAL = 64 << 20
+
+
+class StreamTarStore:
+    """Members of a compressed tarball, read as a stream and never written anywhere.
+
+    A compressed archive cannot be read by offset, so the first pass reads the member headers
+    and keeps the small members (the JSON documents); a layer is then read by streaming the
+    archive again up to that member. Nothing is decompressed to disk (issue 14: an archive used
+    to be inflated whole into $TMPDIR), and the inflation cap stops a bomb member whether or
+    not the manifest names it.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError:
-        yield path  # TarStore reports the problem with its own words
-        return
-    if not (head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC)):
-        yield path
-        return
-    tmpdir = tempfile.mkdtemp(prefix="sitelens-archive-")
-    try:
-        out = Path(tmpdir) / "archive.tar"
-        with open(path, "rb") as raw, open(out, "wb") as dst, open_tar_stream(raw, where) as (stream, _):
-            while chunk := stream.read(CHUNK):
-                dst.write(chunk)
-        yield out
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def __init__(self, path: Path, where: str | None = None) -> None:
+        self.path = Path(path)
+        self.where = where or str(path)
+        self._members: dict[str, _Member] = {}  # offset: the member's ordinal in the stream
+        self._small: dict[str, bytes] = {}
+        self._scan()
+
+    @contextmanager
+    def _tar(self) -> Iterator[tarfile.TarFile]:
+        with open_regular(self.path, self.where) as raw:
+            limit = max(INFLATE_FLOOR, INFLATE_RATIO * os.fstat(raw.fileno()).st_size)
+            with open_tar_stream(raw, self.where) as (stream, _):
+                capped = _Inflation(stream, limit, self.where)
+                try:
+                    with tarfile.open(fileobj=capped, mode="r|") as tar:
+                        yield tar
+                except tarfile.TarError as exc:
+                    raise CorruptImage(f"{self.where}: not a readable tar archive ({exc})") from None
+                except (EOFError, OSError) as exc:
+                    raise CorruptImage(f"{self.where}: archive is truncated ({exc})") from None
+
+    def _scan(self) -> None:
+        links: dict[str, str] = {}
+        kept = 0
+        with self._tar() as tar:
+            for ordinal, ti in enumerate(tar):
+                name = _norm(ti.name)
+                if ti.isfile():
+                    self._members[name] = _Member(ordinal, ti.size)
+                    if ti.size <= SMALL_MEMBER and kept + ti.size <= SMALL_TOTAL:
+                        f = tar.extractfile(ti)
+                        if f is not None:
+                            self._small[name] = f.read()
+                            kept += ti.size
+                elif ti.issym():
+                    links[name] = _norm(posixpath.join(posixpath.dirname(name), ti.linkname))
+                elif ti.islnk():
+                    links[name] = _norm(ti.linkname)
+        if not self._members:
+            raise CorruptImage(f"{self.where}: archive is empty or not a tar archive")
+        _resolve_links(self._members, links)
+        for name, target in links.items():
+            if target in self._small:
+                self._small[name] = self._small[target]
+
+    def exists(self, name: str) -> bool:
+        return _norm(name) in self._members
+
+    def size(self, name: str) -> int:
+        return self._member(name, "blob").size
+
+    def _member(self, name: str, what: str) -> _Member:
+        m = self._members.get(_norm(name))
+        if m is None:
+            raise CorruptImage(f"{self.where}: {what} {name} is missing from the archive")
+        return m
+
+    def read_document(self, name: str, what: str) -> bytes:
+        m = self._member(name, what)
+        if m.size > MAX_DOCUMENT:
+            raise CorruptImage(f"{self.where}: {what} {name} is implausibly large")
+        small = self._small.get(_norm(name))
+        if small is not None:
+            return small
+        with self.open(name) as f:
+            return read_capped(f, MAX_DOCUMENT, self.where, f"{what} {name}")
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[IO[bytes]]:
+        m = self._member(name, "blob")
+        with self._tar() as tar:
+            for ordinal, ti in enumerate(tar):
+                if ordinal == m.offset:
+                    f = tar.extractfile(ti)
+                    if f is None:
+                        break
+                    yield f
+                    return
+        raise CorruptImage(f"{self.where}: {name} changed while it was read")
+
+
+def _resolve_links(members: dict[str, _Member], links: dict[str, str]) -> None:
+    """docker save writes a repeated layer as a link to its first copy: point it at the data."""
+    for name, target in links.items():
+        for _ in range(8):
+            if target in members:
+                members[name] = members[target]
+                break
+            if target not in links:
+                break
+            target = links[target]
+
+
+@contextmanager
+def open_archive(path: Path, where: str) -> Iterator[BlobStore]:
+    """The store for an archive file: by offset when plain, as a stream when compressed."""
+    with open_regular(path, where) as f:
+        head = f.read(4)
+    if head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC):
+        yield StreamTarStore(path, where)
+    else:
+        yield TarStore(path, where)
