@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .interface import RenderOptions
 from .inventory import identity_json
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ def _environment(env: Environment) -> dict[str, Any]:
     }
 
 
-def audit_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
+def audit_document(result: AuditResult, fail_on: str,
+                   options: RenderOptions | None = None) -> dict[str, Any]:
+    shown = (options or RenderOptions(fail_on=fail_on)).shown(result.findings)
     image = result.image
     cfg = image.config
     layer_info = {li.index: li for li in result.fs.layers}
@@ -101,7 +104,7 @@ def audit_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
         "environments": [_environment(e) for e in inv.environments],
         "waste": None if waste is None else (waste.to_json() if hasattr(waste, "to_json")
                                              else dict(waste)),
-        "findings": [f.to_json() for f in result.findings],
+        "findings": [f.to_json() for f in shown],
         "suppressions": [s.to_json() for s in result.suppressions],
         "errors": [e.to_json() for e in result.errors],
         "warnings": list(inv.warnings),
@@ -111,6 +114,13 @@ def audit_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
     }
 
 
-def render_json(result: AuditResult, fail_on: str) -> str:
-    return json.dumps(audit_document(result, fail_on), indent=2, sort_keys=False,
-                      ensure_ascii=False) + "\n"
+class JsonRenderer:
+    name = "json"
+    description = "the JSON contract (schema_version 1, docs/schema/)"
+
+    def render(self, result: AuditResult, options: RenderOptions) -> str:
+        return json.dumps(audit_document(result, options.fail_on, options), indent=2,
+                          sort_keys=False, ensure_ascii=False) + "\n"
+
+
+RENDERER = JsonRenderer()

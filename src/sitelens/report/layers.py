@@ -16,7 +16,8 @@ from rich.table import Table
 
 from .. import __version__
 from ..errors import UsageError
-from ..waste import WasteReport, compute_waste, human_bytes
+from ..humanize import human_bytes, short_command
+from ..waste import WasteReport, compute_waste
 from ..waste.hidden import CAUSES
 
 if TYPE_CHECKING:
@@ -91,10 +92,7 @@ def _short(diff_id: str) -> str:
 
 
 def _command(text: str | None, width: int = 60) -> str:
-    if not text:
-        return ""
-    text = " ".join(text.replace("/bin/sh -c ", "").replace("#(nop) ", "").split())
-    return _safe(text if len(text) <= width else text[: width - 1] + "…")
+    return _safe(short_command(text, width))
 
 
 def _layer_table(loaded: Loaded, report: WasteReport) -> Table:

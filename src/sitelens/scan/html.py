@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from ..findings import SEVERITIES
+from ..humanize import human_bytes
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -22,17 +23,6 @@ th{background:#f4f4f4}.critical{color:#fff;background:#8b0000}.high{color:#fff;b
 .sev{padding:0 .4em;border-radius:3px;font-size:.85em}.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:.9em}
 """
-
-
-def _bytes(n: int | None) -> str:
-    if n is None:
-        return "–"
-    f = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if f < 1000 or unit == "GB":
-            return f"{f:.0f} {unit}" if unit == "B" else f"{f:.1f} {unit}"
-        f /= 1000
-    return str(n)
 
 
 def _layer_chart(layers: list[dict[str, Any]]) -> str:
@@ -50,9 +40,9 @@ def _layer_chart(layers: list[dict[str, Any]]) -> str:
         rows.append(
             f'<text x="0" y="{y + 12}" font-size="11">layer {layer.get("index", i)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="#5b8def">'
-            f"<title>{escape(_bytes(size))}</title></rect>"
+            f"<title>{escape(human_bytes(size))}</title></rect>"
             + (f'<rect x="{label_w + w - ww}" y="{y}" width="{ww}" height="{bar_h}" fill="#d9534f">'
-               f"<title>hidden later: {escape(_bytes(wasted))}</title></rect>" if ww else "")
+               f"<title>hidden later: {escape(human_bytes(wasted))}</title></rect>" if ww else "")
         )
     height = len(layers) * (bar_h + gap)
     return (f'<svg class="layers" role="img" aria-label="bytes per layer" width="{width}" '
@@ -74,7 +64,7 @@ def render_html(summary: dict[str, Any], images: list[dict[str, Any]]) -> str:
         ("wasted_bytes", "Reclaimable bytes (all images)"),
     ):
         value = summary.get(key)
-        shown = _bytes(value) if key == "wasted_bytes" else escape(str(value if value is not None else "–"))
+        shown = human_bytes(value) if key == "wasted_bytes" else escape(str(value if value is not None else "–"))
         out.append(f"<tr><th>{label}</th><td class=num>{shown}</td></tr>")
     out.append("</table>")
 
@@ -95,7 +85,7 @@ def render_html(summary: dict[str, Any], images: list[dict[str, Any]]) -> str:
             f'<tr><td><a href="#{anchor}">{escape(img["reference"])}</a></td>'
             f"<td><code>{escape(img['digest'][:19])}</code></td>"
             + "".join(f"<td class=num>{img['counts'].get(s, 0)}</td>" for s in SEVERITIES)
-            + f"<td class=num>{_bytes(img.get('wasted_bytes'))}</td><td>{status}</td></tr>"
+            + f"<td class=num>{human_bytes(img.get('wasted_bytes'))}</td><td>{status}</td></tr>"
         )
     out.append("</table>")
 

@@ -10,17 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..findings import SEVERITIES
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    f = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if f < 1000 or unit == "TB":
-            return f"{int(f)} {unit}" if unit == "B" else f"{f:.1f} {unit}"
-        f /= 1000
-    return str(n)
+from ..humanize import human_bytes
 
 
 def render_scan_console(report: dict[str, Any], errors: list[str], top: int = 10) -> str:
@@ -30,7 +20,7 @@ def render_scan_console(report: dict[str, Any], errors: list[str], top: int = 10
     console.print(
         f"[bold]sitelens scan[/bold]: {s['images']} images, {s['audited']} audited this run, "
         f"{s['skipped']} already audited, {s['failed']} failed; layers read {s['layers_total']}, "
-        f"reused from cache {s['layers_reused']}; reclaimable {_size(s['wasted_bytes'])}"
+        f"reused from cache {s['layers_reused']}; reclaimable {human_bytes(s['wasted_bytes'])}"
     )
     t = Table(title="Worst images", show_lines=False)
     t.add_column("image")
@@ -40,7 +30,8 @@ def render_scan_console(report: dict[str, Any], errors: list[str], top: int = 10
     t.add_column("status")
     for img in report["images"][:top]:
         t.add_row(img["reference"], *(str(img["counts"].get(sev, 0)) for sev in SEVERITIES),
-                  _size(img["wasted_bytes"]), img["status"] if img["status"] == "ok" else f"failed: {img['error']}")
+                  human_bytes(img["wasted_bytes"]),
+                  img["status"] if img["status"] == "ok" else f"failed: {img['error']}")
     console.print(t)
     if s["top_rules"]:
         r = Table(title="Most common rules")

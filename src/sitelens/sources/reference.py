@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..errors import UsageError
+from ..errors import ImageNotFound, UsageError
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -147,7 +147,7 @@ def parse_reference(ref: str) -> SourceRef:
     if tag is not None and os.path.isdir(path) and os.path.exists(os.path.join(path, "oci-layout")):
         return SourceRef("oci", ref, path=path, tag=tag)
     if ref.endswith((".tar", ".tar.gz", ".tgz")) and "/" in ref or ref.startswith((".", "/")):
-        raise UsageError(f"{ref}: no such file or directory")
+        raise ImageNotFound(f"{ref}: no such file or directory")
     return SourceRef("bare", ref, name=parse_image_name(ref), engine_name=ref)
 
 

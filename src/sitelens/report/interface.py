@@ -1,0 +1,46 @@
+"""One interface for every audit report format (pip-audit's ``_format/interface.py`` shape).
+
+A renderer turns an :class:`~sitelens.audit.AuditResult` into text and decides nothing: the exit
+code, severities and suppressions all come from the result. What the user chose about the
+*presentation* (gate shown, colour, width, SARIF locations, the ``--severity`` filter) travels in
+:class:`RenderOptions`, the same object for every format, so the CLI (and ``scan``) build it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..findings import Finding, at_or_above
+
+if TYPE_CHECKING:
+    from ..audit import AuditResult
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    fail_on: str = "high"
+    color: bool = False
+    width: int | None = None  # None: the renderer's default (COLUMNS is read by the CLI)
+    severity: str | None = None  # --severity: show findings at or above it only
+    sarif_category: str | None = None  # automationDetails.id is sitelens/<category>/
+    sarif_path_prefix: str = ""  # image paths become <prefix>usr/lib/... in SARIF locations
+    dockerfile: Path | None = None  # the Dockerfile SARIF points image-wide findings at
+
+    def shown(self, findings: Iterable[Finding]) -> list[Finding]:
+        """The findings a report lists: all of them, or those at or above ``--severity``.
+        The exit code never depends on this filter."""
+        if self.severity is None:
+            return list(findings)
+        return [f for f in findings if at_or_above(f.severity, self.severity)]
+
+
+class Renderer(Protocol):
+    """A report format: ``name`` is what ``--format`` and ``-o NAME=FILE`` accept."""
+
+    name: str
+    description: str
+
+    def render(self, result: AuditResult, options: RenderOptions) -> str: ...
