@@ -85,3 +85,11 @@ def test_every_not_found_form_exits_3(workdir: Path, ref: str) -> None:
     code, _, err = run("audit", ref, "--no-cache")
     assert code == 3, err
     assert err.startswith("sitelens: ") and "no such" in err and len(err.splitlines()) == 1
+
+
+def test_unreachable_registry_says_why_in_words(workdir: Path) -> None:
+    from fixtures.registry import closed_port
+
+    code, _, err = run("audit", f"registry:127.0.0.1:{closed_port()}/demo/app:1", "--no-cache", "--timeout", "5")
+    assert code == 3
+    assert err.endswith("registry unreachable (connection refused)\n") and err.count("(") == err.count(")")
