@@ -17,6 +17,8 @@ FORMATS: dict[str, str] = {
     "console": "console",
     "json": "json_report",
     "sarif": "sarif",
+    "cyclonedx": "cyclonedx",
+    "spdx": "spdx",
 }
 
 

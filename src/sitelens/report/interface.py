@@ -8,10 +8,11 @@ code, severities and suppressions all come from the result. What the user chose 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..findings import Finding, at_or_above
 
@@ -44,3 +45,15 @@ class Renderer(Protocol):
     description: str
 
     def render(self, result: AuditResult, options: RenderOptions) -> str: ...
+
+
+@dataclass(frozen=True)
+class JsonRenderer:
+    """A format that is one JSON document: the module gives the document, this writes it."""
+
+    name: str
+    description: str
+    document: Callable[[AuditResult, RenderOptions], dict[str, Any]]
+
+    def render(self, result: AuditResult, options: RenderOptions) -> str:
+        return json.dumps(self.document(result, options), indent=2, ensure_ascii=False) + "\n"

@@ -7,11 +7,10 @@ nothing.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from .interface import RenderOptions
+from .interface import JsonRenderer, RenderOptions
 from .inventory import identity_json
 
 if TYPE_CHECKING:
@@ -114,13 +113,5 @@ def audit_document(result: AuditResult, fail_on: str,
     }
 
 
-class JsonRenderer:
-    name = "json"
-    description = "the JSON contract (schema_version 1, docs/schema/)"
-
-    def render(self, result: AuditResult, options: RenderOptions) -> str:
-        return json.dumps(audit_document(result, options.fail_on, options), indent=2,
-                          sort_keys=False, ensure_ascii=False) + "\n"
-
-
-RENDERER = JsonRenderer()
+RENDERER = JsonRenderer("json", "the JSON contract (schema_version 1, docs/schema/)",
+                        lambda result, options: audit_document(result, options.fail_on, options))

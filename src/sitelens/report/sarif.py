@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..rules.catalog import all_rules, rule_page
 from .dockerfile import Instruction, match_layer, read_dockerfile, user_line
-from .interface import RenderOptions
+from .interface import JsonRenderer, RenderOptions
 
 if TYPE_CHECKING:
     from ..audit import AuditResult
@@ -211,13 +210,5 @@ def sarif_document(result: AuditResult, fail_on: str,
     }
 
 
-class SarifRenderer:
-    name = "sarif"
-    description = "SARIF 2.1.0 for GitHub code scanning"
-
-    def render(self, result: AuditResult, options: RenderOptions) -> str:
-        doc = sarif_document(result, options.fail_on, options)
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-RENDERER = SarifRenderer()
+RENDERER = JsonRenderer("sarif", "SARIF 2.1.0 for GitHub code scanning",
+                        lambda result, options: sarif_document(result, options.fail_on, options))
