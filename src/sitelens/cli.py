@@ -126,7 +126,7 @@ RefArg = Annotated[str, typer.Argument(metavar="REF", help="Image reference (see
 SimpleFormatOpt = Annotated[SimpleFormat, typer.Option("--format", "-f", metavar="FORMAT",
                                                        help="console or json.")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
-                                                help="Write the report to FILE.")]
+                                                help="Write the report to FILE ('-': stdout).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer index cache.")]
 CacheDirOpt = Annotated[
     Path | None, typer.Option("--cache-dir", metavar="DIR", envvar="SITELENS_CACHE_DIR",
@@ -261,6 +261,10 @@ def audit(
     requirements: Annotated[list[Path] | None, typer.Option(
         "--requirements", metavar="FILE",
         help="Requirements/lock file the image should honour (SL116); repeatable.")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", metavar="REPORT.json", envvar="SITELENS_BASELINE",
+        help="A saved JSON report: findings it already has are shown as suppressed and never fail "
+             "the run, so only new findings do.")] = None,
     sarif_category: Annotated[str | None, typer.Option(
         "--sarif-category", metavar="NAME", envvar="SITELENS_SARIF_CATEGORY",
         help="SARIF automationDetails.id is sitelens/NAME/ (default: the image's repository "
@@ -328,6 +332,10 @@ def audit(
         )
         started = time.monotonic()
         result = run_audit(ref, opts)
+        if baseline is not None:
+            from .baseline import apply_baseline
+
+            apply_baseline(result, baseline)
         if verbose or debug:
             typer.echo(f"sitelens: audited {result.image.reference} in "
                        f"{time.monotonic() - started:.1f} s", err=True)
@@ -349,6 +357,56 @@ def audit(
             typer.echo(f"sitelens: internal error in check {failure.check}: {failure.error}",
                        err=True)
         code = result.exit_code(threshold)
+    raise typer.Exit(code)
+
+
+@app.command("diff")
+def diff_cmd(
+    old: Annotated[str, typer.Argument(metavar="OLD", help="Image reference or saved JSON report (.json).")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="Image reference or saved JSON report (.json).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", envvar="SITELENS_DIFF_FORMAT",
+                                     help="console, json or markdown (for a PR comment).")] = "console",
+    output: OutputOpt = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="SEVERITY", envvar="SITELENS_FAIL_ON",
+        help="Exit 1 when NEW adds unsuppressed findings at or above this severity "
+             "(default high; none never fails).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE", envvar="SITELENS_CONFIG",
+                                                help="sitelens config for images audited now.")] = None,
+    platform: PlatformOpt = None,
+    insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """Compare two images (or saved reports): findings added, fixed and unchanged (by
+    fingerprint), distributions added, removed or changed per environment, and the wasted-bytes
+    delta. Exit 1 when NEW adds findings at or above --fail-on."""
+    from .config import FAIL_ON_CHOICES, load_config
+    from .diff import compare, is_report, load_report
+    from .report.diff import DIFF_FORMATS, render_diff
+    from .report.outputs import terminal_width
+
+    with _guard():
+        threshold = _severity_choice(fail_on, "--fail-on", FAIL_ON_CHOICES) or "high"
+        if fmt not in DIFF_FORMATS:
+            raise _fail(f"unknown format {fmt!r} for diff (choose from {', '.join(DIFF_FORMATS)})", EXIT_USAGE)
+
+        def side(ref: str) -> dict:
+            if is_report(ref):
+                return load_report(Path(ref))
+            from .audit import AuditOptions, run_audit
+            from .report.json_report import audit_document
+
+            opts = AuditOptions(source=source_options(platform, insecure_registry, timeout),
+                                cache_dir=cache_dir, use_cache=not no_cache, progress=progress_for_tty(),
+                                config=load_config(config), on_check_error="record")
+            return audit_document(run_audit(ref, opts), threshold)
+
+        diff = compare(side(old), side(new))
+        _emit(render_diff(diff, fmt, threshold, terminal_width(output is None and sys.stdout.isatty())),
+              output)
+        code = 1 if diff.failing(threshold) else 0
     raise typer.Exit(code)
 
 
@@ -513,7 +571,10 @@ def inventory(
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
+    from .report.progress import stop
+
+    stop()  # the live progress line ends before the report starts
+    if output is None or str(output) == "-":  # -o - is stdout, never a file named "-"
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     try:

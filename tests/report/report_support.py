@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -43,3 +44,43 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name)
     monkeypatch.setenv("COLUMNS", "100")
     return tmp_path
+
+
+def demo_without_pip_layer(dest: Path) -> Path:
+    """The demo image as its Dockerfile would build without the `RUN pip install` line: an OCI
+    layout made of the demo's own layer 0 (apt) and layer 2 (COPY app) blobs, unchanged."""
+    import hashlib
+    import tarfile
+
+    blobs = dest / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> tuple[str, int]:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return f"sha256:{digest}", len(data)
+
+    with tarfile.open(DEMO) as tar:
+        def read(name: str) -> bytes:
+            f = tar.extractfile(name)
+            assert f is not None
+            return f.read()
+
+        entry = json.loads(read("manifest.json"))[0]
+        config = json.loads(read(entry["Config"]))
+        keep = [0, 2]
+        layers = [put(read(entry["Layers"][i])) for i in keep]
+    config["rootfs"]["diff_ids"] = [config["rootfs"]["diff_ids"][i] for i in keep]
+    config["history"] = [h for i, h in enumerate(config["history"]) if i in keep]
+    cfg_digest, cfg_size = put(json.dumps(config).encode())
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg_digest,
+                           "size": cfg_size},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": n}
+                           for d, n in layers]}
+    m_digest, m_size = put(json.dumps(manifest).encode())
+    (dest / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (dest / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m_digest, "size": m_size,
+         "annotations": {"org.opencontainers.image.ref.name": "fixed"}}]}))
+    return dest
