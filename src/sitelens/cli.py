@@ -484,7 +484,13 @@ def scan(
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """Audit every image of a registry (or a list), skipping digests already audited."""
+    """Audit every image of a registry (or a list), skipping digests already audited.
+    Needs the scan extra: pip install 'sitelens[scan]'."""
+    import importlib.util
+
+    if importlib.util.find_spec("sqlalchemy") is None:
+        raise _fail("sitelens scan stores its results with SQLAlchemy, which is not installed: "
+                    "pip install 'sitelens[scan]'", EXIT_USAGE)
     from .config import load_config
     from .layers.cache import default_cache_dir
     from .scan.executor import make_executor
