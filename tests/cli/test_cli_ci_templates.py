@@ -22,13 +22,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "fixtures" / "demo" / "jinja2-demo.tar"
-DOCKERFILE = """\
-FROM debian:12
-RUN apt-get install -y --no-install-recommends python3-jinja2
-RUN pip install --break-system-packages Jinja2==3.1.4 && \\
-    pip install --target /usr/lib/python3/dist-packages --upgrade MarkupSafe==2.1.5
-COPY app /app
-"""
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -67,7 +60,7 @@ def runner_temp(action: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_action_steps(action: dict, runner_temp: Path, tmp_path: Path) -> None:
     assert action["runs"]["using"] == "composite"
-    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "Dockerfile").write_text((DEMO.parent / "Dockerfile").read_text())
     inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
     inputs |= {"image": f"docker-archive:{DEMO}", "category": "demo", "dockerfile": "Dockerfile"}
     steps = {s["name"]: s for s in action["runs"]["steps"]}

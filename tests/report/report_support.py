@@ -14,17 +14,8 @@ from tests.helpers import official_sarif_schema
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "fixtures" / "demo" / "jinja2-demo.tar"
-# The Dockerfile the demo image stands for (fixtures/demo/README.md), with its line numbers.
-DEMO_DOCKERFILE = """\
-FROM debian:12
-# the OS copy
-RUN apt-get install -y --no-install-recommends python3-jinja2
-RUN pip install --break-system-packages Jinja2==3.1.4 && \\
-    pip install --target /usr/lib/python3/dist-packages --upgrade MarkupSafe==2.1.5
-COPY app /app
-WORKDIR /app
-CMD ["python3", "/app/app.py"]
-"""
+# The Dockerfile the demo image stands for (fixtures/demo/README.md), for --dockerfile tests.
+DEMO_DOCKERFILE = (DEMO.parent / "Dockerfile").read_text()
 APT_LINE, PIP_LINE, COPY_LINE = 3, 4, 6
 
 
