@@ -170,7 +170,8 @@ def _finding(f: Finding) -> Panel:
         parts += [_evidence_table(f), Text()]
     fix = Text("Fix: ", style="bold green")
     fix.append(_safe(f.remediation))
-    parts += [fix, Text(f"More: sitelens explain {f.rule}  ({f.docs})", style="dim")]
+    # the rule page ships with sitelens: the command always works, a URL may not be reachable
+    parts += [fix, Text(f"More: sitelens explain {f.rule}", style="dim")]
     return Panel(Group(*parts), title=head, title_align="left", border_style=STYLE[f.severity]
                  if f.severity != "critical" else "red")
 
