@@ -88,3 +88,12 @@ def test_one_byte_formatter() -> None:
     for py in src.rglob("*.py"):
         text = py.read_text()
         assert not re.search(r'"(KB|MB|GB)"', text), py
+
+
+def test_other_console_reports_follow_columns(workdir: Path) -> None:
+    for command in ("inventory", "layers"):
+        for width in (100, 150):
+            code, out, _ = run(command, str(DEMO), env={"COLUMNS": str(width)})
+            assert code == 0
+            assert max(len(line) for line in out.splitlines()) <= width, command
+            assert "…/" not in out and "dist-packages/jin…" not in out

@@ -206,9 +206,12 @@ def render_layers(loaded: Loaded, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(layers_document(loaded, report), indent=2, ensure_ascii=False) + "\n"
     if fmt == "console":
-        import shutil
+        import os
         import sys
 
-        width = shutil.get_terminal_size((140, 24)).columns if sys.stdout.isatty() else 140
+        from .outputs import terminal_width
+
+        # COLUMNS (or the terminal) decides; piped without COLUMNS, the wide table fits 140
+        width = terminal_width(sys.stdout.isatty()) if os.environ.get("COLUMNS") or sys.stdout.isatty() else 140
         return render_console(loaded, report, width=max(width, 100))
     raise UsageError(f"unknown format {fmt!r} for layers (console or json)")

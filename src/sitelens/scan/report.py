@@ -16,7 +16,12 @@ from ..humanize import human_bytes
 def render_scan_console(report: dict[str, Any], errors: list[str], top: int = 10) -> str:
     s = report["summary"]
     buf = StringIO()
-    console = Console(file=buf, width=120, color_system=None, force_terminal=False)
+    import sys
+
+    from ..report.outputs import terminal_width
+
+    console = Console(file=buf, width=terminal_width(sys.stdout.isatty()), color_system=None,
+                      force_terminal=False)
     console.print(
         f"[bold]sitelens scan[/bold]: {s['images']} images, {s['audited']} audited this run, "
         f"{s['skipped']} already audited, {s['failed']} failed; layers read {s['layers_total']}, "
