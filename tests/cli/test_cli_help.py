@@ -54,3 +54,18 @@ def test_shell_completion_script() -> None:
     out = subprocess.run([sys.executable, "-m", "sitelens", "--show-completion", "bash"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "complete " in out.stdout and "COMP_WORDS" in out.stdout
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_progress_only_on_a_terminal_outside_ci(ci: bool, tmp_path: os.PathLike) -> None:
+    import shutil
+
+    if shutil.which("script") is None:
+        pytest.skip("needs util-linux script(1) for a pseudo-terminal")
+    demo = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "demo", "jinja2-demo.tar")
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": "true"} if ci else {})
+    cmd = f"{sys.executable} -m sitelens audit {demo} --no-cache -o json={tmp_path}/r.json"
+    tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, env=env, timeout=120)
+    assert ("layer(s) read (3 indexed, 0 from cache" in tty.stdout) is not ci
+    piped = subprocess.run(cmd.split(), capture_output=True, text=True, env=env, timeout=120)
+    assert piped.returncode == 1 and piped.stdout == "" and piped.stderr == ""

@@ -36,7 +36,7 @@ def layer_progress() -> Progress | None:
     from rich.console import Console
     from rich.status import Status
 
-    status = Status("reading layers…", console=Console(stderr=True), spinner="dots")
+    status = Status("sitelens: reading layers…", console=Console(stderr=True), spinner="dots")
     counts = {"indexed": 0, "cached": 0}
     started: list[bool] = []
 
@@ -45,8 +45,10 @@ def layer_progress() -> Progress | None:
         if not started:  # start lazily: an image that fails to open shows nothing
             started.append(True)
             status.start()
-        status.update(f"reading layers… {counts['indexed']} indexed, {counts['cached']} from "
-                      f"cache (last: layer {layer.index} {layer.diff_id[7:19]})")
+        # the line stays up (spinning) while the audit runs, until the report is written
+        done = counts["indexed"] + counts["cached"]
+        status.update(f"sitelens: {done} layer(s) read ({counts['indexed']} indexed, "
+                      f"{counts['cached']} from cache; last {layer.diff_id[7:19]}), auditing…")
 
     _ACTIVE.append(status)
     return report
