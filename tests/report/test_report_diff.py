@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
-from report_support import DEMO, demo_without_pip_layer, run
+from report_support import DEMO, REPO, demo_without_pip_layer, run
 
 SITE = "/usr/lib/python3/dist-packages"
 
@@ -21,9 +22,22 @@ def _diff(*args: str) -> tuple[int, str, str]:
     return run("diff", *args, "--cache-dir", "cache")
 
 
+def _validate(doc: dict) -> None:
+    """Against docs/schema/diff-v1.json, whose findings refer to the audit report's schema."""
+    from referencing import Registry, Resource
+
+    schemas = REPO / "docs" / "schema"
+    audit = json.loads((schemas / "audit-v1.json").read_text())
+    diff = json.loads((schemas / "diff-v1.json").read_text())
+    registry = Registry().with_resources([(audit["$id"], Resource.from_contents(audit)),
+                                          (diff["$id"], Resource.from_contents(diff))])
+    jsonschema.Draft202012Validator(diff, registry=registry).validate(doc)
+
+
 def test_fix_reads_as_fixed_findings_and_removed_copies(workdir: Path, fixed: str) -> None:
     code, out, err = _diff(str(DEMO), fixed, "-f", "json")
     doc = json.loads(out)
+    _validate(doc)
     fixed_rules = sorted(f["rule"] for f in doc["findings"]["fixed"])
     assert fixed_rules == ["SL101", "SL103", "SL104", "SL105", "SL109", "SL109"]
     # without pip's Jinja2 the app's requirements.txt (Jinja2>=3.1.4) is no longer met: a new high
