@@ -231,7 +231,7 @@ def audit(
     ref: RefArg,
     fmt: Annotated[str, typer.Option(
         "--format", "-f", metavar="FORMAT", envvar="SITELENS_FORMAT",
-        help="Report format: console, json or sarif.")] = "console",
+        help="Report format: console, json, sarif, cyclonedx (1.6 SBOM) or spdx (2.3 SBOM).")] = "console",
     output: Annotated[list[str] | None, typer.Option(
         "--output", "-o", metavar="[FORMAT=]FILE",
         help="Write a report to FILE ('-' is stdout); FORMAT=FILE (e.g. sarif=out.sarif) writes "

@@ -69,3 +69,11 @@ def test_progress_only_on_a_terminal_outside_ci(ci: bool, tmp_path: os.PathLike)
     assert ("layer(s) read (3 indexed, 0 from cache" in tty.stdout) is not ci
     piped = subprocess.run(cmd.split(), capture_output=True, text=True, env=env, timeout=120)
     assert piped.returncode == 1 and piped.stdout == "" and piped.stderr == ""
+
+
+def test_audit_help_names_every_format() -> None:
+    from sitelens.report.formats import FORMATS, renderer
+
+    text = " ".join(_help("audit").split())
+    for name in FORMATS:
+        assert name in text and renderer(name).name == name
