@@ -178,6 +178,7 @@ def layers(
     output: OutputOpt = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -186,7 +187,7 @@ def layers(
     from .report.layers import render_layers
 
     with _guard(), load(
-        ref, source_options(platform, insecure_registry), cache_dir, not no_cache, progress_for_tty()
+        ref, source_options(platform, insecure_registry, timeout), cache_dir, not no_cache, progress_for_tty()
     ) as loaded:
         text = render_layers(loaded, fmt.value)
         _emit(text, output)
@@ -199,6 +200,7 @@ def ls_cmd(
     fmt: SimpleFormatOpt = SimpleFormat.console,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -209,7 +211,7 @@ def ls_cmd(
     from .report.listing import render_listing
 
     with _guard(), load(
-        ref, source_options(platform, insecure_registry), cache_dir, not no_cache, progress_for_tty()
+        ref, source_options(platform, insecure_registry, timeout), cache_dir, not no_cache, progress_for_tty()
     ) as loaded:
         _emit(render_listing(loaded.fs, path, fmt.value), None)
 
@@ -549,6 +551,7 @@ def inventory(
     output: OutputOpt = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -567,7 +570,7 @@ def inventory(
                 users.append(parse_user_option(u))
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
-        with load(ref, source_options(platform, insecure_registry), cache_dir, not no_cache,
+        with load(ref, source_options(platform, insecure_registry, timeout), cache_dir, not no_cache,
                   progress_for_tty()) as loaded:
             warnings: list[str] = []
             idents = resolve_identities(loaded.fs, loaded.image.config, users, warnings=warnings)

@@ -93,3 +93,19 @@ def test_unreachable_registry_says_why_in_words(workdir: Path) -> None:
     code, _, err = run("audit", f"registry:127.0.0.1:{closed_port()}/demo/app:1", "--no-cache", "--timeout", "5")
     assert code == 3
     assert err.endswith("registry unreachable (connection refused)\n") and err.count("(") == err.count(")")
+
+
+def test_timeout_applies_to_a_registry_that_never_answers(workdir: Path) -> None:
+    import socket
+    import time
+
+    # a listening socket nobody accepts on: the TCP handshake completes, no HTTP answer comes
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        code, _, err = run("layers", f"registry:127.0.0.1:{port}/demo/app:1", "--no-cache", "--timeout", "0.5")
+        elapsed = time.monotonic() - started
+    assert code == 3 and err.endswith("registry unreachable (timed out)\n"), err
+    assert elapsed < 30  # retries with backoff, but every try gives up after 0.5 s, not 30 s
