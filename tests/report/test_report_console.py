@@ -62,6 +62,21 @@ def test_commands_cut_at_word_boundaries(workdir: Path) -> None:
         assert token.lstrip("(") in words, f"cut mid-word: {token}…"
 
 
+def test_json_and_sarif_messages_cut_at_word_boundaries(workdir: Path) -> None:
+    words = {w for cmd in _created_by() for w in plain_command(cmd).split()}
+    code, out, _ = run("audit", str(DEMO), "-o", "json=r.json", "-o", "sarif=r.sarif")
+    messages = [f["message"] for f in json.loads((workdir / "r.json").read_text())["findings"]]
+    messages += [r["message"]["text"] for r in json.loads((workdir / "r.sarif").read_text())["runs"][0]["results"]]
+    text = "\n".join(messages)
+    assert "…" in text and not re.search(r"\w\.\.\.", text)
+    assert all(token.lstrip("(") in words for token in re.findall(r"(\S+)…", text))
+
+
+def test_debug_adds_the_traceback(workdir: Path) -> None:
+    code, _, err = run("audit", "/nope.tar", "--debug")
+    assert code == 3 and "Traceback" in err and err.endswith("sitelens: /nope.tar: no such file or directory\n")
+
+
 def test_columns_is_honoured_when_piped(workdir: Path) -> None:
     for width in (80, 132):
         out = _console(workdir, env={"COLUMNS": str(width)})
