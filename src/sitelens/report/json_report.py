@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from .interface import JsonRenderer, RenderOptions
 from .inventory import identity_json
 
 if TYPE_CHECKING:
     from ..audit import AuditResult
     from ..inventory.model import Environment, PathEntry
+
+from .interface import JsonRenderer, RenderOptions
 
 SCHEMA_VERSION = 1
 # site.py leaves out site dirs that do not exist; PYTHONPATH entries and the stdlib zip stay
