@@ -412,6 +412,13 @@ def diff_cmd(
     raise typer.Exit(code)
 
 
+def _terminal_width() -> int:
+    """Console width for stdout: COLUMNS, else the terminal's, else the default (report/outputs)."""
+    from .report.outputs import terminal_width
+
+    return terminal_width(sys.stdout.isatty())
+
+
 @app.command("rules")
 def rules_cmd(
     fmt: SimpleFormatOpt = SimpleFormat.console,
@@ -439,9 +446,7 @@ def rules_cmd(
     for r in rules:
         table.add_row(r.id, r.name, r.severity, r.summary)
     buf = io.StringIO()
-    from .report.outputs import terminal_width
-
-    Console(file=buf, width=terminal_width(sys.stdout.isatty()) or 120, no_color=True).print(table)
+    Console(file=buf, width=_terminal_width(), no_color=True).print(table)
     _emit(buf.getvalue(), None)
 
 
