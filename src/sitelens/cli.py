@@ -610,6 +610,11 @@ def _root(
     ] = None,
 ) -> None:
     """Global options; the help text is HELP above (typer shows the app's help)."""
+    from .report.progress import silence
+
+    # per-command switches start off on every invocation (tests run many in one process)
+    _DEBUG["on"] = False
+    silence(False)
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ _QUIET = {"enabled": True}
 _ACTIVE: list[Status] = []
 
 
-def silence() -> None:
-    """``-q``: no progress for the rest of the process."""
-    _QUIET["enabled"] = False
+def silence(quiet: bool = True) -> None:
+    """``-q``: no progress for this command (``silence(False)`` turns it back on)."""
+    _QUIET["enabled"] = not quiet
 
 
 def wanted() -> bool:
