@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,21 +19,59 @@ from . import __version__
 from .errors import EXIT_IMAGE, EXIT_USAGE, SitelensError
 from .sources.base import SourceOptions
 
+if TYPE_CHECKING:
+    from .layers.loader import Progress
+
+HELP = """Audit container images for Python packaging problems, without running them.
+
+\b
+Image references (REF), as skopeo and syft spell them:
+  docker-archive:PATH       docker save output (or a PATH ending in .tar)
+  oci:DIR[:TAG]             an OCI image layout (or a DIR holding oci-layout)
+  oci-archive:PATH          an OCI layout tarball
+  registry:NAME[:TAG|@DIGEST]  pulled from a registry
+  docker:NAME | podman:NAME a local engine (DOCKER_HOST, podman's socket)
+  dir:PATH                  an unpacked root filesystem
+  NAME[:TAG]                the local engine if it has it, else the registry
+
+\b
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
+2 usage or configuration error (or an audit left incomplete by an internal
+error); 3 the image could not be obtained or read (not found, auth refused,
+unreachable, corrupt).
+
+Options also come from SITELENS_<OPTION> environment variables (e.g.
+SITELENS_FAIL_ON=medium, SITELENS_PLATFORM=linux/arm64)."""
+
 app = typer.Typer(
     name="sitelens",
-    help="Audit container images for Python packaging problems, without running them.",
+    help=HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     # Help texts are plain prose with literal brackets (os/arch[/variant], UID[:GID]): never markup.
     rich_markup_mode=None,
 )
 
 
-class Format(str, Enum):
-    console = "console"
-    json = "json"
-    sarif = "sarif"
+def _plain_argument_help() -> None:
+    """Typer 0.2x writes an argument as ``{REF}`` in the usage line and ``REF <str>`` in the
+    list, leaking Python types into help meant for people. An argument with a metavar is shown
+    as that metavar only, in click's own ``REF`` / ``[PATH]`` spelling."""
+    from typer.core import TyperArgument
+
+    def usage_name(self: TyperArgument) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def type_text(self: TyperArgument, ctx: object) -> str | None:
+        return None
+
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = type_text  # type: ignore[method-assign,assignment]
+
+
+_plain_argument_help()
 
 
 class SimpleFormat(str, Enum):
@@ -46,11 +84,18 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+_DEBUG = {"on": False}  # --debug: tracebacks too
+
+
 @contextmanager
 def _guard() -> Iterator[None]:
     try:
         yield
     except SitelensError as exc:
+        if _DEBUG["on"]:
+            import traceback
+
+            traceback.print_exc()
         raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code) from None
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
@@ -60,43 +105,68 @@ def _guard() -> Iterator[None]:
 
 # Options shared by the commands that read an image.
 PlatformOpt = Annotated[
-    str | None, typer.Option("--platform", help="os/arch[/variant] to pick from a multi-platform index.")
+    str | None, typer.Option("--platform", metavar="OS/ARCH[/VARIANT]", envvar="SITELENS_PLATFORM",
+                             help="Platform to pick from a multi-platform index; an image of "
+                                  "another platform is an error.")
 ]
 InsecureOpt = Annotated[
     list[str] | None,
-    typer.Option("--insecure-registry", help="Registry host allowed over plain HTTP (loopback always is)."),
+    typer.Option("--insecure-registry", metavar="HOST", envvar="SITELENS_INSECURE_REGISTRY",
+                 help="Registry host allowed over plain HTTP (loopback always is)."),
 ]
-RefArg = Annotated[str, typer.Argument(help="Image reference (see `sitelens --help`).")]
-SimpleFormatOpt = Annotated[SimpleFormat, typer.Option("--format", "-f", help="console or json.")]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")]
+RefArg = Annotated[str, typer.Argument(metavar="REF", help="Image reference (see `sitelens --help`).")]
+SimpleFormatOpt = Annotated[SimpleFormat, typer.Option("--format", "-f", metavar="FORMAT",
+                                                       help="console or json.")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                help="Write the report to FILE ('-': stdout).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer index cache.")]
 CacheDirOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="Layer index cache (default $XDG_CACHE_HOME/sitelens).")
+    Path | None, typer.Option("--cache-dir", metavar="DIR", envvar="SITELENS_CACHE_DIR",
+                              help="Layer index cache (default $XDG_CACHE_HOME/sitelens).")
+]
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", metavar="SECONDS", min=0.1, envvar="SITELENS_TIMEOUT",
+                               help="Network timeout per registry/engine request (default 30).")
+]
+UsernameOpt = Annotated[
+    str | None, typer.Option("--username", metavar="USER", envvar="SITELENS_USERNAME",
+                             help="Registry user (overrides the docker/podman auth files).")
+]
+PasswordStdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the registry password from stdin "
+                       "(or set SITELENS_PASSWORD).")
 ]
 
 
 _TIMEOUT: float = SourceOptions.timeout  # set by the root --timeout option
 
 
-def source_options(platform: str | None, insecure: list[str] | None) -> SourceOptions:
-    return SourceOptions(platform=platform, insecure_registries=tuple(insecure or ()),
-                         timeout=_TIMEOUT, deadline=_TIMEOUT * 60)
-
-
-def progress_for_tty():
-    """A progress callback for the layer loader, or None when stdout is not an interactive tty."""
+def source_options(platform: str | None, insecure: list[str] | None, timeout: float | None = None,
+                   username: str | None = None, password_stdin: bool = False) -> SourceOptions:
     import os
 
-    if not sys.stderr.isatty() or os.environ.get("CI"):
-        return None
-    from rich.console import Console
+    from .errors import UsageError
 
-    console = Console(stderr=True)
+    password = os.environ.get("SITELENS_PASSWORD")
+    if password_stdin:
+        if username is None:
+            raise UsageError("--password-stdin needs --username (or SITELENS_USERNAME)")
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif username is not None and password is None:
+        raise UsageError("--username needs --password-stdin (or SITELENS_PASSWORD)")
+    # a command's --timeout wins over the root one (`sitelens --timeout S COMMAND`); a whole pull
+    # gets 60x the per-request time
+    per_request = timeout if timeout is not None else _TIMEOUT
+    return SourceOptions(platform=platform, insecure_registries=tuple(insecure or ()),
+                         username=username, password=password if username else None,
+                         timeout=per_request, deadline=per_request * 60)
 
-    def report(layer, state):
-        console.print(f"[dim]layer {layer.index} {layer.diff_id[7:19]} {state}[/dim]")
 
-    return report
+def progress_for_tty() -> Progress | None:
+    """A progress callback for the layer loader, or None off a tty, in CI or with -q."""
+    from .report.progress import layer_progress
+
+    return layer_progress()
 
 
 @app.command()
@@ -106,6 +176,7 @@ def layers(
     output: OutputOpt = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -114,7 +185,7 @@ def layers(
     from .report.layers import render_layers
 
     with _guard(), load(
-        ref, source_options(platform, insecure_registry), cache_dir, not no_cache, progress_for_tty()
+        ref, source_options(platform, insecure_registry, timeout), cache_dir, not no_cache, progress_for_tty()
     ) as loaded:
         text = render_layers(loaded, fmt.value)
         _emit(text, output)
@@ -123,10 +194,11 @@ def layers(
 @app.command("ls")
 def ls_cmd(
     ref: RefArg,
-    path: Annotated[str, typer.Argument(help="Directory (or file) inside the image.")] = "/",
+    path: Annotated[str, typer.Argument(metavar="PATH", help="Directory (or file) inside the image.")] = "/",
     fmt: SimpleFormatOpt = SimpleFormat.console,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -137,60 +209,109 @@ def ls_cmd(
     from .report.listing import render_listing
 
     with _guard(), load(
-        ref, source_options(platform, insecure_registry), cache_dir, not no_cache, progress_for_tty()
+        ref, source_options(platform, insecure_registry, timeout), cache_dir, not no_cache, progress_for_tty()
     ) as loaded:
         _emit(render_listing(loaded.fs, path, fmt.value), None)
 
 
-class FailOn(str, Enum):
-    critical = "critical"
-    high = "high"
-    medium = "medium"
-    low = "low"
-    info = "info"
-    none = "none"
+def _severity_choice(value: str | None, option: str, allowed: tuple[str, ...]) -> str | None:
+    """Validate --fail-on / --severity ourselves: one plain line, not click's enum wording."""
+    from .errors import UsageError
+
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v not in allowed:
+        raise UsageError(f"{option} {value!r}: choose one of {', '.join(allowed)}")
+    return v
 
 
 @app.command()
 def audit(
     ref: RefArg,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="console, json or sarif.")] = (
-        Format.console
-    ),
-    output: OutputOpt = None,
-    fail_on: Annotated[
-        FailOn | None,
-        typer.Option("--fail-on", help="Exit 1 on unsuppressed findings at or above this "
-                     "severity (default: config's fail-on, else high; none never fails)."),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="TOML config (default: ./.sitelens.toml, else "
-                     "[tool.sitelens] in ./pyproject.toml)."),
-    ] = None,
-    user: Annotated[
-        list[str] | None,
-        typer.Option("--user", help="Also evaluate this runtime identity, UID[:GID]; repeatable."),
-    ] = None,
-    requirements: Annotated[
-        list[Path] | None,
-        typer.Option("--requirements", help="Requirements/lock file the image should honour "
-                     "(SL116); repeatable."),
-    ] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", metavar="FORMAT", envvar="SITELENS_FORMAT",
+        help="Report format: console, json, sarif, cyclonedx (1.6 SBOM) or spdx (2.3 SBOM).")] = "console",
+    output: Annotated[list[str] | None, typer.Option(
+        "--output", "-o", metavar="[FORMAT=]FILE",
+        help="Write a report to FILE ('-' is stdout); FORMAT=FILE (e.g. sarif=out.sarif) writes "
+             "that format; repeat for several reports in one run.")] = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="SEVERITY", envvar="SITELENS_FAIL_ON",
+        help="Exit 1 on unsuppressed findings at or above this severity: critical, high, "
+             "medium, low, info, or none (default: the config's fail-on, else high).")] = None,
+    severity: Annotated[str | None, typer.Option(
+        "--severity", "-s", metavar="SEVERITY", envvar="SITELENS_SEVERITY",
+        help="Show only findings at or above this severity (the exit code still follows "
+             "--fail-on).")] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No report on stdout and no progress: the exit code (and any "
+                              "-o FILE) only.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also print warnings and timings on stderr.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Like --verbose, plus a traceback for errors.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", metavar="FILE", envvar="SITELENS_CONFIG",
+        help="TOML config (default: ./.sitelens.toml, else [tool.sitelens] in "
+             "./pyproject.toml; a ./.dive-ci supplies waste thresholds).")] = None,
+    user: Annotated[list[str] | None, typer.Option(
+        "--user", metavar="UID[:GID]",
+        help="Also evaluate this runtime identity, UID[:GID]; repeatable.")] = None,
+    requirements: Annotated[list[Path] | None, typer.Option(
+        "--requirements", metavar="FILE",
+        help="Requirements/lock file the image should honour (SL116); repeatable.")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", metavar="REPORT.json", envvar="SITELENS_BASELINE",
+        help="A saved JSON report: findings it already has are shown as suppressed and never fail "
+             "the run, so only new findings do.")] = None,
+    sarif_category: Annotated[str | None, typer.Option(
+        "--sarif-category", metavar="NAME", envvar="SITELENS_SARIF_CATEGORY",
+        help="SARIF automationDetails.id is sitelens/NAME/ (default: the image's repository "
+             "name); one category per image keeps GitHub alerts tracked across builds.")] = None,
+    sarif_path_prefix: Annotated[str, typer.Option(
+        "--sarif-path-prefix", metavar="PREFIX", envvar="SITELENS_SARIF_PATH_PREFIX",
+        help="Prefix for image paths in SARIF locations (e.g. image/).")] = "",
+    dockerfile: Annotated[Path | None, typer.Option(
+        "--dockerfile", metavar="PATH", envvar="SITELENS_DOCKERFILE",
+        help="The Dockerfile that built the image: SARIF points layer and image-wide findings "
+             "at the line whose RUN/COPY made the layer.")] = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
     """Audit an image: which copy of each package wins for whom, what pip overwrote, who can
     read the import path, wasted bytes. Exit 0 clean, 1 findings at or above --fail-on, 2 usage,
     configuration or internal error, 3 image unreadable."""
-    from .audit import AuditOptions, run_audit
-    from .config import load_config
-    from .errors import UsageError
-    from .inventory.identities import parse_user_option
+    import os
+    import time
 
+    from .audit import AuditOptions, run_audit
+    from .config import FAIL_ON_CHOICES, load_config
+    from .errors import UsageError
+    from .findings import SEVERITIES
+    from .inventory.identities import parse_user_option
+    from .report.formats import renderer
+    from .report.interface import RenderOptions
+    from .report.outputs import parse_outputs, terminal_width
+    from .report.progress import silence
+
+    if quiet:
+        silence()
+    if debug:
+        import logging
+
+        _DEBUG["on"] = True
+        logging.basicConfig(level=logging.DEBUG, format="sitelens: %(name)s: %(message)s")
     with _guard():
+        threshold_opt = _severity_choice(fail_on, "--fail-on", FAIL_ON_CHOICES)
+        shown = _severity_choice(severity, "--severity", SEVERITIES)
+        targets = parse_outputs(output or [], fmt, quiet)
+        renderers = {t.format: renderer(t.format) for t in targets}
         users = []
         for u in user or []:
             try:
@@ -198,35 +319,40 @@ def audit(
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         cfg = load_config(config)
-        threshold = fail_on.value if fail_on is not None else cfg.fail_on
+        threshold = threshold_opt or cfg.fail_on
         opts = AuditOptions(
-            source=source_options(platform, insecure_registry),
+            source=source_options(platform, insecure_registry, timeout, username, password_stdin),
             cache_dir=cache_dir,
             use_cache=not no_cache,
-            progress=progress_for_tty(),
+            progress=None if quiet else progress_for_tty(),
             users=tuple(users),
             config=cfg,
             requirements=tuple(requirements or ()),
             on_check_error="record",
         )
+        started = time.monotonic()
         result = run_audit(ref, opts)
-        if fmt is Format.json:
-            from .report.json_report import render_json
+        if baseline is not None:
+            from .baseline import apply_baseline
 
-            text = render_json(result, threshold)
-        elif fmt is Format.sarif:
-            from .report.sarif import render_sarif
-
-            text = render_sarif(result, threshold)
-        else:
-            import os
-
-            from .report.console import render_console
-
-            color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-            width = None if output is not None else _terminal_width()
-            text = render_console(result, threshold, color=color, width=width)
-        _emit(text, output)
+            apply_baseline(result, baseline)
+        if verbose or debug:
+            typer.echo(f"sitelens: audited {result.image.reference} in "
+                       f"{time.monotonic() - started:.1f} s", err=True)
+            for w in result.inventory.warnings:
+                typer.echo(f"sitelens: warning: {w}", err=True)
+        for target in targets:
+            to_tty = target.path is None and sys.stdout.isatty()
+            render = RenderOptions(
+                fail_on=threshold,
+                color=to_tty and not os.environ.get("NO_COLOR"),
+                width=terminal_width(to_tty),
+                severity=shown,
+                sarif_category=sarif_category,
+                sarif_path_prefix=sarif_path_prefix,
+                dockerfile=dockerfile,
+            )
+            _emit(renderers[target.format].render(result, render), target.path)
         for failure in result.errors:
             typer.echo(f"sitelens: internal error in check {failure.check}: {failure.error}",
                        err=True)
@@ -234,10 +360,61 @@ def audit(
     raise typer.Exit(code)
 
 
-def _terminal_width() -> int | None:
-    import shutil
+@app.command("diff")
+def diff_cmd(
+    old: Annotated[str, typer.Argument(metavar="OLD", help="Image reference or saved JSON report (.json).")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="Image reference or saved JSON report (.json).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", envvar="SITELENS_DIFF_FORMAT",
+                                     help="console, json or markdown (for a PR comment).")] = "console",
+    output: OutputOpt = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="SEVERITY", envvar="SITELENS_FAIL_ON",
+        help="Exit 1 when NEW adds unsuppressed findings at or above this severity "
+             "(default high; none never fails).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE", envvar="SITELENS_CONFIG",
+                                                help="sitelens config for images audited now.")] = None,
+    platform: PlatformOpt = None,
+    insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """Compare two images (or saved reports): findings added, fixed and unchanged (by
+    fingerprint), distributions added, removed or changed per environment, and the wasted-bytes
+    delta. Exit 1 when NEW adds findings at or above --fail-on."""
+    from .config import FAIL_ON_CHOICES, load_config
+    from .diff import compare, is_report, load_report
+    from .report.diff import DIFF_FORMATS, render_diff
+    from .report.outputs import terminal_width
 
-    return shutil.get_terminal_size((110, 24)).columns if sys.stdout.isatty() else None
+    with _guard():
+        threshold = _severity_choice(fail_on, "--fail-on", FAIL_ON_CHOICES) or "high"
+        if fmt not in DIFF_FORMATS:
+            raise _fail(f"unknown format {fmt!r} for diff (choose from {', '.join(DIFF_FORMATS)})", EXIT_USAGE)
+
+        def side(ref: str) -> dict:
+            if is_report(ref):
+                return load_report(Path(ref))
+            from .audit import AuditOptions, run_audit
+            from .report.json_report import audit_document
+
+            opts = AuditOptions(source=source_options(platform, insecure_registry, timeout),
+                                cache_dir=cache_dir, use_cache=not no_cache, progress=progress_for_tty(),
+                                config=load_config(config), on_check_error="record")
+            return audit_document(run_audit(ref, opts), threshold)
+
+        diff = compare(side(old), side(new))
+        _emit(render_diff(diff, fmt, threshold, terminal_width(output is None and sys.stdout.isatty())),
+              output)
+        code = 1 if diff.failing(threshold) else 0
+    raise typer.Exit(code)
+
+
+def _terminal_width() -> int:
+    """Console width for stdout: COLUMNS, else the terminal's, else the default (report/outputs)."""
+    from .report.outputs import terminal_width
+
+    return terminal_width(sys.stdout.isatty())
 
 
 @app.command("rules")
@@ -267,13 +444,13 @@ def rules_cmd(
     for r in rules:
         table.add_row(r.id, r.name, r.severity, r.summary)
     buf = io.StringIO()
-    Console(file=buf, width=_terminal_width() or 120, no_color=True).print(table)
+    Console(file=buf, width=_terminal_width(), no_color=True).print(table)
     _emit(buf.getvalue(), None)
 
 
 @app.command()
 def explain(
-    rule: Annotated[str, typer.Argument(help="Rule id, e.g. SL101.")],
+    rule: Annotated[str, typer.Argument(metavar="RULE", help="Rule id, e.g. SL101.")],
 ) -> None:
     """Print a rule's page: what it means, why it matters in a container, the fix for each way
     of building an image, and how to silence it (the same text as docs/rules/SLnnn.md)."""
@@ -286,29 +463,34 @@ def explain(
 @app.command()
 def scan(
     registry: Annotated[
-        str | None, typer.Argument(help="Registry host[:port] to enumerate (omit with --images).")
+        str | None, typer.Argument(metavar="REGISTRY",
+                                   help="Registry host[:port] to enumerate (omit with --images).")
     ] = None,
-    repo: Annotated[str, typer.Option("--repo", help="Glob on repository names.")] = "*",
-    tag: Annotated[str, typer.Option("--tag", help="Glob on tags.")] = "*",
+    repo: Annotated[str, typer.Option("--repo", metavar="GLOB", help="Glob on repository names.")] = "*",
+    tag: Annotated[str, typer.Option("--tag", metavar="GLOB", help="Glob on tags.")] = "*",
     images: Annotated[
-        Path | None, typer.Option("--images", help="File with one image reference per line (any form "
-                                  "`audit` accepts; bare names go to REGISTRY when given).")
+        Path | None, typer.Option("--images", metavar="FILE", help="File with one image reference per line "
+                                  "(any form `audit` accepts; bare names go to REGISTRY when given).")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Local worker processes.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", metavar="N", min=1, help="Local worker processes.")] = 2,
     executor: Annotated[
-        str | None, typer.Option("--executor", help="local (default) or dask://HOST:PORT.")
+        str | None, typer.Option("--executor", metavar="local|dask://HOST:PORT",
+                                 help="Where per-image tasks run (default: local processes).")
     ] = None,
-    db: Annotated[str, typer.Option("--db", help="SQLite path or postgresql:// URL.")] = "sitelens-scan.db",
+    db: Annotated[str, typer.Option("--db", metavar="PATH|URL",
+                                    help="SQLite path or postgresql:// URL.")] = "sitelens-scan.db",
     fmt: SimpleFormatOpt = SimpleFormat.console,
     output: OutputOpt = None,
     html: Annotated[
-        Path | None, typer.Option("--html", help="Also write a static HTML site into this directory.")
+        Path | None, typer.Option("--html", metavar="DIR", help="Also write a static HTML site into this directory.")
     ] = None,
     all_images: Annotated[bool, typer.Option("--all", help="Report the whole store, not only this run.")] = False,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when an image has unsuppressed findings at or above this.")
-    ] = FailOn.none,
-    config: Annotated[Path | None, typer.Option("--config", help="sitelens config file.")] = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="SEVERITY",
+        help="Exit 1 when an audited image has unsuppressed findings at or above this severity: critical, "
+             "high, medium, low, info, or none (the default for scans).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE", envvar="SITELENS_CONFIG",
+                                                help="sitelens config file.")] = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
     no_cache: NoCacheOpt = False,
@@ -316,12 +498,14 @@ def scan(
 ) -> None:
     """Audit every image of a registry (or a list), skipping digests already audited. Exit 3 when
     any target failed, else 1 when an image has findings at or above --fail-on, else 0."""
+    from .config import FAIL_ON_CHOICES
     from .scan.command import ScanRequest, run_scan_command
 
     with _guard():
+        threshold = _severity_choice(fail_on, "--fail-on", FAIL_ON_CHOICES) or "none"
         request = ScanRequest(
             registry=registry, repo=repo, tag=tag, images=images, workers=workers, executor=executor, db=db,
-            json=fmt == SimpleFormat.json, html=html, all_images=all_images, fail_on=fail_on.value,
+            json=fmt == SimpleFormat.json, html=html, all_images=all_images, fail_on=threshold,
             config=config, platform=platform, insecure_registries=tuple(insecure_registry or ()),
             use_cache=not no_cache, cache_dir=cache_dir,
         )
@@ -336,11 +520,12 @@ def inventory(
     fmt: SimpleFormatOpt = SimpleFormat.console,
     user: Annotated[
         list[str] | None,
-        typer.Option("--user", help="Also show the import path for UID[:GID]; repeatable."),
+        typer.Option("--user", metavar="UID[:GID]", help="Also show the import path for UID[:GID]; repeatable."),
     ] = None,
     output: OutputOpt = None,
     platform: PlatformOpt = None,
     insecure_registry: InsecureOpt = None,
+    timeout: TimeoutOpt = None,
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
@@ -359,7 +544,7 @@ def inventory(
                 users.append(parse_user_option(u))
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
-        with load(ref, source_options(platform, insecure_registry), cache_dir, not no_cache,
+        with load(ref, source_options(platform, insecure_registry, timeout), cache_dir, not no_cache,
                   progress_for_tty()) as loaded:
             warnings: list[str] = []
             idents = resolve_identities(loaded.fs, loaded.image.config, users, warnings=warnings)
@@ -432,7 +617,10 @@ def why(
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
+    from .report.progress import stop
+
+    stop()  # the live progress line ends before the report starts
+    if output is None or str(output) == "-":  # -o - is stdout, never a file named "-"
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     try:
@@ -457,14 +645,14 @@ def _root(
                             help="Registry: seconds per request (connect, each read); a whole pull gets 60x.")
     ] = SourceOptions.timeout,
 ) -> None:
-    """Image references: docker-archive:PATH | oci:DIR[:TAG] | oci-archive:PATH |
-    registry:NAME[:TAG|@DIGEST] | docker:NAME | podman:NAME | dir:PATH | NAME[:TAG] (engine, then registry).
+    """Global options; the help text is HELP above (typer shows the app's help)."""
+    from .report.progress import silence
 
-    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage/config error (or an audit
-    left incomplete by an internal error), 3 image unreadable.
-    """
     global _TIMEOUT
     _TIMEOUT = timeout
+    # per-command switches start off on every invocation (tests run many in one process)
+    _DEBUG["on"] = False
+    silence(False)
 
 
 def main() -> None:

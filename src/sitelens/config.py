@@ -243,7 +243,21 @@ def parse_config(table: dict[str, Any], path: Path) -> Config:
 
 
 def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config:
-    """The configuration for this run: ``--config FILE``, else discovered in ``cwd``."""
+    """The configuration for this run: ``--config FILE``, else discovered in ``cwd``. When it
+    sets no waste thresholds, a ``.dive-ci`` in ``cwd`` supplies them (dive's CI gate)."""
+    from dataclasses import replace
+
+    from .dive_ci import read_dive_ci
+
+    config = _load_config(explicit, cwd)
+    if config.waste == WasteThresholds():
+        dive = read_dive_ci(cwd or Path.cwd())
+        if dive is not None:
+            config = replace(config, waste=dive)
+    return config
+
+
+def _load_config(explicit: Path | None, cwd: Path | None) -> Config:
     if explicit is not None:
         if not explicit.is_file():
             raise UsageError(f"config file {explicit} does not exist")

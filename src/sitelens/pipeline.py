@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ImageNotFound
 from .fs import Filesystem
 from .image import Image
 from .layers.cache import LayerCache
@@ -14,6 +15,7 @@ from .layers.index import LayerIndex
 from .layers.loader import Progress, load_indexes
 from .sources import open_image
 from .sources.base import SourceOptions
+from .sources.manifest import parse_platform
 
 
 @dataclass
@@ -22,6 +24,22 @@ class Loaded:
     indexes: list[LayerIndex]
     fs: Filesystem
     cache: LayerCache
+
+
+def check_platform(image: Image, wanted: str | None) -> None:
+    """A single-platform image (an archive, a plain manifest) of another platform than
+    ``--platform`` asks for is an error, not silently audited: its interpreters and wheels are
+    not the ones that would run."""
+    if not wanted:
+        return
+    os_, arch, variant = parse_platform(wanted)
+    cfg = image.config
+    same = cfg.os == os_ and cfg.architecture == arch
+    if same and variant is not None and cfg.variant not in (variant, None):
+        same = False
+    if not same:
+        raise ImageNotFound(f"{image.reference}: the image is {image.platform}, not {wanted} "
+                            "(--platform picks from a multi-platform index only)")
 
 
 def build_filesystem(image: Image, indexes: list[LayerIndex]) -> Filesystem:
@@ -37,7 +55,9 @@ def load(
     progress: Progress | None = None,
 ) -> Iterator[Loaded]:
     cache = LayerCache(cache_dir, enabled=use_cache)
-    with open_image(ref, opts or SourceOptions()) as image:
+    opts = opts or SourceOptions()
+    with open_image(ref, opts) as image:
+        check_platform(image, opts.platform)
         indexes = load_indexes(image, cache, progress)
     fs = build_filesystem(image, indexes)
     yield Loaded(image, indexes, fs, cache)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from test_audit_sarif import _official_schema
 from typer.testing import CliRunner
 
 from fixtures import sl1_images as imgs
@@ -22,6 +21,7 @@ from sitelens.layers.cache import LayerCache
 from sitelens.layers.loader import load_indexes
 from sitelens.report.json_report import audit_document
 from tests.helpers import image_from_built, require_tool
+from tests.helpers import official_sarif_schema as _official_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "src/sitelens/report/schema.json").read_text())

@@ -72,7 +72,7 @@ def test_transports(tmp_path: Path) -> None:
     assert bare.transport == "bare" and bare.name is not None and bare.name.tag == "3.12"
     with pytest.raises(UsageError):
         parse_reference("oci:")
-    with pytest.raises(ImageNotFound, match="no such file"):
+    with pytest.raises(ImageNotFound, match="no such file"):  # not found is exit 3 (README)
         parse_reference("./missing.tar")
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding
+from ..humanize import short_command
 from .derived import Derived
 
 if TYPE_CHECKING:
@@ -63,7 +64,4 @@ def layer_label(ctx: Context, layer: int | None, width: int = 70) -> str:
     created = next((li.created_by for li in ctx.fs.layers if li.index == layer), None)
     if not created:
         return f"layer {layer}"
-    text = " ".join(created.replace("/bin/sh -c ", "").replace("#(nop) ", "").split())
-    if len(text) > width:
-        text = text[: width - 3] + "..."
-    return f"layer {layer} ({text})"
+    return f"layer {layer} ({short_command(created, width)})"

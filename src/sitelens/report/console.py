@@ -17,6 +17,7 @@ from rich.text import Text
 
 from .. import __version__
 from ..findings import SEVERITIES, Finding
+from .interface import RenderOptions
 
 if TYPE_CHECKING:
     from ..audit import AuditResult
@@ -38,19 +39,60 @@ def _badge(severity: str) -> Text:
     return Text(f" {severity.upper()} ", style=STYLE[severity])
 
 
-def _evidence_value(value: Any) -> Text:
+def _access(value: dict[str, Any]) -> str:
+    """A permission decision (``{op, path, allowed, denied_by}``) as a sentence."""
+    verdict = "allowed" if value.get("allowed") else "denied"
+    text = f"{value.get('op', 'access')} {value.get('path', '')}: {verdict}"
+    by = value.get("denied_by")
+    if isinstance(by, dict):
+        text += (f" by {by.get('path')} ({by.get('kind', 'entry')} mode {by.get('mode')}, owner "
+                 f"{by.get('owner')}: the {by.get('class')} class lacks {by.get('need')})")
+    return text
+
+
+def _words(value: Any) -> str:
+    """Evidence for a reader: no Python reprs (dicts, True/False/None) ever reach the screen."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, dict):
-        return Text("\n".join(f"{_safe(k)}: {_safe(v)}" for k, v in value.items()))
+        if "allowed" in value and "op" in value:
+            return _safe(_access(value))
+        return ", ".join(f"{_safe(k)} {_words(v)}" for k, v in value.items() if v not in (None, [], {}))
     if isinstance(value, (list, tuple)):
-        return Text("\n".join("—" if v is None else _safe(v) for v in value))
-    return Text("—" if value is None else _safe(value))
+        return ", ".join(_words(v) for v in value)
+    return _safe(value)
+
+
+def _evidence_value(value: Any) -> Text:
+    if isinstance(value, (list, tuple)):
+        return Text("\n".join(_words(v) for v in value if v is not None))
+    return Text(_words(value))
+
+
+def _evidence_rows(evidence: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Rows worth showing: no empty values, and one row where a check gave both a singular key
+    and its plural (``identity``/``identities``) with the same content."""
+    rows = []
+    for key, value in evidence.items():
+        if value is None or value == [] or value == {} or value == "":
+            continue
+        plural = evidence.get(key + "s")
+        if isinstance(plural, list) and (plural == [value] or value in plural):
+            continue  # the plural row says it (and more)
+        singular = evidence.get(key[:-1]) if key.endswith("s") else None
+        if singular is not None and value == [singular]:
+            continue
+        rows.append((key, value))
+    return rows
 
 
 def _evidence_table(f: Finding) -> Table:
     t = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
     t.add_column(style="bold", no_wrap=True)
-    t.add_column()
-    for key, value in f.evidence.items():
+    t.add_column(overflow="fold")  # a long path wraps whole; never "…" in the middle of it
+    for key, value in _evidence_rows(f.evidence):
         t.add_row(Text(_safe(key)), _evidence_value(value))
     return t
 
@@ -74,7 +116,7 @@ def _verdict(result: AuditResult, fail_on: str) -> Text:
     return text
 
 
-def _summary(result: AuditResult, fail_on: str) -> Panel:
+def _summary(result: AuditResult, shown: list[Finding], fail_on: str) -> Panel:
     image = result.image
     cfg = image.config
     grid = Table.grid(padding=(0, 2))
@@ -99,22 +141,19 @@ def _summary(result: AuditResult, fail_on: str) -> Panel:
                                   + (f" at {_safe(strategy.environment)}" if strategy.environment
                                      else "")))
     grid.add_row("Result", _verdict(result, fail_on))
-    worst = [f for f in result.findings if not f.suppressed][:WORST_ON_SUMMARY]
+    unsuppressed = [f for f in shown if not f.suppressed]
+    worst = unsuppressed[:WORST_ON_SUMMARY]
     body: list[Any] = [grid]
     if worst:
+        # one line each: the full story and fix of every finding follow once, below
         body.append(Text("\nWorst findings", style="bold"))
-        for i, f in enumerate(worst):
+        for f in worst:
             line = Text("  ")
             line.append_text(_badge(f.severity))
             line.append(f" {f.rule} ", style="bold")
-            # the worst finding tells its whole story here; the others fit on one line each
-            line.append(_safe(f.message if i == 0 else f.title))
+            line.append(_safe(f.title))
             body.append(line)
-            if i == 0:
-                fix = Text("    Fix: ", style="bold green")
-                fix.append(_safe(f.remediation))
-                body.append(fix)
-        rest = sum(1 for f in result.findings if not f.suppressed) - len(worst)
+        rest = len(unsuppressed) - len(worst)
         if rest > 0:
             body.append(Text(f"  … and {rest} more below", style="dim"))
     return Panel(Group(*body), title=f"sitelens {__version__} audit", title_align="left")
@@ -131,7 +170,8 @@ def _finding(f: Finding) -> Panel:
         parts += [_evidence_table(f), Text()]
     fix = Text("Fix: ", style="bold green")
     fix.append(_safe(f.remediation))
-    parts += [fix, Text(f"More: sitelens explain {f.rule}  ({f.docs})", style="dim")]
+    # the rule page ships with sitelens: the command always works, a URL may not be reachable
+    parts += [fix, Text(f"More: sitelens explain {f.rule}", style="dim")]
     return Panel(Group(*parts), title=head, title_align="left", border_style=STYLE[f.severity]
                  if f.severity != "critical" else "red")
 
@@ -139,27 +179,35 @@ def _finding(f: Finding) -> Panel:
 def _environments(result: AuditResult) -> Table:
     t = Table(title="Environments", title_justify="left", expand=False)
     for col in ("interpreter", "kind", "version", "prefix", "distributions", "import path"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for env in result.inventory.environments:
         by_installer: dict[str, int] = {}
         for d in env.distributions:
             by_installer[d.installer] = by_installer.get(d.installer, 0) + 1
         dists = ", ".join(f"{n} {k}" for k, n in sorted(by_installer.items())) or "none"
-        paths = []
+        # identities with the same import path (root and an image user that is uid 0) share a row
+        same: dict[tuple[str, ...], list[str]] = {}
         for ident, entries in env.sys_path.items():
-            shown = [e.path for e in entries if e.exists and e.site_dir]
-            paths.append(f"{ident}: " + (" → ".join(_safe(p) for p in shown) or "—"))
+            key = tuple(e.path for e in entries if e.exists and e.site_dir)
+            same.setdefault(key, []).append(ident)
+        paths = [f"{', '.join(idents)}: " + (" → ".join(_safe(p) for p in key) or "none")
+                 for key, idents in same.items()]
         t.add_row(Text(_safe(env.executable)), env.kind, env.version, Text(_safe(env.prefix)),
                   dists, Text("\n".join(paths)))
     return t
 
 
-def render_console(result: AuditResult, fail_on: str, color: bool = False,
-                   width: int | None = None) -> str:
+DEFAULT_WIDTH = 110
+
+
+def render_console(result: AuditResult, options: RenderOptions) -> str:
+    fail_on = options.fail_on
+    shown = options.shown(result.findings)
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=color, no_color=not color, width=width or 110,
-                      highlight=False, emoji=False, soft_wrap=False)
-    console.print(_summary(result, fail_on))
+    console = Console(file=buf, force_terminal=options.color, no_color=not options.color,
+                      width=options.width or DEFAULT_WIDTH, highlight=False, emoji=False,
+                      soft_wrap=False)
+    console.print(_summary(result, shown, fail_on))
     for failure in result.errors:
         console.print(Text(f"INTERNAL ERROR in check {failure.check} ({', '.join(failure.rules)}):"
                            f" {_safe(failure.error)} — these rules were not evaluated; please "
@@ -167,13 +215,13 @@ def render_console(result: AuditResult, fail_on: str, color: bool = False,
     for notice in (s for s in result.suppressions if s.is_notice):
         console.print(Text(f"Suppression notice: {_safe(notice.message)}", style="yellow"))
     for sev in SEVERITIES:
-        group = [f for f in result.findings if f.severity == sev and not f.suppressed]
+        group = [f for f in shown if f.severity == sev and not f.suppressed]
         if not group:
             continue
         console.rule(Text(f"{sev.upper()} ({len(group)})", style=STYLE[sev]), align="left")
         for f in group:
             console.print(_finding(f))
-    suppressed = [f for f in result.findings if f.suppressed]
+    suppressed = [f for f in shown if f.suppressed]
     if suppressed:
         console.rule(Text(f"SUPPRESSED ({len(suppressed)})", style="dim"), align="left")
         for f in suppressed:
@@ -185,3 +233,14 @@ def render_console(result: AuditResult, fail_on: str, color: bool = False,
     for w in result.inventory.warnings:
         console.print(Text(f"warning: {_safe(w)}", style="dim"))
     return buf.getvalue()
+
+
+class ConsoleRenderer:
+    name = "console"
+    description = "a report for people (rich; colour on a terminal)"
+
+    def render(self, result: AuditResult, options: RenderOptions) -> str:
+        return render_console(result, options)
+
+
+RENDERER = ConsoleRenderer()

@@ -225,7 +225,12 @@ def _console(inv: Inventory, image: Image | None) -> str:
     from rich.table import Table
 
     buf = io.StringIO()
-    console = Console(file=buf, width=120, force_terminal=False, color_system=None)
+    import sys
+
+    from .outputs import terminal_width
+
+    console = Console(file=buf, width=terminal_width(sys.stdout.isatty()), force_terminal=False,
+                      color_system=None)
     if image is not None:
         console.print(f"[bold]{image.reference}[/bold] {image.digest or ''} {image.platform}")
     if inv.os_release:
@@ -263,7 +268,8 @@ def _console(inv: Inventory, image: Image | None) -> str:
                 by = f"  <- {e.added_by}" if e.added_by else ""
                 console.print(f"  {e.path}  [{e.origin}]{mark}{by}")
         if env.distributions:
-            table = Table("name", "version", "installer", "owner", "layer", "where", box=None)
+            table = Table("name", "version", "installer", "owner", "layer", box=None)
+            table.add_column("where", overflow="fold")  # a path wraps whole, never cut with …
             for d in env.distributions:
                 table.add_row(
                     d.name,

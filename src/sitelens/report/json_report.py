@@ -7,7 +7,6 @@ nothing.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -16,6 +15,8 @@ from .inventory import identity_json, module_import_json
 if TYPE_CHECKING:
     from ..audit import AuditResult
     from ..inventory.model import Environment, PathEntry
+
+from .interface import JsonRenderer, RenderOptions
 
 SCHEMA_VERSION = 1
 # site.py leaves out site dirs that do not exist; PYTHONPATH entries and the stdlib zip stay
@@ -64,7 +65,9 @@ def _environment(env: Environment) -> dict[str, Any]:
     }
 
 
-def audit_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
+def audit_document(result: AuditResult, fail_on: str,
+                   options: RenderOptions | None = None) -> dict[str, Any]:
+    shown = (options or RenderOptions(fail_on=fail_on)).shown(result.findings)
     image = result.image
     cfg = image.config
     layer_info = {li.index: li for li in result.fs.layers}
@@ -105,7 +108,7 @@ def audit_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
         "environments": [_environment(e) for e in inv.environments],
         "waste": None if waste is None else (waste.to_json() if hasattr(waste, "to_json")
                                              else dict(waste)),
-        "findings": [f.to_json() for f in result.findings],
+        "findings": [f.to_json() for f in shown],
         "suppressions": [s.to_json() for s in result.suppressions],
         "errors": [e.to_json() for e in result.errors],
         "warnings": list(inv.warnings),
@@ -115,6 +118,5 @@ def audit_document(result: AuditResult, fail_on: str) -> dict[str, Any]:
     }
 
 
-def render_json(result: AuditResult, fail_on: str) -> str:
-    return json.dumps(audit_document(result, fail_on), indent=2, sort_keys=False,
-                      ensure_ascii=False) + "\n"
+RENDERER = JsonRenderer("json", "the JSON contract (schema_version 1, docs/schema/)",
+                        lambda result, options: audit_document(result, options.fail_on, options))

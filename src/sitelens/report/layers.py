@@ -16,7 +16,8 @@ from rich.table import Table
 
 from .. import __version__
 from ..errors import UsageError
-from ..waste import WasteReport, compute_waste, human_bytes
+from ..humanize import human_bytes, short_command
+from ..waste import WasteReport, compute_waste
 from ..waste.hidden import CAUSES
 
 if TYPE_CHECKING:
@@ -91,10 +92,7 @@ def _short(diff_id: str) -> str:
 
 
 def _command(text: str | None, width: int = 60) -> str:
-    if not text:
-        return ""
-    text = " ".join(text.replace("/bin/sh -c ", "").replace("#(nop) ", "").split())
-    return _safe(text if len(text) <= width else text[: width - 1] + "…")
+    return _safe(short_command(text, width))
 
 
 def _layer_table(loaded: Loaded, report: WasteReport) -> Table:
@@ -208,9 +206,12 @@ def render_layers(loaded: Loaded, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(layers_document(loaded, report), indent=2, ensure_ascii=False) + "\n"
     if fmt == "console":
-        import shutil
+        import os
         import sys
 
-        width = shutil.get_terminal_size((140, 24)).columns if sys.stdout.isatty() else 140
+        from .outputs import terminal_width
+
+        # COLUMNS (or the terminal) decides; piped without COLUMNS, the wide table fits 140
+        width = terminal_width(sys.stdout.isatty()) if os.environ.get("COLUMNS") or sys.stdout.isatty() else 140
         return render_console(loaded, report, width=max(width, 100))
     raise UsageError(f"unknown format {fmt!r} for layers (console or json)")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..findings import SEVERITIES
-from ..waste import human_bytes
+from ..humanize import human_bytes
 
 
 def size(n: int | None) -> str:
@@ -39,7 +39,12 @@ def headline(report: dict[str, Any]) -> str:
 def render_scan_console(report: dict[str, Any], top: int = 10) -> str:
     s = report["summary"]
     buf = StringIO()
-    console = Console(file=buf, width=120, color_system=None, force_terminal=False, markup=False)
+    import sys
+
+    from ..report.outputs import terminal_width
+
+    console = Console(file=buf, width=terminal_width(sys.stdout.isatty()), color_system=None,
+                      force_terminal=False, markup=False)
     console.print(f"sitelens scan ({'whole store' if s['scope'] == 'store' else 'this run'}): {headline(report)}")
     if report["failed_targets"]:
         t = Table(title="Failed")

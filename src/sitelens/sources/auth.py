@@ -2,7 +2,10 @@
 
 Credentials come, in Docker's order, from explicit options, then ``credHelpers[host]``, then
 ``credsStore``, then the inline ``auths`` entry of the Docker config file (``--docker-config``,
-``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``). A 401 carries a
+``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``). Without ``--docker-config``,
+podman's auth files are read too, in podman's order: ``$REGISTRY_AUTH_FILE`` (before Docker's
+file: it is set on purpose), then, after Docker's, ``$XDG_RUNTIME_DIR/containers/auth.json``
+and ``~/.config/containers/auth.json`` (the same ``auths`` format). A 401 carries a
 ``WWW-Authenticate`` challenge: ``Bearer`` sends us to a token server (anonymously, with basic
 credentials, or with an identity token as an OAuth2 refresh token), ``Basic`` wants the
 credentials on every request.
@@ -45,6 +48,38 @@ def config_path(opts: SourceOptions) -> Path:
     if base:
         return Path(base) / "config.json"
     return Path(os.path.expanduser("~")) / ".docker" / "config.json"
+
+
+def config_paths(opts: SourceOptions) -> list[Path]:
+    """Every auth file to consult, first match wins (see the module docstring)."""
+    if opts.docker_config is not None:
+        return [config_path(opts)]
+    paths = []
+    explicit = os.environ.get("REGISTRY_AUTH_FILE")
+    if explicit:
+        paths.append(Path(explicit))
+    paths.append(config_path(opts))
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        paths.append(Path(runtime) / "containers" / "auth.json")
+    paths.append(Path(os.path.expanduser("~")) / ".config" / "containers" / "auth.json")
+    return list(dict.fromkeys(paths))
+
+
+def missing_helpers(domain: str, opts: SourceOptions) -> list[str]:
+    """Credential helpers the auth files name for ``domain`` that are not on PATH, so that
+    "authentication required" can say which program to install instead of blaming the user."""
+    keys = _keys_for(domain)
+    out = []
+    for path in config_paths(opts):
+        doc = _load_config(path)
+        helpers = doc.get("credHelpers") or {}
+        named = [h for k, h in helpers.items() if _host_of(k) in keys] if isinstance(helpers, dict) else []
+        store = doc.get("credsStore")
+        named += [store] if isinstance(store, str) and store else []
+        out += [f"docker-credential-{h}" for h in named
+                if isinstance(h, str) and shutil.which(f"docker-credential-{h}") is None]
+    return list(dict.fromkeys(out))
 
 
 def _load_config(path: Path) -> dict[str, Any]:
@@ -98,7 +133,14 @@ def from_helper(helper: str, server: str) -> Credentials | None:
 def lookup(domain: str, opts: SourceOptions) -> Credentials | None:
     if opts.username is not None:
         return Credentials(opts.username, opts.password or "")
-    doc = _load_config(config_path(opts))
+    for path in config_paths(opts):
+        creds = _lookup_in(_load_config(path), domain)
+        if creds is not None:
+            return creds
+    return None
+
+
+def _lookup_in(doc: dict[str, Any], domain: str) -> Credentials | None:
     keys = _keys_for(domain)
     helpers = doc.get("credHelpers") or {}
     if isinstance(helpers, dict):

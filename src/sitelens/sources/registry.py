@@ -13,6 +13,7 @@ import email.utils
 import ipaddress
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import urllib3
 from .. import __version__
 from ..errors import AuthError, CorruptImage, ImageError, ImageNotFound, RegistryUnreachable
 from ..image import Image, Layer
-from .auth import Challenge, Credentials, lookup, parse_challenge
+from .auth import Challenge, Credentials, lookup, missing_helpers, parse_challenge
 from .base import SourceOptions
 from .manifest import (
     ACCEPT,
@@ -258,6 +259,10 @@ class RegistryClient:
             raise AuthError(f"{self.name}: registry demands authentication without a challenge")
         if challenge.scheme == "basic":
             if self.creds is None or self.creds.identity_token:
+                missing = missing_helpers(self.name.domain, self.opts)
+                if missing:
+                    raise AuthError(f"{self.name}: registry requires a username and password; the "
+                                    f"configured credential helper {missing[0]} is not installed")
                 raise AuthError(f"{self.name}: registry requires a username and password (none configured)")
             self._authz = self.creds.basic_header()
             return
@@ -390,12 +395,32 @@ class BlobStream:
         self._resp.close()
 
 
+_CAUSES = (  # (what urllib3/requests nest deep inside their message, what to tell the user)
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "host name does not resolve"),
+    ("Temporary failure in name resolution", "host name does not resolve"),
+    ("No address associated with hostname", "host name does not resolve"),
+    ("Failed to resolve", "host name does not resolve"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network unreachable"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted (--insecure-registry HOST to skip)"),
+    ("wrong version number", "TLS handshake failed (plain HTTP server?)"),
+    ("Connection reset", "connection reset"),
+    ("RemoteDisconnected", "connection closed by the server"),
+)
+
+
 def _short(exc: BaseException) -> str:
-    text = str(exc).replace("\n", " ")
-    # urllib3 nests the useful part deep inside; keep the tail
-    if "Caused by " in text:
-        text = text.split("Caused by ", 1)[1]
-    return text[:200]
+    """The cause in words ("connection refused"), not a nested repr with unbalanced brackets."""
+    if isinstance(exc, (requests.Timeout, TimeoutError)):
+        return "timed out"
+    text = str(exc)
+    for needle, words in _CAUSES:
+        if needle in text:
+            return words
+    # an unknown cause: its innermost message, without the repr wrapping around it
+    inner = re.findall(r"\[Errno -?\d+\] ([^'\"\])]+)", text)
+    return inner[-1].strip() if inner else type(exc).__name__
 
 
 def resolve_manifest(client: RegistryClient, where: str) -> tuple[dict[str, Any], str]:

@@ -11,6 +11,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..humanize import human_bytes
 from .dive import DiveFigures, dive_figures
 from .hidden import HiddenFigures, compute_hidden
 from .python import PythonWaste, compute_python_waste
@@ -24,17 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["WasteReport", "compute_waste", "human_bytes", "DiveFigures", "HiddenFigures", "PythonWaste"]
 
 OFFENDERS_IN_JSON = 50
-
-
-def human_bytes(n: float) -> str:
-    """1536 → "1.5 KiB" (binary units, as du -h and dive's humanize show them)."""
-    if abs(n) < 1024:
-        return f"{n:.0f} B"
-    for unit in ("KiB", "MiB", "GiB"):
-        n /= 1024
-        if abs(n) < 1024 or unit == "GiB":
-            break
-    return f"{n:.1f} {unit}"
 
 
 @dataclass
