@@ -50,6 +50,19 @@ def listed(items: list[str], limit: int = MAX_LISTED) -> str:
     return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
 
 
+def who_text(ctx: Context, names: Iterable[str]) -> str:
+    """Identity names for a message; names that are the same user (the image user is root when
+    the image sets no User) are written once, as ``image-user = root``."""
+    by_name = {i.name: i for i in ctx.inventory.identities}
+    groups: dict[object, list[str]] = {}
+    for n in names:
+        base, _, flags = n.partition(" with ")
+        i = by_name.get(base)
+        key = (i.uid, i.gid, tuple(sorted(i.groups)), i.home, flags) if i is not None else n
+        groups.setdefault(key, []).append(n)
+    return ", ".join(" = ".join(g) for g in groups.values())
+
+
 def env_label(env: Environment) -> str:
     return f"{env.executable} (Python {env.version})"
 
@@ -346,12 +359,12 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
                 stories.setdefault(k, []).append(ident)
             idents = list(per_ident)
             msg = (f"{first.raw_name or name} is installed {len(copies)} times on the import path of "
-                   f"{env_label(env)} for {', '.join(idents)}: "
+                   f"{env_label(env)} for {who_text(ctx, idents)}: "
                    + "; ".join(_install_text(ctx, d) for d in copies) + ". ")
             loaded_versions: list[str] = []
             for ids in stories.values():
                 loaded, mi = per_ident[ids[0]]
-                msg += f"For {', '.join(ids)}, {_loaded_text(ctx, loaded, mi, name)}"
+                msg += f"For {who_text(ctx, ids)}, {_loaded_text(ctx, loaded, mi, name)}"
                 if loaded is not None and loaded is not first:
                     msg += (f" — importlib.metadata and pip find {first.version} in {first.site_dir} first, so tools "
                             "report a version that is not the code that runs")
@@ -439,7 +452,7 @@ def context_dependent_import(ctx: Context) -> Iterator[Finding]:
             for v, mi in seen.items():
                 outcomes.setdefault(_outcome(mi), []).append(v)
             groups = sorted(outcomes.values(), key=lambda vs: vs[0])
-            parts = [f"{', '.join(vs)}: {import_text(ctx, seen[vs[0]])}" for vs in groups]
+            parts = [f"{who_text(ctx, vs)}: {import_text(ctx, seen[vs[0]])}" for vs in groups]
             falls = [s for mi in seen.values() for s in mi.steps
                      if s.outcome == "namespace" and "cannot be searched" in s.detail]
             why = ""
