@@ -316,16 +316,9 @@ class DirScanner:
         for e in d.record or []:
             if not e.path.startswith(prefix):  # RECORD paths are normalised: outside the site dir
                 continue
-            rel = e.path[len(prefix) :]
-            first = rel.split("/", 1)[0]
-            if first.endswith((".dist-info", ".egg-info", ".pth")) or first == "__pycache__":
-                continue
-            if "/" in rel:
-                names.add(first)
-            elif first.endswith(".py"):
-                names.add(first[:-3])
-            elif first.endswith(".so"):
-                names.add(first.split(".", 1)[0])
+            name = top_level_name(e.path[len(prefix) :])
+            if name is not None:
+                names.add(name)
         return sorted(names)
 
     # ---- PEP 660 ----------------------------------------------------------------------------
@@ -344,6 +337,22 @@ class DirScanner:
             if mapping:
                 out[m.group(1).lower()] = sorted(mapping.values())[0]
         return out
+
+
+def top_level_name(rel: str) -> str | None:
+    """The top-level module a file installed at ``rel`` (relative to its site dir) belongs to:
+    ``pkg/x.py`` → pkg, ``mod.py`` → mod, ``ext.cpython-311-….so`` → ext; None for metadata,
+    ``.pth`` files and bytecode caches."""
+    first = rel.split("/", 1)[0]
+    if first.endswith((".dist-info", ".egg-info", ".pth")) or first == "__pycache__":
+        return None
+    if "/" in rel:
+        return first
+    if first.endswith(".py"):
+        return first[:-3]
+    if first.endswith(".so"):
+        return first.split(".", 1)[0]
+    return None
 
 
 def _ident(text: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..fs import Filesystem
 from ..permissions import Cred, engine
 from .attribution import Attributor, content_layer
+from .distributions import top_level_name
 from .imports import ImportResolver, MetadataFinder, is_module_name
 from .model import Distribution, Environment, Identity, Inventory, ModuleImport, OsPackage, PathEntry
 
@@ -39,14 +40,9 @@ def modules_of(d: Distribution, packages: dict[str, OsPackage]) -> list[str]:
         for f in packages[d.owner_package or ""].files:
             if not f.path.startswith(site):
                 continue
-            rel = f.path[len(site):]
-            first = rel.split("/", 1)[0]
-            if "/" in rel:
-                names.append(first)
-            elif first.endswith(".py"):
-                names.append(first[:-3])
-            elif first.endswith(".so"):
-                names.append(first.split(".", 1)[0])
+            name = top_level_name(f.path[len(site):])
+            if name is not None:
+                names.append(name)
     return sorted({n for n in names if is_module_name(n) and not n.startswith("__editable__")})
 
 
