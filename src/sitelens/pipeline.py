@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ImageNotFound
 from .fs import Filesystem
 from .image import Image
-from .layers.cache import LayerCache
+from .layers.cache import LayerCache, default_cache_dir
 from .layers.index import LayerIndex
 from .layers.loader import Progress, load_indexes
 from .sources import open_image
@@ -56,6 +56,8 @@ def load(
 ) -> Iterator[Loaded]:
     cache = LayerCache(cache_dir, enabled=use_cache)
     opts = opts or SourceOptions()
+    if opts.spool_dir is None:
+        opts = replace(opts, spool_dir=(cache_dir or default_cache_dir()) / "spool")
     with open_image(ref, opts) as image:
         check_platform(image, opts.platform)
         indexes = load_indexes(image, cache, progress)

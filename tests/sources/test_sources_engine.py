@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -33,16 +32,20 @@ def loaded_images(podman: PodmanService, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.mark.parametrize("name", ["sitelens/legacy:1", "sitelens/d25:1"])
 def test_engine_export_reads_back(name: str, podman: PodmanService, loaded_images: dict,  # noqa: F811
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", podman.url)
-    spool_before = set(os.listdir(tempfile.gettempdir()))
-    with load(f"docker:{name}", SourceOptions(), use_cache=False) as loaded:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    cache = tmp_path / "cache"
+    with load(f"docker:{name}", SourceOptions(), cache_dir=cache, use_cache=False) as loaded:
         assert fs_signature(loaded.fs) == loaded_images["expected"]
         assert loaded.image.config.user == "app"
         assert [layer.created_by for layer in loaded.image.layers][-1] == "RUN cleanup"
-    # the temporary export is gone once the image is closed
-    leftovers = {n for n in set(os.listdir(tempfile.gettempdir())) - spool_before if n.startswith("sitelens-engine-")}
-    assert not leftovers
+    # the export was staged under the cache dir (never in $TMPDIR) and is gone once indexed
+    assert (cache / "spool").is_dir() and list((cache / "spool").iterdir()) == []
+    assert list(tmp.iterdir()) == []
 
 
 def test_podman_prefix_and_bare_name(podman: PodmanService, loaded_images: dict,  # noqa: F811

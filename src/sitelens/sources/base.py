@@ -21,5 +21,8 @@ class SourceOptions:
     timeout: float = 30.0  # seconds per request: connect, and each read of the socket
     deadline: float = 1800.0  # seconds for the whole conversation with a registry (--timeout x 60)
     retries: int = 4
+    # where a source that must stage an image on disk (an engine export) may write it: the
+    # cache dir, never $TMPDIR (nothing from an image is written outside the cache dir)
+    spool_dir: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 

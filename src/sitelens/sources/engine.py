@@ -2,8 +2,9 @@
 
 The engine only exports whole images (``GET /images/NAME/get``, a ``docker save`` tarball), in
 an order where ``manifest.json`` comes last, while the loader wants each layer on its own and in
-parallel. So the export is streamed into one temporary file (in ``$TMPDIR``, removed when the
-image is closed) and read by the docker-archive reader, which opens layers as windows into it.
+parallel. So the export is streamed into one temporary file (in the cache dir's ``spool/``,
+never ``$TMPDIR``; removed when the image is closed) and read by the docker-archive reader,
+which opens layers as windows into it.
 A bare ``NAME[:TAG]`` tries the engine first when one is reachable, then the registry.
 """
 
@@ -84,7 +85,12 @@ def _export(client: Any, name: str, opts: SourceOptions, reference: str) -> Iter
         raise ImageNotFound(f"{reference}: no such image in the engine") from None
     except docker.errors.APIError as exc:
         raise ImageError(f"{reference}: engine error ({_short(exc)})") from None
-    tmpdir = tempfile.mkdtemp(prefix="sitelens-engine-")
+    try:
+        if opts.spool_dir is not None:
+            opts.spool_dir.mkdir(parents=True, exist_ok=True)
+        tmpdir = tempfile.mkdtemp(prefix="sitelens-engine-", dir=opts.spool_dir)
+    except OSError as exc:
+        raise ImageError(f"{reference}: cannot stage the export in {opts.spool_dir} ({exc.strerror})") from None
     try:
         path = Path(tmpdir) / "image.tar"
         try:
