@@ -93,12 +93,13 @@ def main() -> None:
 
 def _profile(image: Path, dest: Path) -> None:
     from sitelens.audit import AuditOptions, run_audit
-    from sitelens.report.json_report import render_json
+    from sitelens.report.formats import renderer
+    from sitelens.report.interface import RenderOptions
 
     prof = cProfile.Profile()
     prof.enable()
     result = run_audit(str(image), AuditOptions(use_cache=False))
-    render_json(result, "high")
+    renderer("json").render(result, RenderOptions())
     prof.disable()
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(25)
