@@ -76,6 +76,25 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return seen
 
 
+# Linux carries a forking process's RSS into the child's ru_maxrss across exec, so a CLI started
+# straight from a 1 GB pytest worker would report 1 GB. A small launcher process forks the CLI
+# instead: the CLI then starts from the launcher's ~10 MB, and wait4 gives the CLI's own peak,
+# which the launcher writes to a file. It ends the way the CLI ended (same code, same signal).
+_LAUNCHER = r"""
+import os, signal, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _limits(as_limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -100,8 +119,11 @@ def run_cli(
     full = [*args, "--cache-dir", str(cache_dir)] if cache and reads_image else args
     before = _snapshot(watched)
     start = time.monotonic()
+    peak_file = work / "peak-rss"
+    peak_file.unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, *(["-m", "sitelens"] if python_module else []), *full], env=env, cwd=str(watched / "home"),
+        [sys.executable, "-c", _LAUNCHER, str(peak_file), sys.executable,
+         *(["-m", "sitelens"] if python_module else []), *full], env=env, cwd=str(watched / "home"),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True, preexec_fn=lambda: _limits(as_limit),
     )
@@ -111,10 +133,9 @@ def run_cli(
     reader.start()
     timed_out, status, peak = False, 0, 0
     while True:
-        # wait4, not communicate(): its rusage is this child's own peak RSS (with the workers it
-        # reaped), where RUSAGE_CHILDREN would mix in every earlier case. Linux carries the
-        # forking process's RSS across exec into ru_maxrss, so under a big pytest worker this
-        # over-states the peak: the check can only err on the strict side.
+        # wait4, not communicate(): its rusage is this child's own peak RSS, where RUSAGE_CHILDREN
+        # would mix in every earlier case. It is the fallback when the launcher could not report
+        # (a killed hang): under a big pytest worker it over-states, erring on the strict side.
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             peak = usage.ru_maxrss * 1024
@@ -127,6 +148,8 @@ def run_cli(
             break
         time.sleep(0.02)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    with contextlib.suppress(OSError, ValueError):
+        peak = int(peak_file.read_text()) * 1024  # the CLI's own peak, measured by the launcher
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # workers a killed run left behind
     reader.join(5)

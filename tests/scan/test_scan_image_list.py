@@ -37,7 +37,7 @@ def test_every_reference_form_and_every_failure_is_reported(filled: Filled, tmp_
             f"{reg.host}/other/gone@{filled.gone_digest}": "not_found",  # listed, gone at fetch
             f"registry:127.0.0.1:{closed_port()}/team/app1:v1": "unreachable",
             f"{secret.host}/team/secret:v1": "auth",
-            str(tmp_path / "missing.tar"): "invalid",
+            str(tmp_path / "missing.tar"): "not_found",  # a missing path is not found (exit 3), as in audit
         }
         listing = tmp_path / "images.txt"
         listing.write_text("# a nightly list\n\n" + "\n".join([*good, *bad]) + "\n")
@@ -57,7 +57,7 @@ def test_every_reference_form_and_every_failure_is_reported(filled: Filled, tmp_
     for selector in bad:
         assert selector in index
     # The headline names the failures by reason; the table lists each target (wrapped to width).
-    assert f"{len(bad)} failed (1 auth, 1 invalid, 2 not_found, 1 unreachable)" in " ".join(text.split())
+    assert f"{len(bad)} failed (1 auth, 3 not_found, 1 unreachable)" in " ".join(text.split())
 
 
 def test_a_registry_that_keeps_failing_is_unreachable_after_retries(tmp_path: Path) -> None:

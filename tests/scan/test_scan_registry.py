@@ -86,7 +86,8 @@ def test_report_is_scoped_to_the_run_unless_all(filled: Filled, tmp_path: Path) 
     store = run_scan(tmp_path, reg.host, "--repo", "nomatch*", "--all")
     tags = sorted(t for i in store.doc["images"] for t in i["tags"])
     assert tags == sorted(f"{reg.host}/team/app{n}:v1" for n in range(N_APPS) if str(n).startswith("1"))
-    text = run_scan(tmp_path, reg.host, "--repo", "team/app1*", fmt="console").doc["text"]
+    # the console follows COLUMNS (issue 13); wide enough here for a tag and digest on one line
+    text = run_scan(tmp_path, reg.host, "--repo", "team/app1*", fmt="console", env={"COLUMNS": "160"}).doc["text"]
     assert "KiB" in text and " KB" not in text
     assert f"{reg.host}/team/app10:v1 @" in text  # tag with its short digest
 

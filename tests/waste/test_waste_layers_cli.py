@@ -19,7 +19,8 @@ SCHEMA = Path(__file__).resolve().parents[2] / "src" / "sitelens" / "report" / "
 
 
 def _run(*args: str) -> tuple[int, str]:
-    res = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    # the layer table follows COLUMNS: pin it so a cut created_by never depends on the runner
+    res = CliRunner().invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "160"})
     return res.exit_code, res.stdout
 
 

@@ -47,7 +47,8 @@ try:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.exc import SQLAlchemyError
 except ImportError:  # the [scan] extra: only `sitelens scan` needs a database
-    raise UsageError("sitelens scan needs SQLAlchemy: pip install 'sitelens[scan]'") from None
+    raise UsageError("sitelens scan stores its results with SQLAlchemy, which is not installed: "
+                     "pip install 'sitelens[scan]'") from None
 
 SCHEMA_VERSION = 2
 CLAIM_TTL = 15 * 60.0
