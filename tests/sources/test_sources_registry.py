@@ -363,3 +363,24 @@ def test_tls_registry_needs_insecure_flag_for_a_self_signed_cert(layouts: dict[s
         with pytest.raises(RegistryUnreachable, match="not trusted; pass --insecure-registry"):
             _sig(ref)
         assert _sig(ref, SourceOptions(insecure_registries=(reg.host,))) == layouts["expected"]
+
+
+def test_the_scheme_of_a_plain_http_registry_is_settled_once(pushed: dict[str, str]) -> None:
+    from sitelens.sources import registry as reg_mod
+
+    name = parse_image_name(pushed["sample"])
+    reg_mod._SETTLED_SCHEMES.pop(name.api_host, None)
+    first = RegistryClient(name, SourceOptions())
+    assert first.scheme == "https" and not first._scheme_decided  # probes TLS first
+    first.request("tags/list").close()
+    assert first.scheme == "http" and reg_mod._SETTLED_SCHEMES[name.api_host] == "http"
+    # the next client of this process starts on the scheme the registry answered on
+    second = RegistryClient(name, SourceOptions())
+    assert second.scheme == "http" and second._scheme_decided
+    # a remembered scheme that no longer answers (another server on the port) is probed again
+    reg_mod._SETTLED_SCHEMES[name.api_host] = "https"
+    third = RegistryClient(name, SourceOptions())
+    assert third.scheme == "https" and third._scheme_decided
+    resp = third.request("tags/list")
+    assert resp.status_code == 200 and third.scheme == "http"
+    resp.close()

@@ -121,6 +121,12 @@ def _error_detail(resp: requests.Response, deadline: float | None = None) -> str
         return f"HTTP {resp.status_code}"
 
 
+# host -> the scheme a plain-HTTP-capable registry answered on, settled once per process: a scan
+# makes a client per repository and image, and probing HTTPS (loading the CA bundle) each time
+# cost a loopback registry about 0.4 s per image
+_SETTLED_SCHEMES: dict[str, str] = {}
+
+
 class RegistryClient:
     def __init__(self, name: ImageName, opts: SourceOptions) -> None:
         self.name = name
@@ -128,8 +134,9 @@ class RegistryClient:
         self.host = name.api_host
         self.insecure = self.host in opts.insecure_registries or name.domain in opts.insecure_registries
         self.http_allowed = self.insecure or is_loopback(self.host)
-        self.scheme = "https"
-        self._scheme_decided = not self.http_allowed
+        self.scheme = _SETTLED_SCHEMES.get(self.host, "https") if self.http_allowed else "https"
+        self._scheme_decided = not self.http_allowed or self.host in _SETTLED_SCHEMES
+        self._scheme_remembered = self.http_allowed and self.host in _SETTLED_SCHEMES
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"sitelens/{__version__}"
         # digests are over the bytes as stored: ask for them as stored
@@ -182,10 +189,18 @@ class RegistryClient:
                 h["Authorization"] = self._authz
             timeout = min(self.opts.timeout, self.time_left(path.split("/", 1)[0]))
             try:
-                resp = self.session.request(
-                    method, self.url(path), headers=h, stream=stream, timeout=timeout,
-                    verify=self.verify,
-                )
+                try:
+                    resp = self.session.request(
+                        method, self.url(path), headers=h, stream=stream, timeout=timeout,
+                        verify=self.verify,
+                    )
+                except (requests.ConnectionError, requests.exceptions.SSLError):
+                    if not self._scheme_remembered:
+                        raise
+                    # the remembered scheme no longer answers (another server on that port): probe again
+                    _SETTLED_SCHEMES.pop(self.host, None)
+                    self.scheme, self._scheme_decided, self._scheme_remembered = "https", False, False
+                    continue
             except requests.exceptions.SSLError as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                     # it does speak TLS, with a certificate we cannot trust: never downgrade
@@ -194,12 +209,12 @@ class RegistryClient:
                         "to skip verification"
                     ) from None
                 if not self._scheme_decided:
-                    self.scheme, self._scheme_decided = "http", True  # a plain-HTTP loopback registry
+                    self.scheme = "http"  # a plain-HTTP loopback registry: settled by its answer
                     continue
                 raise RegistryUnreachable(f"{self.host}: TLS error ({_short(exc)})") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if not self._scheme_decided and not isinstance(exc, requests.Timeout):
-                    self.scheme, self._scheme_decided = "http", True
+                if not self._scheme_decided and not isinstance(exc, requests.Timeout) and self.scheme == "https":
+                    self.scheme = "http"  # settled once the registry answers on it
                     continue
                 if _no_retry(exc) or attempt >= self.opts.retries:
                     raise RegistryUnreachable(f"{self.host}: registry unreachable ({_short(exc)})") from None
@@ -213,7 +228,9 @@ class RegistryClient:
                 raise RegistryUnreachable(f"{self.host}: redirected to an unusable URL ({_short(exc)})") from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as exc:
                 raise RegistryUnreachable(f"{self.host}: request failed ({_short(exc)})") from None
-            self._scheme_decided = True
+            if not self._scheme_decided:
+                self._scheme_decided = True
+                _SETTLED_SCHEMES[self.host] = self.scheme
             if resp.status_code in RETRY_STATUS and attempt < self.opts.retries:
                 wait = _retry_after(resp)
                 resp.close()
