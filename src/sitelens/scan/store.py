@@ -16,12 +16,14 @@ transaction, and a store written by a newer sitelens is refused rather than misr
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +173,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """SQLite has no advisory lock, and its driver runs DDL outside a transaction: two scans
+    opening a fresh file at once could each see a half-made schema (``audits`` but no
+    ``schema_version``) and migrate it twice. A file lock beside the store serialises them."""
+    path = url.removeprefix("sqlite:///")
+    if not url.startswith("sqlite:///") or not path or path == ":memory:":
+        yield
+        return
+    with open(path + ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _owner() -> str:
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
@@ -232,7 +251,7 @@ class ResultStore:
             self.engine: Engine = create_engine(url, future=True, connect_args=args)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            with self.engine.begin() as conn:
+            with _migration_lock(url), self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     # Two scans opening a fresh store at once: one migrates, the other waits.
                     conn.execute(text("SELECT pg_advisory_xact_lock(7156041)"))
