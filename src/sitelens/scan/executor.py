@@ -50,7 +50,15 @@ class LocalExecutor:
             while queue or pending:
                 while queue and len(pending) < self.workers * 2:
                     job = queue.pop(0)
-                    pending[self._pool.submit(fn, *job)] = (job, self._pool)
+                    try:
+                        pending[self._pool.submit(fn, *job)] = (job, self._pool)
+                    except BrokenProcessPool:
+                        # a worker died between two submissions: the pool refuses new work before
+                        # its futures report the death; the job waits for the fresh pool
+                        queue.insert(0, job)
+                        if not pending:
+                            self._renew()
+                        break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     job, pool = pending.pop(fut)
@@ -61,12 +69,16 @@ class LocalExecutor:
                         # as failed, to be retried next run, and a fresh pool takes the rest.
                         result = worker_died("a scan worker process died (killed or out of memory)")
                         if pool is self._pool:
-                            pool.shutdown(wait=False)
-                            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+                            self._renew()
                     yield job, result
         finally:
             for fut in pending:
                 fut.cancel()
+
+    def _renew(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+        self._pool = ProcessPoolExecutor(max_workers=self.workers)
 
     def close(self) -> None:
         if self._pool is not None:
