@@ -139,7 +139,7 @@ class ImportStep:
     """One sys.path entry as the import system tried it, for ``sitelens why``."""
 
     entry: str  # the sys.path entry
-    outcome: str  # missing | unlistable | absent | namespace | loaded | error | skipped
+    outcome: str  # missing | unlistable | absent | namespace | loaded | error
     detail: str = ""  # why, in words (e.g. which directory denies search to whom)
     path: str | None = None  # the candidate file or dir in this entry, when there is one
 
@@ -151,7 +151,7 @@ class LoadedFrom:
     owner: str  # "dpkg:python3-jinja2" | "pip:/…/Jinja2-3.1.4.dist-info" | "unknown"
     distribution: str | None  # normalised name of the distribution those bytes belong to
     version: str | None
-    layer: int | None  # layer that first added the bytes now visible (content add)
+    layer: int | None  # layer that wrote the bytes now visible (a later chmod/chown re-ship does not count)
 
 
 @dataclass
@@ -162,8 +162,8 @@ class ModuleImport:
     ``error`` the exception class name when the import fails. ``version`` is the version of the
     code that loads (by digest against the owners' records), ``metadata_version`` what
     ``importlib.metadata.version(distribution)`` answers for the same identity (None when no
-    readable metadata is found; ``ambiguous`` lists the versions when two metadata dirs in one
-    directory make the answer depend on listing order).
+    readable metadata is found; ``metadata_ambiguous`` lists the versions when two metadata dirs
+    in one directory make the answer depend on listing order).
     """
 
     module: str
