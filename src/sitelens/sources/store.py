@@ -142,7 +142,33 @@ class _Member:
     size: int
 
 
-class TarStore:
+class _ArchiveMembers:
+    """What the two tar stores share: a member table by normalised name, with the lookups the
+    :class:`BlobStore` protocol asks for and the document size cap."""
+
+    where: str
+    _members: dict[str, _Member]
+
+    def exists(self, name: str) -> bool:
+        return _norm(name) in self._members
+
+    def size(self, name: str) -> int:
+        return self._member(name, "blob").size
+
+    def _member(self, name: str, what: str) -> _Member:
+        m = self._members.get(_norm(name))
+        if m is None:
+            raise CorruptImage(f"{self.where}: {what} {name} is missing from the archive")
+        return m
+
+    def _document(self, name: str, what: str) -> _Member:
+        m = self._member(name, what)
+        if m.size > MAX_DOCUMENT:
+            raise CorruptImage(f"{self.where}: {what} {name} is implausibly large")
+        return m
+
+
+class TarStore(_ArchiveMembers):
     """Members of an uncompressed tarball, reached by offset (never extracted)."""
 
     def __init__(self, path: Path, where: str | None = None) -> None:
@@ -185,22 +211,8 @@ class TarStore:
     def names(self) -> list[str]:
         return list(self._members)
 
-    def exists(self, name: str) -> bool:
-        return _norm(name) in self._members
-
-    def size(self, name: str) -> int:
-        return self._member(name, "blob").size
-
-    def _member(self, name: str, what: str) -> _Member:
-        m = self._members.get(_norm(name))
-        if m is None:
-            raise CorruptImage(f"{self.where}: {what} {name} is missing from the archive")
-        return m
-
     def read_document(self, name: str, what: str) -> bytes:
-        m = self._member(name, what)
-        if m.size > MAX_DOCUMENT:
-            raise CorruptImage(f"{self.where}: {what} {name} is implausibly large")
+        m = self._document(name, what)
         with open(self.path, "rb") as f:
             data = Section(f, m.offset, m.size, self.where).read()
         if len(data) != m.size:
@@ -250,7 +262,7 @@ SMALL_MEMBER = 1 << 20  # members kept in memory on the first pass (manifests, c
 SMALL_TOTAL = 64 << 20
 
 
-class StreamTarStore:
+class StreamTarStore(_ArchiveMembers):
     """Members of a compressed tarball, read as a stream and never written anywhere.
 
     A compressed archive cannot be read by offset, so the first pass reads the member headers
@@ -305,22 +317,8 @@ class StreamTarStore:
             if target in self._small:
                 self._small[name] = self._small[target]
 
-    def exists(self, name: str) -> bool:
-        return _norm(name) in self._members
-
-    def size(self, name: str) -> int:
-        return self._member(name, "blob").size
-
-    def _member(self, name: str, what: str) -> _Member:
-        m = self._members.get(_norm(name))
-        if m is None:
-            raise CorruptImage(f"{self.where}: {what} {name} is missing from the archive")
-        return m
-
     def read_document(self, name: str, what: str) -> bytes:
-        m = self._member(name, what)
-        if m.size > MAX_DOCUMENT:
-            raise CorruptImage(f"{self.where}: {what} {name} is implausibly large")
+        self._document(name, what)
         small = self._small.get(_norm(name))
         if small is not None:
             return small
