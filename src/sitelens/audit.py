@@ -24,8 +24,6 @@ from .config import Config
 from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from .findings import Finding, Summary, at_or_above, cap_per_rule, sort_key
 from .sources.base import SourceOptions
-from .strategy import Strategy, detect_strategy
-from .suppress import SuppressionStatus, apply_config
 
 if TYPE_CHECKING:
     from .fs import Filesystem
@@ -33,6 +31,8 @@ if TYPE_CHECKING:
     from .inventory.model import Identity, Inventory
     from .layers.index import LayerIndex
     from .layers.loader import Progress
+    from .strategy import Strategy
+    from .suppress import SuppressionStatus
 
 InventoryBuilder = Callable[["Filesystem", "Image", "list[Identity]"], "Inventory"]
 
@@ -157,6 +157,8 @@ def audit_image(
     from .checks.base import Context
     from .checks.derived import Derived
     from .inventory.identities import resolve_identities
+    from .strategy import detect_strategy
+    from .suppress import apply_config
 
     opts = options or AuditOptions()
     config = opts.config

@@ -281,7 +281,12 @@ def audit(
     timeout: TimeoutOpt = None,
     username: UsernameOpt = None,
     password_stdin: PasswordStdinOpt = False,
-    no_cache: NoCacheOpt = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Do not read or write the layer index cache nor the audit result cache.")] = False,
+    no_result_cache: Annotated[bool, typer.Option(
+        "--no-result-cache", envvar="SITELENS_NO_RESULT_CACHE",
+        help="Audit again even when an earlier run audited the same image with the same "
+             "configuration (layer indexes are still cached).")] = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:
     """Audit an image: which copy of each package wins for whom, what pip overwrote, who can
@@ -290,15 +295,15 @@ def audit(
     import os
     import time
 
-    from .audit import AuditOptions, run_audit
+    from .audit import AuditOptions, AuditResult
     from .config import FAIL_ON_CHOICES, load_config
     from .errors import UsageError
     from .findings import SEVERITIES
-    from .inventory.identities import parse_user_option
     from .report.formats import renderer
     from .report.interface import RenderOptions
     from .report.outputs import parse_outputs, terminal_width
     from .report.progress import silence
+    from .result_cache import Outcome, ResultCache, audit_request, run_cached
 
     if quiet:
         silence()
@@ -311,9 +316,10 @@ def audit(
         threshold_opt = _severity_choice(fail_on, "--fail-on", FAIL_ON_CHOICES)
         shown = _severity_choice(severity, "--severity", SEVERITIES)
         targets = parse_outputs(output or [], fmt, quiet)
-        renderers = {t.format: renderer(t.format) for t in targets}
         users = []
         for u in user or []:
+            from .inventory.identities import parse_user_option
+
             try:
                 users.append(parse_user_option(u))
             except ValueError as exc:
@@ -330,33 +336,48 @@ def audit(
             requirements=tuple(requirements or ()),
             on_check_error="record",
         )
-        started = time.monotonic()
-        result = run_audit(ref, opts)
-        if baseline is not None:
-            from .baseline import apply_baseline
-
-            apply_baseline(result, baseline)
-        if verbose or debug:
-            typer.echo(f"sitelens: audited {result.image.reference} in "
-                       f"{time.monotonic() - started:.1f} s", err=True)
-            for w in result.inventory.warnings:
-                typer.echo(f"sitelens: warning: {w}", err=True)
-        for target in targets:
-            to_tty = target.path is None and sys.stdout.isatty()
-            render = RenderOptions(
+        to_tty = [t.path is None and sys.stdout.isatty() for t in targets]
+        render_opts = [
+            RenderOptions(
                 fail_on=threshold,
-                color=to_tty and not os.environ.get("NO_COLOR"),
-                width=terminal_width(to_tty),
+                color=tty and not os.environ.get("NO_COLOR"),
+                width=terminal_width(tty),
                 severity=shown,
                 sarif_category=sarif_category,
                 sarif_path_prefix=sarif_path_prefix,
                 dockerfile=dockerfile,
             )
-            _emit(renderers[target.format].render(result, render), target.path)
-        for failure in result.errors:
-            typer.echo(f"sitelens: internal error in check {failure.check}: {failure.error}",
-                       err=True)
-        code = result.exit_code(threshold)
+            for tty in to_tty
+        ]
+
+        def finish(result: AuditResult) -> Outcome:
+            if baseline is not None:
+                from .baseline import apply_baseline
+
+                apply_baseline(result, baseline)
+            # renderers load here: a cached result needs none of them (formats were checked above)
+            texts = [renderer(t.format).render(result, r) for t, r in zip(targets, render_opts, strict=True)]
+            return Outcome(texts, result.exit_code(threshold),
+                           [f"internal error in check {f.check}: {f.error}" for f in result.errors],
+                           list(result.inventory.warnings))
+
+        cache = None
+        request = None
+        if not no_cache and not no_result_cache:
+            cache = ResultCache(cache_dir, warn=lambda msg: typer.echo(f"sitelens: warning: {msg}", err=True))
+            request = audit_request(opts, [t.format for t in targets], render_opts, baseline, dockerfile)
+        started = time.monotonic()
+        outcome = run_cached(ref, opts, request, finish, cache)
+        if verbose or debug:
+            how = " (result cache)" if outcome.cached else ""
+            typer.echo(f"sitelens: audited {ref} in {time.monotonic() - started:.1f} s{how}", err=True)
+            for w in outcome.warnings:
+                typer.echo(f"sitelens: warning: {w}", err=True)
+        for target, text in zip(targets, outcome.outputs, strict=True):
+            _emit(text, target.path)
+        for line in outcome.errors:
+            typer.echo(f"sitelens: {line}", err=True)
+        code = outcome.exit_code
     raise typer.Exit(code)
 
 
