@@ -7,13 +7,15 @@ the sitelens that ``PYTHONPATH`` selects and writes one JSON report per image in
 The set: the SL1 scenario images of ``fixtures/sl1_images.py`` (built once, written as
 docker-archives under ``benchmarks/out/identity/``), ``fixtures/demo/jinja2-demo.tar`` and, with
 ``--big``, the audit benchmark's image (``pyimage.py``). Each audit is a fresh
-``sitelens audit -f json --fail-on none`` process with a fresh cache directory, run twice: cold
-(indexes built) and warm (indexes from the cache), so both paths are compared.
+``sitelens audit -f json --fail-on none`` process with a fresh cache directory, run three times:
+cold (indexes built), warm (indexes from the cache, analysis redone: ``SITELENS_NO_RESULT_CACHE``)
+and again (a result-cache hit where the version has one), so every path is compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -77,12 +79,15 @@ def audit_all(out: Path, big: bool) -> None:
     for name, path in images(big).items():
         cache = Path(tempfile.mkdtemp(prefix="sl-identity-"))
         try:
-            for mode in ("cold", "warm"):
+            for mode in ("cold", "warm", "again"):
                 dest = out / f"{name}.{mode}.json"
+                env = {k: v for k, v in os.environ.items() if k != "SITELENS_NO_RESULT_CACHE"}
+                if mode == "warm":
+                    env["SITELENS_NO_RESULT_CACHE"] = "1"
                 proc = subprocess.run(
                     [*sitelens, "audit", "-f", "json", "-o", str(dest), "--fail-on", "none", "-q",
                      "--cache-dir", str(cache), f"docker-archive:{path}"],
-                    capture_output=True, text=True,
+                    capture_output=True, text=True, env=env,
                 )
                 if proc.returncode != 0:
                     raise SystemExit(f"{name} ({mode}): exit {proc.returncode}: {proc.stderr[-400:]}")

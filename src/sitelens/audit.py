@@ -112,6 +112,13 @@ def _default_builder() -> InventoryBuilder:
     return build_inventory
 
 
+def import_analysis() -> None:
+    """Import what :func:`audit_image` runs (the inventory, every check, the waste model): the
+    loader calls it while worker processes index the layers, so the imports cost no wall time."""
+    from . import checks, waste  # noqa: F401
+    from .inventory import builder  # noqa: F401
+
+
 def _compute_waste(fs: Filesystem, indexes: list[LayerIndex], image: Image, inventory: Inventory) -> Any:
     from .waste import compute_waste
 

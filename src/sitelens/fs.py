@@ -448,6 +448,21 @@ class Filesystem:
         node = self._nodes.get(path)
         if node is not None and (not follow or node.entry.kind != "symlink"):
             return node
+        if node is None and path[:1] == "/":
+            # Most misses are aliases through a parent link (usr-merge /bin/x, a venv's lib64):
+            # the memoised parent gives the canonical path; a node there that is not itself a
+            # link to follow is what the full walk would find. Anything else takes the walk.
+            i = path.rfind("/")
+            name = path[i + 1:]
+            if name and name != "." and name != "..":
+                real = self.canonical(path)
+                if real is None:
+                    return None  # the walk stops in the parent too
+                node = self._nodes.get(real)
+                if node is None:
+                    return None  # the parent is where the walk gets to; the name is not there
+                if not follow or node.entry.kind != "symlink":
+                    return node
         real = self.resolve(path, follow_last=follow)
         return self._nodes.get(real) if real is not None else None
 

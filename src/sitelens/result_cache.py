@@ -201,7 +201,7 @@ def run_cached(
 ) -> Outcome:
     """Audit ``ref`` and ``finish`` the result (render, decide the exit code), or return what a
     previous run with the same key finished with. ``request`` None: not cacheable."""
-    from .audit import audit_image
+    from .audit import audit_image, import_analysis
     from .layers.cache import LayerCache
     from .layers.loader import load_indexes
     from .pipeline import build_filesystem, opened
@@ -213,7 +213,8 @@ def run_cached(
             hit = cache.get(key) if key else None
             if hit is not None:
                 return hit
-        indexes = load_indexes(image, LayerCache(opts.cache_dir, enabled=opts.use_cache), opts.progress)
+        indexes = load_indexes(image, LayerCache(opts.cache_dir, enabled=opts.use_cache), opts.progress,
+                               meanwhile=import_analysis)
     fs = build_filesystem(image, indexes)
     outcome = finish(audit_image(image, indexes, fs, opts))
     if cache is not None and key is not None:

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..inventory.attribution import Attributor
+from ..paths import normpath
 
 if TYPE_CHECKING:
     from ..fs import Filesystem
@@ -80,21 +81,17 @@ class Derived:
     @cached_property
     def record_claims(self) -> dict[str, list[Distribution]]:
         """path -> non-OS distributions whose RECORD lists it (RECORD itself and .pyc excluded)."""
-        import posixpath
-
         out: dict[str, list[Distribution]] = {}
         for d in self._inv.all_distributions():
             if is_os_owned(d) or not d.record:
                 continue
             for r in d.record:
-                out.setdefault(posixpath.normpath(r.path), []).append(d)
+                out.setdefault(normpath(r.path), []).append(d)
         return out
 
     @cached_property
     def os_owners(self) -> dict[str, list[OsPackage]]:
-        import posixpath
-
-        return {posixpath.normpath(p): v for p, v in self._inv.os_owners().items()}
+        return {normpath(p): v for p, v in self._inv.os_owners().items()}
 
     @cached_property
     def interpreter_versions(self) -> set[str]:

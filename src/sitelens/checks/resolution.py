@@ -17,6 +17,7 @@ from ..inventory.attribution import content_layer
 from ..inventory.attribution import owner_label as owner_label
 from ..inventory.import_truth import ImportTruth
 from ..inventory.model import Distribution, Environment, ModuleImport, PathEntry
+from ..paths import normpath
 from ..permissions import Cred
 from ..strategy import remediation_for
 from .base import Context, check, layer_label
@@ -31,7 +32,7 @@ MAX_LISTED = 8  # paths named in a message; evidence carries them all
 
 
 def norm(path: str) -> str:
-    return posixpath.normpath(path) if path else path
+    return normpath(path) if path else path
 
 
 def installer_label(d: Distribution) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..fs import ADDED, MODIFIED, Filesystem, Node
 from .model import Distribution, LoadedFrom, OsPackage
@@ -59,8 +60,9 @@ class Attribution:
     mismatches: list[Claim] = field(default_factory=list)  # digest recorded, bytes differ
     unverified: list[Claim] = field(default_factory=list)  # claimed, no comparable digest
 
-    @property
+    @cached_property
     def versions(self) -> set[tuple[str | None, str | None]]:
+        # read once per file per package dir summary; matches are complete by then (file())
         return {(c.distribution, c.version) for c in self.matches}
 
 
@@ -156,20 +158,23 @@ class Attributor:
         if got is not None:
             return got
         out = DirSummary()
+        by_version, exclusive = out.by_version, out.exclusive
+        skip = len(real)
         for node in self.fs.walk(real):
-            if node.kind not in ("file", "hardlink") or node.path.endswith(".pyc"):
+            entry = node.entry
+            path = entry.path
+            if entry.kind not in ("file", "hardlink") or path.endswith(".pyc"):
                 continue
-            if any(part in _SKIP_DIRS for part in node.path[len(real):].split("/")):
+            if "__pycache__" in path and any(part in _SKIP_DIRS for part in path[skip:].split("/")):
                 continue
-            att = self.file(node.path)
-            versions = att.versions
+            versions = self.file(path).versions
             if not versions:
                 out.unknown += 1
                 continue
             for v in versions:
-                out.by_version[v] += 1
+                by_version[v] += 1
             if len(versions) == 1:
-                out.exclusive[next(iter(versions))] += 1
+                exclusive[next(iter(versions))] += 1
         self._dir_cache[real] = out
         return out
 

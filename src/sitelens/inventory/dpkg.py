@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..fs import Filesystem
+from ..paths import normpath
 from .model import OsPackage, OsPackageDb, OwnedFile
 
 ADMINDIR = "/var/lib/dpkg"
@@ -200,7 +201,7 @@ def parse_list(data: bytes) -> list[str]:
     out = []
     for line in data.decode("utf-8", "surrogateescape").split("\n"):
         if line.startswith("/"):
-            out.append(posixpath.normpath(line))
+            out.append(normpath(line))
     return out
 
 
@@ -217,7 +218,7 @@ def parse_md5sums(data: bytes, warnings: list[str] | None = None, source: str = 
         if not _MD5.match(digest) or not rel:
             bad += 1
             continue
-        out[posixpath.normpath("/" + rel.lstrip("/"))] = bytes.fromhex(digest)
+        out[normpath("/" + rel.lstrip("/"))] = bytes.fromhex(digest)
     if bad:
         warn.append(f"{source}: {bad} malformed line(s) ignored")
     return out
@@ -254,7 +255,7 @@ def canonical_path(fs: Filesystem, path: str) -> str | None:
     component is not (a package may own a symlink), and need not exist: a check can ask where a
     deleted file would be. None when the parent directory does not exist.
     """
-    return fs.canonical(posixpath.normpath(path))
+    return fs.canonical(normpath(path))
 
 
 def _mark_dirs(fs: Filesystem, files: list[OwnedFile]) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -23,12 +25,49 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class HashingReader(io.RawIOBase):
-    """Pass-through reader that digests every byte read and counts them."""
+    """Pass-through reader that digests every byte read and counts them.
 
-    def __init__(self, raw: IO[bytes], algorithm: str = "sha256") -> None:
+    ``background=True`` digests in a thread of its own: hashlib releases the GIL on buffers
+    over 2 KiB, so the digest of a layer stream runs on another core while the reading thread
+    parses tar headers and hashes member files. Chunks go through a bounded queue, in order;
+    :meth:`hexdigest` waits for the last one. Call :meth:`stop` when abandoning the stream.
+    """
+
+    _QUEUED = 32  # chunks in flight (≤ 32 MiB at the readers' 1 MiB)
+
+    def __init__(self, raw: IO[bytes], algorithm: str = "sha256", background: bool = False) -> None:
         self._raw = raw
         self.hasher = hashlib.new(algorithm)
         self.count = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue(self._QUEUED)
+            self._thread = threading.Thread(target=self._digest, name="sitelens-hash", daemon=True)
+            self._thread.start()
+
+    def _digest(self) -> None:
+        assert self._queue is not None
+        get, update = self._queue.get, self.hasher.update
+        while (chunk := get()) is not None:
+            update(chunk)
+
+    def _update(self, data: bytes) -> None:
+        if self._queue is not None:
+            self._queue.put(data)
+        else:
+            self.hasher.update(data)
+
+    def hexdigest(self) -> str:
+        self.stop()
+        return self.hasher.hexdigest()
+
+    def stop(self) -> None:
+        """Let the digest thread finish (what was queued is still digested)."""
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = self._queue = None
 
     def readable(self) -> bool:
         return True
@@ -38,14 +77,14 @@ class HashingReader(io.RawIOBase):
         n = len(data)
         b[:n] = data
         if n:
-            self.hasher.update(data)
+            self._update(bytes(data))
             self.count += n
         return n
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
         if data:
-            self.hasher.update(data)
+            self._update(bytes(data))
             self.count += len(data)
         return data
 

@@ -32,18 +32,25 @@ Progress = Callable[[Layer, str], None]
 
 def index_layer(image: Image, layer: Layer) -> LayerIndex:
     where = f"layer {layer.index} ({layer.diff_id[:19]})"
+    # The stream digests run in threads of their own (HashingReader background): they release
+    # the GIL, so they take the other core while this thread parses and hashes member files.
     with image.open_layer(layer) as raw:
-        outer = HashingReader(raw)
-        with open_tar_stream(outer, where) as (tar, codec):  # type: ignore[arg-type]
-            # A plain blob is its own tar: the blob digest is the diff_id, hash it once.
-            guarded = InflationGuard(tar, outer, where)
-            inner = HashingReader(guarded) if codec != "plain" else outer  # type: ignore[arg-type]
-            index = build_index(tar if codec == "plain" else inner, layer.diff_id, where, codec)  # type: ignore[arg-type]
-        outer.drain()
-    blob_digest = "sha256:" + outer.hasher.hexdigest()
+        outer = HashingReader(raw, background=True)
+        inner = outer
+        try:
+            with open_tar_stream(outer, where) as (tar, codec):  # type: ignore[arg-type]
+                # A plain blob is its own tar: the blob digest is the diff_id, hash it once.
+                if codec != "plain":
+                    inner = HashingReader(InflationGuard(tar, outer, where), background=True)  # type: ignore[arg-type]
+                index = build_index(tar if codec == "plain" else inner, layer.diff_id, where, codec)  # type: ignore[arg-type]
+            outer.drain()
+        finally:
+            outer.stop()
+            inner.stop()
+    blob_digest = "sha256:" + outer.hexdigest()
     if layer.digest and layer.digest.startswith("sha256:") and blob_digest != layer.digest:
         raise CorruptImage(f"{where}: blob digest mismatch: expected {layer.digest}, got {blob_digest}")
-    diff_id = "sha256:" + inner.hasher.hexdigest()
+    diff_id = "sha256:" + inner.hexdigest()
     if not layer.diff_id:
         # dir: sources cannot know the diff_id before reading; it is what we just computed.
         index.diff_id = diff_id
@@ -102,9 +109,12 @@ def load_indexes(
     progress: Progress | None = None,
     workers: int | None = None,
     processes: bool | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[LayerIndex]:
     """Every layer's index, in layer order. ``processes``: None picks forked workers when the
-    source allows it and there are several layers and cores, True/False forces the choice."""
+    source allows it and there are several layers and cores, True/False forces the choice.
+    ``meanwhile`` runs in this thread once workers are indexing (after the fork: it may start
+    threads or import modules), e.g. loading what the next stage needs."""
     results: dict[int, LayerIndex] = {}
     todo: list[Layer] = []
     for layer in image.layers:
@@ -128,7 +138,10 @@ def load_indexes(
             progress(layer, "indexed")
         return idx
 
-    n = workers or min(len(unique), os.cpu_count() or 1) or 1
+    # One worker more than cores: layers are few and uneven (three big ones on two cores would
+    # leave one core idle while the last runs alone); the scheduler shares the cores instead.
+    cpus = os.cpu_count() or 1
+    n = workers or (min(len(unique), cpus + 1) if cpus > 1 else 1) or 1
     done: dict[str, LayerIndex] | None = None
     if n <= 1 or len(unique) <= 1:
         done = {key: finish(layer, index_layer(image, layer)) for key, layer in unique.items()}
@@ -140,21 +153,24 @@ def load_indexes(
                     progress(layer, "indexed")
                 return idx
 
-            done = _in_processes(image, cache, unique, n, announce)
+            done = _in_processes(image, cache, unique, n, announce, meanwhile)
         if done is None:  # threads: the default, and the fallback when workers cannot start
-            done = _in_threads(image, unique, n, finish)
+            done = _in_threads(image, unique, n, finish, meanwhile)
     for layer in todo:
         results[layer.index] = done[layer.diff_id or f"uncached:{layer.index}"]
     return [results[layer.index] for layer in image.layers]
 
 
 def _in_threads(
-    image: Image, unique: dict[str, Layer], n: int, finish: Callable[[Layer, LayerIndex], LayerIndex]
+    image: Image, unique: dict[str, Layer], n: int, finish: Callable[[Layer, LayerIndex], LayerIndex],
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, LayerIndex]:
     done: dict[str, LayerIndex] = {}
     with ThreadPoolExecutor(max_workers=n) as pool:
         futures = {key: pool.submit(index_layer, image, layer) for key, layer in unique.items()}
         try:
+            if meanwhile is not None:
+                meanwhile()
             for key, fut in futures.items():
                 done[key] = finish(unique[key], fut.result())
         except SitelensError:
@@ -170,6 +186,7 @@ def _in_processes(
     unique: dict[str, Layer],
     n: int,
     finish: Callable[[Layer, LayerIndex], LayerIndex],
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, LayerIndex] | None:
     global _FORK_IMAGE, _FORK_CACHE
     # Longest first: the big layers start at once and the small ones fill the gaps.
@@ -186,6 +203,8 @@ def _in_processes(
             except OSError:
                 return None  # fork refused (process limits): index in threads instead
             try:
+                if meanwhile is not None:
+                    meanwhile()  # every worker is forked by now (fork context starts them all)
                 for key, layer in order:
                     done[key] = finish(layer, _unpack(futures[key].result()))
             except BaseException:
