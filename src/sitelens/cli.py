@@ -74,6 +74,64 @@ def _plain_argument_help() -> None:
 _plain_argument_help()
 
 
+def _coerce_without_pydantic() -> None:
+    """Typer 0.2x coerces every parameter through a pydantic TypeAdapter built on first use,
+    even an option left unset, so every command imports pydantic (≈ 0.15 s, most of a cached
+    audit's start-up). The values that need no validation are passed through here with typer's
+    own results: unset (None, or () for a repeatable option), a str for a str option, str items
+    for list[str], a str for a Path option (converted as pydantic does, ``Path(value)``, then
+    typer's own ``coerce_cli_path`` checks) and an int or float already in its option's range
+    (a default). Anything else (a number from text, choices, bools from an environment
+    variable, parsers) goes to typer's coercion unchanged, errors and all."""
+    from typing import Any, get_args, get_origin
+
+    from typer._coercion import build_runtime_param
+    from typer._param_types import coerce_cli_path
+    from typer.core import _TyperParameter
+
+    class PlainValues:
+        def __init__(self, owner: _TyperParameter) -> None:
+            self._owner = owner
+            self._typer: Any = None
+
+        def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+            desc = param.type_descriptor
+            info = desc.parameter_info
+            multi = param.multiple or param.nargs == -1
+            if value is None:
+                return () if multi else None  # what typer's RuntimeParam.coerce returns
+            if info.parser is None and info.path_type is None and desc.file_annotation is None:
+                ann = desc.annotation
+                if not multi:
+                    if ann is str and type(value) is str:
+                        return value
+                    if ann is Path and type(value) is str:
+                        return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
+                    if (ann is float or ann is int) and type(value) is ann and not info.clamp and (
+                        (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
+                    ):
+                        return value  # in range: typer's number adapter returns it as it is
+                elif isinstance(value, (tuple, list)) and all(type(v) is str for v in value):
+                    if get_origin(ann) is list and get_args(ann) == (str,):
+                        return list(value)
+                    if get_origin(ann) is list and get_args(ann) == (Path,):
+                        return [coerce_cli_path(Path(v), info, path_type=Path, param=param, ctx=ctx)
+                                for v in value]
+            if self._typer is None:
+                self._typer = build_runtime_param(self._owner.type_descriptor)
+            return self._typer.coerce(value, param=param, ctx=ctx)
+
+    def get_runtime_param(self: _TyperParameter) -> Any:
+        if self._runtime_param is None:
+            self._runtime_param = PlainValues(self)  # type: ignore[assignment]
+        return self._runtime_param
+
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+
+
+_coerce_without_pydantic()
+
+
 class SimpleFormat(str, Enum):
     console = "console"
     json = "json"

@@ -1,0 +1,51 @@
+"""Start-up: an audit imports only what it uses. typer 0.2x would import pydantic to coerce every
+option (even unset ones); sitelens passes plain values through and leaves the rest to typer, so
+bad values still get typer's own errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sitelens.cli import app
+
+DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "jinja2-demo.tar"
+
+PROBE = """
+import sys
+from sitelens.cli import main
+sys.argv = ["sitelens", "audit", "-f", "json", "-o", sys.argv[1], "--fail-on", "none", "--cache-dir",
+            sys.argv[2], "--requirements", sys.argv[3], sys.argv[4]]
+try:
+    main()
+except SystemExit as exc:
+    print(exc.code, sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "rich")))
+"""
+
+
+def test_audit_imports_no_pydantic_nor_rich_for_a_json_report(tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("jinja2\n")
+    out = tmp_path / "r.json"
+    for _ in range(2):  # the audit, then the same run answered by the result cache
+        proc = subprocess.run([sys.executable, "-c", PROBE, str(out), str(tmp_path / "c"), str(req),
+                               f"docker-archive:{DEMO}"], capture_output=True, text=True, check=True)
+        assert proc.stdout.split() == ["0", "[]"], proc.stderr
+        assert out.stat().st_size > 1000
+
+
+def test_values_that_need_validation_still_get_typers_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    cache = ["--cache-dir", str(tmp_path / "c")]
+    for bad in (["--timeout", "0.01"], ["--timeout", "soon"]):
+        res = runner.invoke(app, ["audit", f"docker-archive:{DEMO}", *cache, *bad])
+        assert res.exit_code == 2 and "--timeout" in res.output, (bad, res.output)
+    res = runner.invoke(app, ["audit", f"docker-archive:{DEMO}", *cache, "--timeout", "0.01"])
+    assert "0.1" in res.output
+    res = runner.invoke(app, ["layers", f"docker-archive:{DEMO}", *cache, "-f", "yaml"])
+    assert res.exit_code == 2 and "yaml" in res.output
+    res = runner.invoke(app, ["audit", f"docker-archive:{DEMO}", *cache, "-q", "--timeout", "5"])
+    assert res.exit_code == 1  # a number as text: typer's coercion, then the audit
