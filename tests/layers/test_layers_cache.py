@@ -228,3 +228,29 @@ def test_workers_of_a_process_pool_index_in_threads(built, tmp_path: Path) -> No
     assert _fork_safe_in_child(layout)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         assert pool.submit(_fork_safe_in_child, layout).result() is False
+
+
+@pytest.mark.parametrize("flip", [None, "blob", "diff_id"])
+def test_digests_in_background_threads_equal_inline(built, flip: str | None) -> None:  # type: ignore[no-untyped-def]
+    """The stream digests computed in threads of their own give the same index and the same
+    verdicts on a blob or diff_id that does not match (and the threads end either way)."""
+    import threading
+
+    from sitelens.layers.loader import index_layer
+
+    image = image_from_built(built)
+    layer = image.layers[1]
+    if flip is not None:
+        field = "digest" if flip == "blob" else "diff_id"
+        bad = "sha256:" + "0" * 64
+        layer = replace(layer, **{field: bad})
+    before = threading.active_count()
+    got = []
+    for background in (False, True):
+        try:
+            got.append(tuples([index_layer(image, layer, background)]))
+        except CorruptImage as exc:
+            got.append(str(exc))
+    assert got[0] == got[1]
+    assert isinstance(got[0], str) == (flip is not None)
+    assert threading.active_count() == before

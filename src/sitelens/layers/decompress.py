@@ -33,7 +33,7 @@ class HashingReader(io.RawIOBase):
     :meth:`hexdigest` waits for the last one. Call :meth:`stop` when abandoning the stream.
     """
 
-    _QUEUED = 32  # chunks in flight (≤ 32 MiB at the readers' 1 MiB)
+    _QUEUED = 4  # chunks in flight: few, so freed buffers are reused (no fresh pages to fault in)
 
     def __init__(self, raw: IO[bytes], algorithm: str = "sha256", background: bool = False) -> None:
         self._raw = raw
