@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)  # one per file a package names: 10^5 of them in a big image
 class OwnedFile:
     path: str  # absolute, normalised, as the package database records it
     algo: str | None = None  # "md5", "sha1", "sha256", ... (None: no digest recorded)
@@ -55,7 +55,7 @@ class OsPackageDb:
         return out
 
 
-@dataclass
+@dataclass(slots=True)  # one per file a package names: 10^5 of them in a big image
 class RecordEntry:
     path: str  # absolute, normalised (resolved against the dist-info's parent)
     raw: str  # as written in RECORD
