@@ -30,11 +30,13 @@ def strategy_for(ctx: Context) -> Strategy:
     return ctx.derived.strategy
 
 
-OS_MANAGERS = frozenset({"dpkg", "rpm", "apk"})
+# conda is OS-like: its database records every file's sha256, and pip over a conda package is
+# two owners of one tree (docs/build-styles.md#conda)
+OS_MANAGERS = frozenset({"dpkg", "rpm", "apk", "conda"})
 
 
 def is_os_owned(d: Distribution) -> bool:
-    return bool(d.owner_package) or d.installer in OS_MANAGERS
+    return bool(d.owner_package) or d.installer_name in OS_MANAGERS
 
 
 class Derived:

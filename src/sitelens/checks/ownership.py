@@ -1,7 +1,9 @@
 """Who owns each file, and whether the files still match: SL103, SL104, SL106, SL107, SL109.
 
-Owners are the OS package databases (dpkg md5sums, rpm/apk digests) and the RECORDs of
-distributions no OS package installed. A distro's own RECORD is not evidence of pip and a distro
+Owners are the OS package databases (dpkg md5sums, rpm/apk digests, conda's PrefixRecord
+sha256s) and the RECORDs of distributions no OS package installed. conda counts as OS-like here:
+it records every file it linked, so pip over a conda package is two owners of one tree.
+A distro's own RECORD is not evidence of pip and a distro
 RECORD that does not verify is not tampering (Debian ships some that never matched): for
 OS-owned files the package database's digest is the truth, RECORDs are checked only where no OS
 package explains the file.
@@ -103,6 +105,26 @@ SL103_FIX = {
     "default": "Change {pkg}'s files only through the package manager: reinstall {pkg}, and install "
     "other versions outside the OS-managed directories (a venv).",
 }
+# conda's own files, whatever the image's style: the fix is a conda command
+SL103_CONDA = (
+    "Let conda alone own {dist} in {prefix}: install the version you need with conda (`conda install "
+    "-p {prefix} {pkg}=VERSION`, or mamba/micromamba/pixi) instead of pip. When only PyPI has it, remove "
+    "conda's package first (`conda remove -p {prefix} --force {pkg}`) and then `pip install --no-deps "
+    "{dist}`, so conda-meta no longer lists files pip rewrote or deleted."
+)
+
+
+def conda_prefix(pkg: OsPackage) -> str | None:
+    """The environment a conda package is installed in (its record is ``PREFIX/conda-meta/X.json``)."""
+    if pkg.manager != "conda" or not pkg.ref:
+        return None
+    return posixpath.dirname(posixpath.dirname(pkg.ref)) or "/"
+
+
+def package_text(pkg: OsPackage) -> str:
+    """``dpkg package python3-jinja2 3.1.2``; a conda package names its environment."""
+    prefix = conda_prefix(pkg)
+    return f"{pkg.manager} package {pkg.name} {pkg.version}" + (f" in {prefix}" if prefix else "")
 
 
 @check("SL103")
@@ -158,7 +180,7 @@ def _sl103(ctx: Context, alt: _Altered, claims: dict[str, list[Distribution]], d
     if alt.deleted:
         parts.append(f"{len(alt.deleted)} file(s) were deleted ({listed([f.path for f, _ in alt.deleted], 5)})")
     where = "; ".join(layer_label(ctx, layer) for layer in layers)
-    msg = f"{pkg.manager} package {pkg.name} {pkg.version}: " + " and ".join(parts) + f", in {where}."
+    msg = f"{package_text(pkg)}: " + " and ".join(parts) + f", in {where}."
     if claimants:
         msg += " The changed files are now claimed by " + _dists_text(ctx, claimants) + "."
     if replacements:
@@ -174,6 +196,12 @@ def _sl103(ctx: Context, alt: _Altered, claims: dict[str, list[Distribution]], d
     files = alt.changed + alt.deleted
     claimants.update(replacements)
     dist_name = pyname or (next(iter(claimants.values())).name if claimants else None)
+    prefix = conda_prefix(pkg)
+    if prefix is not None:
+        msg += f" `conda list -p {prefix}` still reports {pkg.name} {pkg.version}."
+        fix = SL103_CONDA.format(pkg=pkg.name, dist=dist_name or pkg.name, prefix=prefix)
+    else:
+        fix = remedy(ctx, {k: t.format(pkg=pkg.name, dist=dist_name or pkg.name) for k, t in SL103_FIX.items()})
     return finding(
         "SL103",
         "high",
@@ -188,11 +216,9 @@ def _sl103(ctx: Context, alt: _Altered, claims: dict[str, list[Distribution]], d
             "layers": layers,
             "owners": [pkg.owner_id, *[owner_label(d) for d in claimants.values()]],
         },
-        remedy(
-            ctx,
-            {k: t.format(pkg=pkg.name, dist=dist_name or pkg.name) for k, t in SL103_FIX.items()},
-        ),
-        key=(pkg.manager, pkg.name),
+        fix,
+        # conda names are unique per environment only: its record path is the key
+        key=(pkg.manager, pkg.ref or pkg.name),
     )
 
 
@@ -210,6 +236,12 @@ SL104_FIX = {
     "copy (or the other way round), or install the pip copy into a venv; for two "
     "RECORDs, uninstall one of the distributions.",
 }
+SL104_CONDA = (
+    "Let one installer own each file of the conda environment: install the package with conda "
+    "(`conda install`, mamba, micromamba, pixi) instead of pip, or remove conda's package first "
+    "(`conda remove --force NAME`) and then `pip install --no-deps NAME` into the env's own "
+    "site-packages; `pip install --target SITE --upgrade` over a conda env leaves conda's files listed."
+)
 
 
 @check("SL104")
@@ -244,7 +276,7 @@ def doubly_owned_file(ctx: Context) -> Iterator[Finding]:
             f"{len(paths)} file(s) are claimed by {' and '.join(owners)}: {listed(paths, 5)}. Removing "
             f"or upgrading either owner deletes or rewrites files the other relies on.",
             {"paths": paths, "owners": list(owners)},
-            remedy(ctx, SL104_FIX),
+            SL104_CONDA if any(o.startswith("conda:") for o in owners) else remedy(ctx, SL104_FIX),
             key=owners,
         )
 
@@ -266,7 +298,7 @@ def record_integrity(ctx: Context) -> Iterator[Finding]:
     for d in _all_dists(ctx.inventory):
         # A RECORD with no INSTALLER is a distro's build artefact (Debian ships some that never
         # verified): only installers that wrote and own their RECORD are held to it.
-        if is_os_owned(d) or not d.record or d.installer == "unknown":
+        if is_os_owned(d) or not d.record or d.installer_name == "unknown":
             continue
         missing: list[str] = []
         bad: list[tuple[str, str, int]] = []
@@ -458,7 +490,7 @@ def externally_managed_bypassed(ctx: Context) -> Iterator[Finding]:
         checked = _pep668_checked_dirs(env)
         by_site: dict[str, list[Distribution]] = {}
         for d in env.distributions:
-            if is_os_owned(d) or d.installer not in ("pip", "uv", "poetry", "pdm"):
+            if is_os_owned(d) or d.installer_name not in ("pip", "uv", "poetry", "pdm"):
                 continue
             if norm(d.site_dir) not in on_path or norm(d.site_dir) not in checked:
                 continue

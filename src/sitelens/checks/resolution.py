@@ -295,6 +295,9 @@ SL101_FIX = {
     "application into a venv so the OS copy is out of its path).",
     "user": "`pip install --user` left {name} in a user site in front of the system copy only for "
     "that user: install it system-wide or in a venv instead, and remove the other copy.",
+    "conda": "Keep one copy of {name} on the conda environment's path: install it with conda (`conda "
+    "install {name}=VERSION`) rather than pip, or `conda remove --force {name}` before `pip install "
+    "--no-deps {name}`, and remove the other copy.",
     "multi-stage": "The build stage installed {name} over another copy in the copied tree: install "
     "into a fresh venv in the build stage and copy only that venv.",
     "default": "Keep one copy of {name} on the import path and remove the others.",
@@ -491,6 +494,12 @@ SL105_FIX = {
     "metadata dir remains.",
     "default": "Keep one metadata dir for {name} in {site}: remove the stale one.",
 }
+SL105_CONDA = (
+    "One installer per distribution in a conda environment: install {name} with conda (`conda install "
+    "{name}=VERSION`) instead of pip, or remove conda's package first (`conda remove --force {name}`) and "
+    "then `pip install --no-deps {name}`. `pip install --target {site} --upgrade` replaces the package "
+    "dir but leaves conda's metadata dir, and conda-meta still lists the files."
+)
 
 
 @check("SL105")
@@ -522,7 +531,9 @@ def duplicate_metadata(ctx: Context) -> Iterator[Finding]:
                 "layers": [d.layer for d in dists],
                 "owners": [owner_label(d) for d in dists],
             },
-            remedy(ctx, {k: t.format(name=name, site=site) for k, t in SL105_FIX.items()}),
+            SL105_CONDA.format(name=name, site=site)
+            if any((d.owner_package or "").startswith("conda:") for d in dists)
+            else remedy(ctx, {k: t.format(name=name, site=site) for k, t in SL105_FIX.items()}),
             key=(site, name),
         )
 

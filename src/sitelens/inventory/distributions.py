@@ -229,7 +229,7 @@ class DirScanner:
         if d.owner_package is None:
             inst = self.fs.read_text(f"{path}/INSTALLER")
             if inst and inst.strip():
-                d.installer = inst.strip().splitlines()[0].strip().lower()
+                d.installer = inst.strip().splitlines()[0].strip()
         d.requested = self.fs.lookup(f"{path}/REQUESTED") is not None
         wheel = self.fs.read_text(f"{path}/WHEEL")
         if wheel:
@@ -269,7 +269,7 @@ class DirScanner:
             if d.owner_package is None:
                 i = self.fs.read_text(f"{path}/INSTALLER")
                 if i and i.strip():
-                    d.installer = i.strip().splitlines()[0].lower()
+                    d.installer = i.strip().splitlines()[0].strip()
             return d
         if node.kind in ("file", "hardlink"):
             return self._common(site_dir, path, stem, "egg-info-file", path, [])

@@ -32,11 +32,18 @@ class OsPackage:
     arch: str | None = None
     source: str | None = None
     files: list[OwnedFile] = field(default_factory=list)
+    # the database's own key where a name is not unique in an image: conda has one database per
+    # prefix, so its packages are keyed by their PrefixRecord path (None: the name is the key)
+    ref: str | None = None
+    build: str | None = None  # conda build string
+    channel: str | None = None  # conda channel the package came from
+    requested: str | None = None  # conda: the spec the user asked for (None: pulled in as a dependency)
 
     @property
     def owner_id(self) -> str:
-        """The evidence form DESIGN §6 uses: ``dpkg:python3-jinja2``."""
-        return f"{self.manager}:{self.name}"
+        """The evidence form DESIGN §6 uses: ``dpkg:python3-jinja2``; for conda, like pip's
+        ``pip:<metadata path>``, the record: ``conda:/opt/conda/conda-meta/jinja2-3.1.2-py_0.json``."""
+        return f"{self.manager}:{self.ref or self.name}"
 
 
 @dataclass
@@ -72,7 +79,9 @@ class Distribution:
     metadata_path: str  # *.dist-info / *.egg-info (dir or file) / *.egg / *.egg-link
     kind: str  # dist-info | egg-info | egg-info-file | egg | egg-link | editable
     site_dir: str  # the directory on sys.path holding the metadata
-    installer: str = "unknown"  # pip | uv | poetry | conda | dpkg | rpm | apk | unknown | ...
+    # INSTALLER's first line as written ("pip", "Poetry 1.8.3"), or the OS manager that owns the
+    # metadata (dpkg | rpm | apk | conda), or "unknown"; compare through ``installer_name``
+    installer: str = "unknown"
     owner_package: str | None = None  # "dpkg:python3-jinja2" when an OS package owns the metadata
     record: list[RecordEntry] | None = None
     requires: list[str] = field(default_factory=list)  # Requires-Dist strings, verbatim
@@ -82,6 +91,11 @@ class Distribution:
     editable_target: str | None = None
     wheel_tags: list[str] = field(default_factory=list)  # WHEEL's Tag: lines (dist-info)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def installer_name(self) -> str:
+        """The installer as a tool name, for comparisons: ``Poetry 1.8.3`` -> ``poetry``."""
+        return self.installer.split(None, 1)[0].lower() if self.installer.strip() else "unknown"
 
 
 @dataclass

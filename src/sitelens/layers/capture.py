@@ -25,11 +25,13 @@ _EXACT = {
     "/etc/pip.conf": 64 * KIB,
 }
 
-# Package databases: each reader's own rule (dbreaders.py), asked only under its roots.
-_DB_RULES = tuple((tuple(r + "/" for r in reader.roots), reader.capture) for reader in READERS)
+# Package databases: each reader's own rule (dbreaders.py), asked only under its roots, or for a
+# database under any prefix, only for members inside a dir of its name.
+_DB_RULES = tuple((tuple(r + "/" for r in reader.roots), reader.capture) for reader in READERS if reader.roots)
 _DB_ROOTS = tuple(root for roots, _ in _DB_RULES for root in roots)
+_DB_DIRS = tuple((f"/{reader.dir_name}/", reader.capture) for reader in READERS if reader.dir_name)
 # importlib.metadata matches the suffixes case-insensitively, so capture them that way too
-_META_DIR = re.compile(r"\.(?i:dist-info|egg-info)/|/EGG-INFO/|/conda-meta/")
+_META_DIR = re.compile(r"\.(?i:dist-info|egg-info)/|/EGG-INFO/")
 _PY_NAMES = re.compile(
     r"(^pyvenv\.cfg$|\.pth$|\._pth$|^EXTERNALLY-MANAGED$|^_sysconfigdata.*\.py$"
     r"|^__editable___.*_finder\.py$|\.egg-link$|\.(?i:egg-info)$)"
@@ -57,6 +59,11 @@ def capture_limit(path: str) -> int:
                 n = rule(path)
                 if n:
                     return n
+    for part, rule in _DB_DIRS:
+        if part in path:
+            n = rule(path)
+            if n:
+                return n
     name = posixpath.basename(path)
     if _META_DIR.search(path):
         return 16 * MIB
