@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from ..dbreaders import OS_INSTALLERS
 from ..inventory.attribution import Attributor
 
 if TYPE_CHECKING:
@@ -30,9 +31,9 @@ def strategy_for(ctx: Context) -> Strategy:
     return ctx.derived.strategy
 
 
-# conda is OS-like: its database records every file's sha256, and pip over a conda package is
-# two owners of one tree (docs/build-styles.md#conda)
-OS_MANAGERS = frozenset({"dpkg", "rpm", "apk", "conda"})
+# The package-database managers (dbreaders.READERS). conda is one: its database records every
+# file's sha256, and pip over a conda package is two owners of one tree (docs/build-styles.md)
+OS_MANAGERS = OS_INSTALLERS
 
 
 def is_os_owned(d: Distribution) -> bool:
