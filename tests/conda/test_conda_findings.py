@@ -4,7 +4,10 @@ nobody touched stays silent — including the files conda itself rewrote (prefix
 
 from __future__ import annotations
 
-from fixtures.conda_env import BASE, SITE, WEB
+import stat
+from pathlib import Path
+
+from fixtures.conda_env import BASE, SITE, WEB, Built
 from sitelens.audit import AuditResult
 from sitelens.findings import Finding
 
@@ -66,9 +69,33 @@ def test_untouched_conda_packages_stay_silent(conda_audit: AuditResult) -> None:
     assert not _rule(conda_audit, "SL106")
 
 
-def test_package_cache_is_waste_and_not_an_install(conda_audit: AuditResult) -> None:
+def _freed_by_removing(tree: Path, cache: str) -> int:
+    """Bytes that deleting ``cache`` frees in the unpacked image: inodes no path outside it links."""
+    outside = {(st.st_dev, st.st_ino) for p in (tree / BASE.lstrip("/")).rglob("*")
+               if not str(p).startswith(str(tree / cache.lstrip("/")) + "/")
+               and (st := p.lstat()) and stat.S_ISREG(st.st_mode)}
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for p in (tree / cache.lstrip("/")).rglob("*"):
+        st = p.lstat()
+        key = (st.st_dev, st.st_ino)
+        if stat.S_ISREG(st.st_mode) and key not in outside and key not in seen:
+            seen.add(key)
+            total += st.st_size
+    return total
+
+
+def test_package_cache_is_waste_and_not_an_install(conda_built: Built, conda_audit: AuditResult) -> None:
     (cache,) = [f for f in _rule(conda_audit, "SL303") if f.evidence["paths"] == [f"{BASE}/pkgs"]]
     assert "conda clean" in cache.remediation
+    # the base env's files are hard links to the cache's (one layer): removing the cache frees
+    # only what no env links, which is what SL303 counts
+    shared = (conda_built.tree / BASE.lstrip("/") / SITE / "markupsafe" / "__init__.py").lstat().st_nlink
+    assert shared == 2
+    freed = _freed_by_removing(conda_built.tree, f"{BASE}/pkgs")
+    apparent = sum(p.lstat().st_size for p in (conda_built.tree / BASE.lstrip("/") / "pkgs").rglob("*") if p.is_file())
+    # what stays counted: Jinja2 (pip deleted the env's names), info/, python's rewritten sources
+    assert cache.evidence["bytes"] == freed and 100_000 < freed < apparent // 20
     for f in _rule(conda_audit, "SL304"):
         assert not any("/pkgs/" in p for p in f.evidence.get("site_dirs", f.evidence.get("paths", [])))
     for rule in ("SL115", "SL101", "SL102"):
