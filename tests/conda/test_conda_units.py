@@ -52,7 +52,8 @@ def test_old_records_and_bad_input() -> None:
     assert parse_prefix_record(b"{not json", "/env", "bad.json", warnings) is None
     assert parse_prefix_record(b"[1]", "/env", "list.json", warnings) is None
     assert parse_prefix_record(b'{"name": "x"}', "/env", "nover.json", warnings) is None
-    assert [w.split(":")[0] for w in warnings] == ["bad.json", "list.json", "nover.json"]
+    assert parse_prefix_record(b"[" * 100_000, "/env", "deep.json", warnings) is None
+    assert [w.split(":")[0] for w in warnings] == ["bad.json", "list.json", "nover.json", "deep.json"]
 
 
 def test_history_specs() -> None:

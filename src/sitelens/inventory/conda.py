@@ -76,8 +76,8 @@ def parse_prefix_record(data: bytes, prefix: str, record_path: str, warnings: li
     """One ``conda-meta/*.json`` as the package it installed (None: not a PrefixRecord)."""
     try:
         doc = json.loads(data)
-    except ValueError as exc:
-        warnings.append(f"{record_path}: not valid JSON ({exc})")
+    except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
+        warnings.append(f"{record_path}: not valid JSON ({type(exc).__name__})")
         return None
     if not isinstance(doc, dict):
         warnings.append(f"{record_path}: not a PrefixRecord (a JSON {type(doc).__name__})")
@@ -115,7 +115,7 @@ def history_specs(text: str) -> set[str]:
             continue
         try:
             specs = json.loads(m.group(1).replace("'", '"'))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         for spec in specs if isinstance(specs, list) else []:
             if isinstance(spec, str):
