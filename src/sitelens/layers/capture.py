@@ -42,6 +42,11 @@ _REQ_NAMES = re.compile(
 # import resolver reads their central directory; a bigger one stays unknown ("not captured").
 _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
 
+# A __pycache__ pyc's header (magic, flags, source mtime and size, or source hash): whether it
+# stands in for an unreadable source (inventory/imports.py). 16 bytes, never the code.
+PYC_HEADER = 16
+
+
 # Files whose md5 we compute besides the sha256: what dpkg may own on the Python side.
 _MD5_PATH = re.compile(r"/python[^/]*/|-packages/|/s?bin/|/conda-meta/")
 
@@ -66,6 +71,8 @@ def capture_limit(path: str) -> int:
         return 1 * MIB
     if _ZIP_NAMES.match(name):
         return 32 * MIB
+    if name.endswith(".pyc") and path.endswith("/__pycache__/" + name):
+        return PYC_HEADER
     return 0
 
 
