@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, build, write_oci_layout
 from sitelens.checks.base import Context, check
-from sitelens.checks.derived import strategy_for
+from sitelens.checks.helpers import strategy_for
 from sitelens.findings import Finding, finding
 from sitelens.strategy import remediation_for
 

@@ -7,12 +7,7 @@ import hashlib
 from fixtures.imagebuilder import File, ImageSpec, LayerSpec, build
 from sitelens.checks.base import Context
 from sitelens.checks.ownership import altered_os_file, doubly_owned_file, pip_scheme_dirs, record_integrity
-from sitelens.checks.requirements import (
-    parse_lock,
-    parse_requirements_txt,
-    requirement_not_effective,
-    unmet_requirement,
-)
+from sitelens.checks.requirements import requirement_not_effective, unmet_requirement
 from sitelens.checks.resolution import context_dependent_import, duplicate_metadata, shadowed_distribution
 from sitelens.checks.venv_integrity import dead_site_packages, stale_shebang
 from sitelens.fs import Filesystem
@@ -30,6 +25,7 @@ from sitelens.inventory.model import (
     PathEntry,
     RecordEntry,
 )
+from sitelens.inventory.requirement_files import parse_lock, parse_requirements_txt
 from sitelens.layers.cache import LayerCache
 from sitelens.layers.loader import load_indexes
 from tests.helpers import image_from_built

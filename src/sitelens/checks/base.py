@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding
-from ..humanize import short_command
 from .derived import Derived
 
 if TYPE_CHECKING:
@@ -55,13 +54,3 @@ def check(*rules: str) -> Callable[[CheckFn], CheckFn]:
         return fn
 
     return deco
-
-
-def layer_label(ctx: Context, layer: int | None, width: int = 70) -> str:
-    """``layer 3 (RUN pip install ...)``: how findings name a layer, with its created_by."""
-    if layer is None:
-        return "an unknown layer"
-    created = next((li.created_by for li in ctx.fs.layers if li.index == layer), None)
-    if not created:
-        return f"layer {layer}"
-    return f"layer {layer} ({short_command(created, width)})"

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from ..findings import Finding, finding
 from ..permissions import Cred
-from ._identity_scope import (
+from .base import Context, check
+from .helpers import (
+    MAX_EXAMPLES,
     cannot_start,
     describe,
     engine,
@@ -23,12 +25,10 @@ from ._identity_scope import (
     identity_evidence,
     sys_path_for,
 )
-from .base import Context, check
 
 if TYPE_CHECKING:
     from ..inventory.model import Environment, Identity
 
-MAX_EXAMPLES = 10
 
 
 def cache_tag(env: Environment) -> str | None:

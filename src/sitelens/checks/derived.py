@@ -22,12 +22,6 @@ if TYPE_CHECKING:
     from ..layers.index import LayerIndex
     from ..strategy import Strategy
     from ..waste import WasteReport
-    from .base import Context
-
-
-def strategy_for(ctx: Context) -> Strategy:
-    """The image's build strategy (which fix text fits), computed once per audit."""
-    return ctx.derived.strategy
 
 
 OS_MANAGERS = frozenset({"dpkg", "rpm", "apk"})

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from ..findings import Finding, finding
 from ..inventory.model import Distribution, Environment
 from .base import Context, check
-from .resolution import env_label, installer_label, layer_label, listed, norm, owner_label, remedy
+from .helpers import env_label, installer_label, layer_label, listed, norm, owner_label, remedy
 
 _EXT = re.compile(r"\.cpython-(\d)(\d+)([a-z]*)-([a-z0-9_]+)-linux-(gnu|musl)[a-z]*\.so$")
 _ARCH = {

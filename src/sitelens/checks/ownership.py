@@ -21,15 +21,7 @@ from ..fs import DELETED, Filesystem
 from ..inventory.attribution import actual_digest
 from ..inventory.model import Distribution, Environment, Interpreter, Inventory, OsPackage, OwnedFile
 from .base import Context, check
-from .resolution import (
-    installer_label,
-    is_os_owned,
-    layer_label,
-    listed,
-    norm,
-    owner_label,
-    remedy,
-)
+from .helpers import installer_label, is_os_owned, layer_label, listed, norm, owner_label, remedy
 
 # Paths images routinely strip to save space; a deleted doc is not an altered package.
 _STRIPPED = (

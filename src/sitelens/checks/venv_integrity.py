@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from ..findings import Finding, finding
 from ..fs import Filesystem
 from .base import Context, check
-from .resolution import layer_label, listed, remedy
+from .helpers import layer_label, listed, remedy
 
 _PYVER = re.compile(r"python(\d+\.\d+)")
 _SITE = re.compile(r"/(?:lib|lib64)/python(\d+\.\d+)/(?:site|dist)-packages$")

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Finding, finding
-from ..strategy import remediation_for
 from ..waste import WasteReport
 from ..waste import human_bytes as human
 from ..waste.hidden import HiddenCopy, Offender
-from .base import Context, check, layer_label
-from .derived import strategy_for
+from .base import Context, check
+from .helpers import layer_label, remedy, strategy_for
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -64,10 +63,6 @@ def _n(count: int, word: str) -> str:
 def _listed(items: list[str], total: int) -> str:
     more = f" and {total - len(items)} more" if total > len(items) else ""
     return ", ".join(items) + more
-
-
-def _remedy(ctx: Context, texts: dict[str, str]) -> str:
-    return remediation_for(strategy_for(ctx), texts)
 
 
 def _offender_text(o: Offender) -> str:
@@ -116,7 +111,7 @@ def hidden_bytes(ctx: Context) -> Iterator[Finding]:
             f"{'carries' if len(shipped) == 1 else 'carry'} ({how}). Biggest: "
             f"{_listed([_offender_text(o) for o in top], len(offenders))}.",
             {"bytes": total, "layers": [layer, *shipped], "paths": [o.root for o in top]},
-            _remedy(ctx, SL301_FIX),
+            remedy(ctx, SL301_FIX),
             key=("hidden", _created_by(ctx, layer), *sorted(o.root for o in top)),
         )
 
@@ -187,7 +182,7 @@ def metadata_only_copy(ctx: Context) -> Iterator[Finding]:
             f" The image now carries them twice.",
             {"bytes": total, "layers": [layer, *sorted({x for o in offenders for x in o.layers})],
              "paths": [o.root for o in top]},
-            _remedy(ctx, SL302_FIX),
+            remedy(ctx, SL302_FIX),
             key=("metadata", _created_by(ctx, layer), *sorted(o.root for o in top)),
         )
 
@@ -294,7 +289,7 @@ def duplicate_distributions(ctx: Context) -> Iterator[Finding]:
             f"{d.reclaimable} bytes are a second copy.",
             {"distribution": d.name, "versions": [d.version], "paths": d.site_dirs,
              "bytes": d.reclaimable, "layers": sorted(d.layers)},
-            _remedy(ctx, SL304_FIX),
+            remedy(ctx, SL304_FIX),
             key=(d.name, *d.site_dirs),
         )
 
@@ -329,7 +324,7 @@ def build_toolchain(ctx: Context) -> Iterator[Finding]:
         {"bytes": total, "layers": sorted({x for t in py.toolchain for x in t.layers}),
          **({"owners": names} if from_packages
             else {"paths": [n.split(":", 1)[1] for n in names]})},
-        _remedy(ctx, SL305_FIX),
+        remedy(ctx, SL305_FIX),
         key=("toolchain",),
     )
 
