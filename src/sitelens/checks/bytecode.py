@@ -120,8 +120,7 @@ def no_bytecode(ctx: Context) -> Iterator[Finding]:
             why = ("PYTHONDONTWRITEBYTECODE is set in the image config" if never
                    else f"{describe(ident)} cannot write the __pycache__ directories")
             yield finding(
-                "SL115", "info",
-                f"{ident.name}: {missing} module(s) of {env.executable} have no bytecode",
+                "SL115", f"{ident.name}: {missing} module(s) of {env.executable} have no bytecode",
                 f"{missing} of {total} Python source file(s) on the import path of "
                 f"{env.executable} have no {tag} .pyc and {why}: every start recompiles each of "
                 "them it imports (slower start, more CPU), silently.",

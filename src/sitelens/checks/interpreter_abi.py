@@ -162,7 +162,6 @@ def _sl113(
     node = ctx.fs.lookup(paths[0])
     return finding(
         "SL113",
-        "high",
         f"{name}: extension modules do not match Python {env.version}" + (f"/{libc}" if libc else ""),
         f"{who} ships {listed(paths, 4)}: {'; '.join(reasons)}. {env_label(env)} cannot load them: "
         f"the import fails, or the package silently falls back to a slower pure-Python path.",

@@ -18,8 +18,7 @@ def runs_as_root(ctx: Context) -> Iterator[Finding]:
         return
     how = "sets no User" if not user else f"sets User {user!r}, which is uid 0"
     yield finding(
-        "SL206", "info",
-        "the image runs as root",
+        "SL206", "the image runs as root",
         f"The image config {how}: Python and everything it imports run as root unless the "
         "runtime overrides the user (Kubernetes runAsNonRoot refuses such an image).",
         {"identity": "image-user", "uid": 0, "user": user},
@@ -45,8 +44,7 @@ def setuid_files(ctx: Context) -> Iterator[Finding]:
             bits.append("file capabilities")
         what = " and ".join(bits)
         yield finding(
-            "SL207", "low",
-            f"{what} file {node.path}",
+            "SL207", f"{what} file {node.path}",
             f"{node.path} (mode {mode_str(e.mode)}, owner {e.uid}:{e.gid}, layer {node.layer}) is "
             f"{what}: running it raises privileges"
             + (f" to uid {e.uid}" if e.mode & 0o4000 else "")

@@ -115,7 +115,6 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
             marker = f" (marker `{req.marker}` is true for Python {env.version})" if req.marker else ""
             yield finding(
                 "SL108",
-                "high",
                 f"{dname} requires {req_text}: " + ("missing" if have is None else f"{have.version} found"),
                 f"{who} requires {req_text}{marker} on {env_label(env)}, {state} for {', '.join(idents)}.",
                 {
@@ -278,7 +277,6 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
             dists = {d.metadata_path: d for v in per_ident.values() for d in v.dists}
             yield finding(
                 "SL116",
-                "high",
                 title,
                 f"{where} asks for `{w.text}`, but on {env_label(env)} " + "; ".join(parts)
                 + ". The requirement had no effect for " + ", ".join(sorted(bad))

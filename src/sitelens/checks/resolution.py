@@ -144,7 +144,6 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
                 title = f"{name} {win_version} shadows {name} {', '.join(losers)}"
             yield finding(
                 "SL101",
-                "high" if differ else "low",
                 title,
                 msg.strip(),
                 {
@@ -165,6 +164,7 @@ def shadowed_distribution(ctx: Context) -> Iterator[Finding]:
                 },
                 remedy(ctx, {k: v.format(name=name) for k, v in SL101_FIX.items()}),
                 key=(env.executable, name, tuple(sorted(d.site_dir for d in copies))),
+                severity="high" if differ else "low",
             )
 
 
@@ -218,7 +218,6 @@ def context_dependent_import(ctx: Context) -> Iterator[Finding]:
             mis = list(seen.values())
             yield finding(
                 "SL102",
-                "high",
                 f"import {module} depends on who runs {env.executable}",
                 f"What `import {module}` does on {env_label(env)} depends on the identity or flags: "
                 + "; ".join(parts) + "." + why + also,
@@ -265,7 +264,6 @@ def duplicate_metadata(ctx: Context) -> Iterator[Finding]:
         versions = [d.version for d in dists]
         yield finding(
             "SL105",
-            "high",
             f"{len(dists)} metadata dirs for {name} in {site}",
             f"{site} holds {len(dists)} metadata dirs for {name}: {desc}. importlib.metadata and "
             f"pip take whichever the directory listing returns first, so `pip list` and "
@@ -327,7 +325,6 @@ def venv_system_leak(ctx: Context) -> Iterator[Finding]:
             others = "; ".join(_copy_text(ctx, d) for d in copies[1:])
             yield finding(
                 "SL114",
-                "medium",
                 f"venv {env.venv.prefix} and the system both provide {name}",
                 f"The venv {env.venv.prefix} has include-system-site-packages = true, and {name} is "
                 f"both in the venv and in the system site: {where} copy {_copy_text(ctx, win)} wins "

@@ -37,8 +37,7 @@ def interpreter_not_executable(ctx: Context) -> Iterator[Finding]:
                 continue  # a missing or dangling interpreter is another rule's business
             culprit = acc.denied_by.path if acc.denied_by else path
             yield finding(
-                "SL205", "critical",
-                f"{ident.name} cannot execute {path}",
+                "SL205", f"{ident.name} cannot execute {path}",
                 f"{role.capitalize()} {path} cannot be executed by {describe(ident)}: "
                 f"{acc.reason()}. The container fails to start (or the venv cannot be used) "
                 "with 'Permission denied' for this identity.",
@@ -66,8 +65,7 @@ def _unreadable_cfg(ctx: Context, env: Environment) -> Iterator[Finding]:
         if acc.allowed:
             continue
         yield finding(
-            "SL205", "critical",
-            f"{ident.name} cannot start {env.executable}: {cfg} is unreadable",
+            "SL205", f"{ident.name} cannot start {env.executable}: {cfg} is unreadable",
             f"{describe(ident)} can see but not read {cfg} ({acc.reason()}). Python's site "
             f"module opens it at start-up, so {env.executable} aborts with \"Fatal Python error: "
             "init_import_site\" / PermissionError for this identity, before any user code runs.",

@@ -125,8 +125,7 @@ def _sl201_dir(interps: list[str], group: list[Identity], path: str, acc: Access
     d = acc.denied_by
     reason = d.describe() if d else acc.reason()
     return finding(
-        "SL201", "critical",
-        f"{ident.name} cannot use import path directory {path}",
+        "SL201", f"{ident.name} cannot use import path directory {path}",
         f"{describe(ident)} cannot list {path}, which is on the import path of "
         f"{', '.join(interps)}: {reason}. Modules there raise ModuleNotFoundError for this "
         "identity (CPython skips the directory silently).",
@@ -147,8 +146,7 @@ def _sl201_files(
     ]
     first = examples[0]
     return finding(
-        "SL201", "critical",
-        f"{ident.name} cannot read {count} installed path(s) under {path}",
+        "SL201", f"{ident.name} cannot read {count} installed path(s) under {path}",
         f"{describe(ident)} cannot read {count} file(s) or directories under {path} (on the "
         f"import path of {', '.join(interps)}), e.g. {first['path']} ({first['kind']}, mode "
         f"{first['mode']}, owner {first['owner']}): a directory it cannot list hides its "

@@ -98,8 +98,7 @@ def unreachable_user_site(ctx: Context) -> Iterator[Finding]:
         dists = sorted(i for i in items if i.endswith((".dist-info", ".egg-info")))
         what = f"{len(dists)} distribution(s)" if dists else f"{len(items)} module(s)"
         yield finding(
-            "SL202", "high",
-            f"user site {site} is not used by {who}",
+            "SL202", f"user site {site} is not used by {who}",
             f"{what} ({', '.join(dists[:5] or items[:5])}) sit in the user site {site}, which "
             f"{who} will not import: "
             f"{first['reason']}. "
@@ -147,8 +146,7 @@ def unwritable_home(ctx: Context) -> Iterator[Finding]:
                 problem = f"{label} {path} is not writable: {acc.reason()}"
             state = "missing" if not acc.exists else "not writable"
             yield finding(
-                "SL203", "medium",
-                f"{ident.name}: {label} {path} is {state}",
+                "SL203", f"{ident.name}: {label} {path} is {state}",
                 f"For {describe(ident)}, {problem}. Programs that write to HOME or the working "
                 "directory (pip caches, ~/.cache, ~/.config, matplotlib, .pyc of the app, log and "
                 "pid files) fail or fall back silently.",

@@ -94,7 +94,6 @@ def broken_venv(ctx: Context) -> Iterator[Finding]:
         layer = node.layer if node is not None else None
         yield finding(
             "SL110",
-            "critical",
             f"venv {prefix} is broken",
             f"The venv {prefix} ({cfg_path}, {layer_label(ctx, layer)}) cannot start: "
             + "; ".join(problems)
@@ -168,7 +167,6 @@ def stale_shebang(ctx: Context) -> Iterator[Finding]:
         layers = sorted({layer for _, layer in scripts})
         yield finding(
             "SL111",
-            "high",
             f"{len(paths)} script(s) run a missing interpreter {interp}",
             f"{listed(paths, 6)} start with #!{interp.split(' ')[0]}, which does not exist in the "
             f"image ({', '.join(layer_label(ctx, layer) for layer in layers)}): running them fails "
@@ -215,7 +213,6 @@ def dead_site_packages(ctx: Context) -> Iterator[Finding]:
                 layers.add(n.layer)
         yield finding(
             "SL112",
-            "medium",
             f"{site} is for Python {m.group(1)}, which the image does not have",
             f"{site} holds {len(dists)} distribution(s) ({listed(sorted(dists), 5)}; {size} bytes, "
             f"{', '.join(layer_label(ctx, layer) for layer in sorted(layers)) or 'no files'}) for "

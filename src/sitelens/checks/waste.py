@@ -103,7 +103,6 @@ def hidden_bytes(ctx: Context) -> Iterator[Finding]:
         how = ", ".join(f"{human(b)} {CAUSE_TEXT[c]}" for c, b in causes.most_common())
         yield finding(
             "SL301",
-            "low",
             f"{layer_label(ctx, layer)} hides {human(total)} shipped by earlier layers",
             f"{layer_label(ctx, layer)} hides {total} bytes in {_n(files, 'file')} that "
             f"{'layer' if len(shipped) == 1 else 'layers'} "
@@ -174,7 +173,6 @@ def metadata_only_copy(ctx: Context) -> Iterator[Finding]:
         roots = [f"{o.root} ({human(o.bytes)}, {_n(o.files, 'file')})" for o in top]
         yield finding(
             "SL302",
-            "medium",
             f"{layer_label(ctx, layer)} re-ships {human(total)} only to change owner or mode",
             f"{layer_label(ctx, layer)} copies {_n(files, 'unchanged file')} ({total} bytes) into a new "
             f"layer to change {what}: "
@@ -255,7 +253,6 @@ def package_caches(ctx: Context) -> Iterator[Finding]:
             fix += " In a multi-stage build, keep it in the build stage and copy only the result."
         yield finding(
             "SL303",
-            "low",
             title,
             message,
             {"bytes": g.bytes, "layers": sorted(g.layers), "paths": [g.root],
@@ -282,7 +279,6 @@ def duplicate_distributions(ctx: Context) -> Iterator[Finding]:
     for d in report.python.duplicates:
         yield finding(
             "SL304",
-            "low",
             f"{d.name} {d.version} is installed identically in {len(d.site_dirs)} places",
             f"{d.name} {d.version} with identical files is installed in "
             f"{', '.join(d.site_dirs)} ({', '.join(human(b) for b in d.bytes_per_copy)}); "
@@ -316,7 +312,6 @@ def build_toolchain(ctx: Context) -> Iterator[Finding]:
     from_packages = py.toolchain_source == "packages"
     yield finding(
         "SL305",
-        "info",
         f"Build toolchain in the final image ({human(total)})",
         (f"{len(names)} build-only packages are installed: " if from_packages
          else "Compilers or headers are present: ")
@@ -379,7 +374,6 @@ def low_efficiency(ctx: Context) -> Iterator[Finding]:
         return
     yield finding(
         "SL306",
-        "high",
         "Image wastes more than the configured thresholds allow",
         f"dive-compatible figures: {'; '.join(failed)} (inefficient bytes "
         f"{dive.inefficient_bytes} of {dive.size_bytes}). sitelens's own figures: "

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Writer:
     who: str  # "any user (world-writable)" | "group N" | "owner uid N" | "acl user:N" ...
-    severity: str
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,12 @@ def _writers(node: Node, ids: RuntimeIds) -> list[Writer]:
         return out
     mode = e.mode
     if mode & 0o002:
-        out.append(Writer("any user (world-writable)", "high"))
+        out.append(Writer("any user (world-writable)"))
     else:  # (a world-writable path needs no owner or group story)
         if mode & 0o020 and e.gid not in ids.gids:
-            out.append(Writer(f"group {e.gid}", "high"))
+            out.append(Writer(f"group {e.gid}"))
         if mode & 0o200 and e.uid not in ids.uids:
-            out.append(Writer(f"owner uid {e.uid}", "high"))
+            out.append(Writer(f"owner uid {e.uid}"))
     acl = acl_of(e)
     if acl:
         mask = next((a.perms for a in acl if a.tag == "mask"), 7)
@@ -64,7 +63,7 @@ def _writers(node: Node, ids: RuntimeIds) -> list[Writer]:
             if a.tag in ("user", "group") and a.perms & mask & 2:
                 if a.qualifier in (ids.uids if a.tag == "user" else ids.gids):
                     continue
-                out.append(Writer(f"acl {a.tag}:{a.qualifier}", "high"))
+                out.append(Writer(f"acl {a.tag}:{a.qualifier}"))
     return out
 
 
@@ -171,7 +170,6 @@ def _sl204(top: str, app: bool, interps: list[str], hits: list[tuple[str, Node, 
     for h in hits:
         by_writer.setdefault(h[2].who, []).append(h)
     for who, items in by_writer.items():
-        sev = items[0][2].severity
         special = [n.path for _, n, _ in items if n.path.endswith(".pth")
                    or posixpath.basename(n.path) in ("__pycache__", "sitecustomize.py",
                                                      "usercustomize.py")]
@@ -186,8 +184,7 @@ def _sl204(top: str, app: bool, interps: list[str], hits: list[tuple[str, Node, 
         )
         fix = _sl204_fix(who, top, first.path)
         yield finding(
-            "SL204", sev,
-            f"import path {top} is writable by {who}",
+            "SL204", f"import path {top} is writable by {who}",
             f"{len(items)} path(s) on or above the import path {top} are writable by {who}, e.g. "
             f"{first.path} (mode {mode_str(first.mode)}, owner {first.uid}:{first.gid})"
             + (f", including {', '.join(special[:3])}" if special else "") + ". " + why,
