@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from waste_specs import MIB, PY311, PYTHON_APP, base_layer, blob, dist, dpkg_db
-from waste_support import context_for
 
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Whiteout
 from sitelens.checks.waste import (
@@ -17,6 +15,8 @@ from sitelens.checks.waste import (
     thresholds,
 )
 from sitelens.findings import SEVERITIES
+from tests.waste.waste_specs import MIB, PY311, PYTHON_APP, base_layer, blob, dist, dpkg_db
+from tests.waste.waste_support import context_for
 
 BIG = ImageSpec([
     base_layer(PY311),
