@@ -67,7 +67,8 @@ SITE = "/usr/local/lib/python3.11/site-packages"
 PASSWD = b"root:x:0:0:root:/root:/bin/bash\napp:x:1001:1001::/home/app:/bin/sh\n"
 
 
-def run_rules(entries, config: ImageConfig, sys_path=None, rules=None, identities=True):  # type: ignore[no-untyped-def]
+def run_rules(entries, config: ImageConfig, sys_path=None, rules=None, identities=True,  # type: ignore[no-untyped-def]
+              entrypoint=None):
     """Every registered check of ``rules`` on a one-layer image of ``entries`` with /etc/passwd."""
     import sitelens.checks  # noqa: F401
     from sitelens.checks.base import REGISTRY, Context
@@ -81,7 +82,7 @@ def run_rules(entries, config: ImageConfig, sys_path=None, rules=None, identitie
     for i in idents or resolve_identities(fs, config):
         env.sys_path[i.name] = [PathEntry(p, origin, True, origin == "site")
                                 for p, origin in (sys_path or [(SITE, "site")])]
-    inv = Inventory(identities=idents, interpreters=[interp], environments=[env])
+    inv = Inventory(identities=idents, interpreters=[interp], environments=[env], entrypoint=entrypoint)
     ctx = Context(fs, inv, Image("t", None, config, []), [])
     out = []
     for rc in REGISTRY:
