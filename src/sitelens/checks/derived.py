@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from ..dbreaders import OS_INSTALLERS
 from ..inventory.attribution import Attributor
 
 if TYPE_CHECKING:
@@ -24,11 +25,8 @@ if TYPE_CHECKING:
     from ..waste import WasteReport
 
 
-OS_MANAGERS = frozenset({"dpkg", "rpm", "apk"})
-
-
 def is_os_owned(d: Distribution) -> bool:
-    return bool(d.owner_package) or d.installer in OS_MANAGERS
+    return bool(d.owner_package) or d.installer in OS_INSTALLERS
 
 
 class Derived:

@@ -19,7 +19,6 @@ from ..inventory.model import Distribution, Environment, Identity, ModuleImport,
 from ..permissions import Cred, Permissions
 from ..permissions import engine as fs_engine
 from ..strategy import remediation_for
-from .derived import OS_MANAGERS as OS_MANAGERS
 from .derived import is_os_owned as is_os_owned
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 
 from ..fs import Filesystem
 from ..image import ImageConfig
+from ..layers.capture import LOCK_FILE, REQUIREMENT_FILE
 from .model import Entrypoint
 
 if sys.version_info >= (3, 11):
@@ -28,8 +29,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10: the tomli backport, a dependency there
     import tomli as tomllib
 
-REQUIREMENT_FILE = re.compile(r"^(requirements.*\.(txt|in)|.*-requirements\.txt|constraints.*\.txt)$")
-LOCK_FILES = ("uv.lock", "poetry.lock", "Pipfile.lock", "pylock.toml", "pyproject.toml")
 
 
 def find_requirement_files(fs: Filesystem, config: ImageConfig, entrypoint: Entrypoint | None) -> list[tuple[str, str]]:
@@ -48,7 +47,7 @@ def find_requirement_files(fs: Filesystem, config: ImageConfig, entrypoint: Entr
             continue
         seen.add(real)
         for child in fs.listdir(real):
-            if REQUIREMENT_FILE.match(child) or child in LOCK_FILES:
+            if REQUIREMENT_FILE.match(child) or LOCK_FILE.match(child):
                 text = fs.read_text(posixpath.join(real, child))
                 if text is not None:
                     out.append((posixpath.join(real, child), text))
@@ -163,6 +162,6 @@ def parse_lock(text: str, source: str) -> list[Wanted]:
 def parse_requirement_file(path: str, text: str, siblings: dict[str, str]) -> list[Wanted]:
     """What one requirement or lock file asks for; ``-r``/``-c`` follow ``siblings`` (path -> text)."""
     base = posixpath.basename(path)
-    if base in LOCK_FILES:
+    if LOCK_FILE.match(base):
         return parse_lock(text, path)
     return parse_requirements_txt(text, path, constraint=base.startswith("constraints"), include=siblings)
