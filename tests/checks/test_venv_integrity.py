@@ -7,6 +7,7 @@ from sitelens.checks.venv_integrity import dead_site_packages, stale_shebang
 from sitelens.inventory.model import (
     Inventory,
 )
+from sitelens.inventory.scripts import find_scripts
 from tests.checks.check_support import ctx_for
 
 
@@ -23,6 +24,7 @@ def test_stale_shebang_env_lookup_and_near_miss() -> None:
         )
     ]
     ctx = ctx_for(layers, Inventory())
+    ctx.inventory.scripts = find_scripts(ctx.fs)
     found = {f.evidence["interpreter"]: f.evidence["paths"] for f in stale_shebang(ctx)}
     assert found == {
         "/build/venv/bin/python": ["/app/venv/bin/tool"],

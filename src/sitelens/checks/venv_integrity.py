@@ -124,27 +124,13 @@ SL111_FIX = {
 }
 
 
-def _shebang(head: bytes) -> tuple[str, list[str]] | None:
-    line = head.decode("utf-8", "replace")[2:].strip()
-    if not line:
-        return None
-    parts = line.split()
-    return parts[0], parts[1:]
-
-
 @check("SL111")
 def stale_shebang(ctx: Context) -> Iterator[Finding]:
     fs = ctx.fs
     path_dirs = ctx.image.config.path_env if ctx.image is not None else ["/usr/local/bin", "/usr/bin", "/bin"]
     missing: dict[str, list[tuple[str, int]]] = {}
-    for node in fs.nodes():
-        e = node.entry
-        if e.head is None or not e.head.startswith(b"#!") or "/bin/" not in e.path:
-            continue
-        sb = _shebang(e.head)
-        if sb is None:
-            continue
-        interp, args = sb
+    for script in ctx.inventory.scripts:
+        interp, args = script.interpreter, script.argument.split()
         name = posixpath.basename(interp)
         if name == "env":
             rest = [a for a in args if not a.startswith("-") and "=" not in a]
@@ -160,7 +146,7 @@ def stale_shebang(ctx: Context) -> Iterator[Finding]:
             if _is_python_file(fs, interp):
                 continue
             label = interp
-        missing.setdefault(label, []).append((e.path, node.layer))
+        missing.setdefault(label, []).append((script.path, script.layer))
     for interp, scripts in sorted(missing.items()):
         scripts.sort()
         paths = [p for p, _ in scripts]
