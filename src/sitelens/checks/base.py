@@ -1,6 +1,7 @@
-"""The check interface: a check is a pure function of (filesystem, inventory) → findings.
+"""The check interface: a check is a pure function of (filesystem, inventory, derived) → findings.
 
-Checks never read bytes from a source, call the network or print. Each concern lives in its own
+Checks never read file contents (the inventory parsed them), call the network or print; shared
+wording and ordering come from :mod:`sitelens.checks.helpers`. Each concern lives in its own
 module and registers its checks with :func:`check`; ``checks/__init__.py`` imports the modules so
 registration happens once. Adding a rule = one function here-shaped plus one import line.
 """

@@ -32,7 +32,6 @@ MAX_EXAMPLES = 10  # example files named in evidence
 GROUP0_FIX = "chgrp -R 0 {d} && chmod -R g=u {d}"  # the fix that suits the arbitrary UID too
 
 
-
 def norm(path: str) -> str:
     return posixpath.normpath(path) if path else path
 
