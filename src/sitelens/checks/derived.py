@@ -23,21 +23,12 @@ if TYPE_CHECKING:
     from ..layers.index import LayerIndex
     from ..strategy import Strategy
     from ..waste import WasteReport
-    from .base import Context
 
 
-def strategy_for(ctx: Context) -> Strategy:
-    """The image's build strategy (which fix text fits), computed once per audit."""
-    return ctx.derived.strategy
-
-
-# The package-database managers (dbreaders.READERS). conda is one: its database records every
+# The package-database managers (dbreaders.READERS); conda is one: its database records every
 # file's sha256, and pip over a conda package is two owners of one tree (docs/build-styles.md)
-OS_MANAGERS = OS_INSTALLERS
-
-
 def is_os_owned(d: Distribution) -> bool:
-    return bool(d.owner_package) or d.installer_name in OS_MANAGERS
+    return bool(d.owner_package) or d.installer_name in OS_INSTALLERS
 
 
 class Derived:
