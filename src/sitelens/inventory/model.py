@@ -81,6 +81,10 @@ class Distribution:
     requested: bool = False
     editable_target: str | None = None
     wheel_tags: list[str] = field(default_factory=list)  # WHEEL's Tag: lines (dist-info)
+    # direct_url.json ``archive_info``: the hashes of the wheel/sdist file it was installed from
+    # (pip writes them for a file or URL install; an index install leaves no archive hash behind)
+    archive_hashes: dict[str, str] = field(default_factory=dict)  # algo -> lowercase hex
+    archive_url: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -207,11 +211,47 @@ class Environment:
 
 
 @dataclass
+class LockedFile:
+    """One artefact a lock or a ``--hash`` option vouches for: its file name and digest."""
+
+    filename: str  # "six-1.16.0-py2.py3-none-any.whl"; "" when the source names only the hash
+    algo: str  # sha256 | sha384 | sha512 | md5
+    digest: str  # lowercase hex
+
+
+@dataclass
+class DeclaredRequirement:
+    """One line of a requirements file, one package of a lock, one dependency of a pyproject."""
+
+    source: str  # the file in the image, or the --requirements name
+    line: int | None
+    name: str  # PEP 503 normalised
+    text: str  # as written (Poetry's constraint kept as written, with its PEP 440 form in spec)
+    spec: str  # PEP 440 specifier set ("" for any version)
+    marker: str | None  # PEP 508 marker, evaluated for the image's interpreter by the checks
+    must_exist: bool  # a requirement (True) or a lock/constraint/optional entry (only checked if installed)
+    kind: str = "requirements"  # requirements | constraints | lock | pyproject
+    files: list[LockedFile] = field(default_factory=list)
+
+
+@dataclass
+class PthEffect:
+    """What one ``import`` line of a ``.pth`` file does at start-up, as far as sitelens knows."""
+
+    pth: str
+    line: str
+    effect: str  # none | path | editable-finder | distutils-shim | unknown
+    detail: str = ""  # the path added, the module mapped, or why the effect is unknown
+
+
+@dataclass
 class Entrypoint:
     argv: list[str]  # Entrypoint + Cmd as the runtime would exec them
     interpreter: str | None = None  # the Python executable it runs, resolved in the image
     flags: list[str] = field(default_factory=list)  # -s, -I, -E, -S, -P seen on the command line
     script: str | None = None
+    # how a version-manager shim (pyenv) chose the interpreter: "pyenv 3.11.7 (PYENV_VERSION)"
+    selected_by: str | None = None
 
 
 @dataclass
@@ -241,6 +281,8 @@ class Inventory:
     venv_configs: dict[str, VenvConfig] = field(default_factory=dict)
     # requirement and lock files in the WorkingDir, /app and beside the entrypoint script: (path, text)
     requirement_files: list[tuple[str, str]] = field(default_factory=list)
+    # what those files ask for, parsed (see inventory.declared)
+    declared: list[DeclaredRequirement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def all_distributions(self) -> list[Distribution]:

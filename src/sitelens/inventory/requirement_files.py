@@ -2,7 +2,7 @@
 
 The WorkingDir, ``/app`` and the entrypoint script's directory are where a Dockerfile copies
 ``requirements.txt`` before ``pip install -r``; what those files ask for is compared with what
-Python imports (SL116). Only their text is read here; parsing is the check's business.
+Python imports (SL116). Their text is kept; :mod:`.declared` turns it into typed records.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import re
 
 from ..fs import Filesystem
 from ..image import ImageConfig
-from .model import Entrypoint
+from .declared import LOCK_FILES, parse_declared
+from .model import DeclaredRequirement, Entrypoint
 
 REQUIREMENT_FILE = re.compile(r"^(requirements.*\.(txt|in)|.*-requirements\.txt|constraints.*\.txt)$")
-LOCK_FILES = ("uv.lock", "poetry.lock", "Pipfile.lock", "pylock.toml", "pyproject.toml")
 
 
 def find_requirement_files(fs: Filesystem, config: ImageConfig, entrypoint: Entrypoint | None) -> list[tuple[str, str]]:
@@ -38,4 +38,13 @@ def find_requirement_files(fs: Filesystem, config: ImageConfig, entrypoint: Entr
                 text = fs.read_text(posixpath.join(real, child))
                 if text is not None:
                     out.append((posixpath.join(real, child), text))
+    return out
+
+
+def declared_requirements(files: list[tuple[str, str]]) -> list[DeclaredRequirement]:
+    """Every record the found files declare (requirement files follow ``-r`` into their siblings)."""
+    siblings = dict(files)
+    out: list[DeclaredRequirement] = []
+    for path, text in files:
+        out += parse_declared(path, text, siblings)
     return out
