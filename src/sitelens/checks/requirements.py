@@ -201,6 +201,10 @@ def _target_envs(ctx: Context) -> list[Environment]:
     ep = ctx.inventory.entrypoint
     if ep is not None and ep.interpreter:
         hit = [e for e in envs if ep.interpreter in (e.executable, e.interpreter.path, e.interpreter.real_path)]
+        if not hit:
+            # a link to the interpreter (pyenv's versions/X/bin/python -> python3.11)
+            real = ctx.fs.resolve(ep.interpreter)
+            hit = [e for e in envs if e.kind != "venv" and e.interpreter.real_path == real]
         if hit:
             return hit
     # No resolvable entrypoint: the first python3 on the image's PATH, as `python3 app.py` would.

@@ -189,6 +189,16 @@ class ModuleImport:
 
 
 @dataclass
+class PthEffect:
+    """What one ``import`` line of a ``.pth`` file does at start-up, as far as sitelens knows."""
+
+    pth: str
+    line: str
+    effect: str  # none | path | editable-finder | distutils-shim | unknown
+    detail: str = ""  # the path added, the module mapped, or why the effect is unknown
+
+
+@dataclass
 class Environment:
     executable: str  # what launches it (venv bin/python or the system interpreter)
     kind: str  # system | venv | conda
@@ -199,6 +209,8 @@ class Environment:
     distributions: list[Distribution] = field(default_factory=list)
     # `import` lines of .pth files site runs at start-up, per identity: (pth file, line)
     pth_imports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # what each of those lines does, per identity (inventory.pth_lines); "unknown" ones are warned
+    pth_effects: dict[str, list[PthEffect]] = field(default_factory=dict)
     # identity name -> why this interpreter cannot start for it (e.g. unreadable pyvenv.cfg)
     startup_errors: dict[str, str] = field(default_factory=dict)
     # identity name -> None when that identity cannot start this interpreter, else
@@ -232,16 +244,6 @@ class DeclaredRequirement:
     must_exist: bool  # a requirement (True) or a lock/constraint/optional entry (only checked if installed)
     kind: str = "requirements"  # requirements | constraints | lock | pyproject
     files: list[LockedFile] = field(default_factory=list)
-
-
-@dataclass
-class PthEffect:
-    """What one ``import`` line of a ``.pth`` file does at start-up, as far as sitelens knows."""
-
-    pth: str
-    line: str
-    effect: str  # none | path | editable-finder | distutils-shim | unknown
-    detail: str = ""  # the path added, the module mapped, or why the effect is unknown
 
 
 @dataclass

@@ -36,8 +36,11 @@ _PY_NAMES = re.compile(
 )
 _REQ_NAMES = re.compile(
     r"(^requirements.*\.(txt|in)$|.*-requirements\.txt$|^constraints.*\.txt$|^Pipfile\.lock$"
-    r"|^poetry\.lock$|^uv\.lock$|^pylock(\..*)?\.toml$|^pyproject\.toml$)"
+    r"|^poetry\.lock$|^pdm\.lock$|^uv\.lock$|^pylock(\..*)?\.toml$|^pyproject\.toml$)"
 )
+# pyenv: its shims (small bash scripts naming PYENV_ROOT), ``.python-version`` files and the global
+# ``$PYENV_ROOT/version`` (captured when the root's name says pyenv: /root/.pyenv, /opt/pyenv)
+_PYENV = re.compile(r"(/shims/[^/]+$|/\.python-version$|/[^/]*pyenv[^/]*/version$)")
 # Zip archives Python imports from: the stdlib zip (getpath always lists it) and zipped eggs. The
 # import resolver reads their central directory; a bigger one stays unknown ("not captured").
 _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
@@ -66,6 +69,8 @@ def capture_limit(path: str) -> int:
         return 1 * MIB
     if _ZIP_NAMES.match(name):
         return 32 * MIB
+    if _PYENV.search(path):
+        return 4 * KIB
     return 0
 
 

@@ -108,6 +108,8 @@ def environment_json(env: Environment) -> dict[str, Any]:
         "sys_path": {k: [e.path for e in v] for k, v in env.sys_path.items()},
         "sys_path_entries": {k: [_entry(e) for e in v] for k, v in env.sys_path.items()},
         "pth_imports": {k: [{"pth": p, "line": line} for p, line in v] for k, v in env.pth_imports.items()},
+        "pth_effects": {k: [{"pth": e.pth, "line": e.line, "effect": e.effect, "detail": e.detail} for e in v]
+                        for k, v in env.pth_effects.items()},
         "startup_errors": dict(env.startup_errors),
         "distributions": [_dist(d) for d in env.distributions],
         "imports": {
