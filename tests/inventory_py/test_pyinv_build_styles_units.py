@@ -35,7 +35,7 @@ python-versions = ">=3.7"
 groups = ["main"]
 markers = "python_version < \\"3.11\\""
 files = [
-    {file = "tomli-2.0.1-py3-none-any.whl", hash = "sha256:939de3e7a6161af0c887ef91b7d41a53e7c5a1ca976325f429cb46ea9bc30ecc"},
+    {file = "tomli-2.0.1-py3-none-any.whl", hash = "sha256:939de3e7a6161af0c887ef91b7d41a53"},
 ]
 
 [[package]]

@@ -79,6 +79,8 @@ def _dist(d: Distribution) -> dict[str, Any]:
         "requires": list(d.requires),
         "top_level": list(d.top_level),
         "record_entries": None if d.record is None else len(d.record),
+        "wheel_tags": list(d.wheel_tags),
+        "archive_hashes": dict(d.archive_hashes),
     }
 
 
@@ -181,7 +183,13 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
             "interpreter": ep.interpreter,
             "flags": ep.flags,
             "script": ep.script,
+            "selected_by": ep.selected_by,
         },
+        "declared_requirements": [
+            {"source": r.source, "line": r.line, "name": r.name, "text": r.text, "spec": r.spec, "marker": r.marker,
+             "kind": r.kind, "required": r.must_exist, "file_hashes": len(r.files)}
+            for r in inv.declared
+        ],
         "site_dirs": list(inv.site_dirs),
         "unattached_distributions": [_dist(d) for d in inv.unattached],
         "warnings": list(inv.warnings),
@@ -246,6 +254,7 @@ def _console(inv: Inventory, image: Image | None) -> str:
         console.print(
             f"Entrypoint: {' '.join(ep.argv)} -> {ep.interpreter or 'no Python'}"
             + (f" {' '.join(ep.flags)}" if ep.flags else "")
+            + (f" (chosen by {ep.selected_by})" if ep.selected_by else "")
         )
     for env in inv.environments:
         i = env.interpreter

@@ -1,0 +1,131 @@
+"""Issue 16's build styles on images the real tools built (fixtures/pyproj_images.py): Poetry's
+in-project venv and its system install, PDM's venv, pyenv's shims, pip's --prefix/--root/--target
+trees and .pth import lines. For each: sitelens's sys.path, module.__file__ and
+importlib.metadata.version() per identity equal what the image's own interpreter says in a chroot,
+the planted problem is found and the near-miss stays silent."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from fixtures.import_truth import compare
+from sitelens.audit import AuditOptions, AuditResult, run_audit
+from sitelens.findings import Finding
+from tests.helpers import require_tool
+
+NAMES = ("poetry-venv", "poetry-system", "pdm-venv", "pyenv-local", "pyenv-global", "pip-trees")
+_AUDITS: dict[str, tuple[Any, AuditResult]] = {}
+# what hook.pth's unknown `import pathhook` appends (sitelens reports the line instead of guessing)
+UNKNOWN_EFFECT = {"pip-trees": ["/opt/hooked"]}
+
+
+def _audit(name: str) -> tuple[Any, AuditResult]:
+    if name in _AUDITS:
+        return _AUDITS[name]
+    require_tool("mmdebstrap", "chroot")
+    if os.geteuid() != 0:
+        pytest.skip("the chroot oracle needs root")
+    from fixtures.debian_root import RootUnavailable
+    from fixtures.pyproj_images import CACHE, build_image
+    from fixtures.python_roots import PythonRootUnavailable
+    from fixtures.sl1_images import FixtureError
+
+    try:
+        built = build_image(name)
+    except (RootUnavailable, PythonRootUnavailable, FixtureError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    _AUDITS[name] = (built, run_audit(built.ref, AuditOptions(cache_dir=CACHE / "index")))
+    return _AUDITS[name]
+
+
+def _sl116(a: AuditResult, dist: str) -> list[Finding]:
+    return [f for f in a.findings if f.rule == "SL116" and f.evidence.get("distribution") == dist]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_build_style_agrees_with_the_interpreter(name: str) -> None:
+    built, a = _audit(name)
+    assert compare(a.inventory, built.expected) == []
+    (exe, per_ident), = built.expected["results"].items()
+    real = built.expected["interpreters"][exe]["real_path"]
+    env = next(e for e in a.inventory.environments
+               if e.executable == exe or (e.kind == "venv" and e.executable.startswith(exe.rsplit("/bin/", 1)[0]))
+               or (e.kind != "venv" and e.interpreter.real_path == real))
+    for ident, got in per_ident.items():
+        assert got is not None, f"{exe} does not run for {ident}"
+        truth = [p for p in got["sys_path"] if p not in UNKNOWN_EFFECT.get(name, [])]
+        assert [e.path for e in env.sys_path[ident]] == truth, ident
+
+
+def test_poetry_venv_planted_and_near_misses() -> None:
+    _, a = _audit("poetry-venv")
+    jinja = _sl116(a, "jinja2")
+    assert sorted(f.evidence["source"] for f in jinja) == ["/app/poetry.lock", "/app/pyproject.toml"]
+    assert all(f.evidence["versions"] == ["3.1.2"] for f in jinja)
+    (six,) = _sl116(a, "six")  # rebuilt from the sdist: its wheel hash is not in the lock
+    assert six.severity == "medium" and six.evidence["archive_hashes"]["sha256"] not in str(
+        six.evidence["locked_files"])
+    assert "file:///tmp/built/six-1.16.0-py2.py3-none-any.whl" in six.message
+    # the genuine PyPI file of idna (its hash is in the lock), tomli's marker, the dev group
+    for quiet in ("idna", "tomli", "iniconfig", "markupsafe"):
+        assert _sl116(a, quiet) == [], quiet
+    idna = next(d for d in a.inventory.all_distributions() if d.name == "idna")
+    assert idna.archive_hashes and idna.installer == "pip"
+
+
+def test_poetry_system_install() -> None:
+    _, a = _audit("poetry-system")
+    idna = _sl116(a, "idna")
+    assert sorted(f.evidence["source"] for f in idna) == ["/app/poetry.lock", "/app/pyproject.toml"]
+    assert all("3.6" in f.title for f in idna)
+    for quiet in ("six", "tomli", "iniconfig"):
+        assert _sl116(a, quiet) == [], quiet
+    six = next(d for d in a.inventory.all_distributions() if d.name == "six")
+    assert six.site_dir == "/usr/local/lib/python3.11/dist-packages" and six.installer.startswith("poetry")
+
+
+def test_pdm_venv_stale_after_relock() -> None:
+    _, a = _audit("pdm-venv")
+    idna = _sl116(a, "idna")
+    assert sorted(f.evidence["source"] for f in idna) == ["/app/pdm.lock", "/app/pyproject.toml"]
+    for quiet in ("six", "tomli"):
+        assert _sl116(a, quiet) == [], quiet
+    assert any(d.name == "six" and d.installer == "pdm" for d in a.inventory.all_distributions())
+
+
+def test_pyenv_local_version_file_chooses_the_interpreter() -> None:
+    _, a = _audit("pyenv-local")
+    ep = a.inventory.entrypoint
+    assert ep is not None and ep.interpreter == "/root/.pyenv/versions/3.11.7/bin/python"
+    assert ep.selected_by == "pyenv 3.11.7 (/app/.python-version)"
+    assert [f for f in a.findings if f.rule == "SL116"] == []
+
+
+def test_pyenv_global_version_lacks_the_requirements() -> None:
+    _, a = _audit("pyenv-global")
+    ep = a.inventory.entrypoint
+    assert ep is not None and ep.interpreter == "/root/.pyenv/versions/3.12.1/bin/python"
+    assert ep.selected_by == "pyenv 3.12.1 (/root/.pyenv/version)"
+    missing = {f.evidence["distribution"] for f in a.findings if f.rule == "SL116"}
+    assert missing == {"six", "jinja2", "markupsafe"}
+    assert all(f.evidence["interpreter"].startswith("/root/.pyenv/versions/3.12.1/") for f in a.findings
+               if f.rule == "SL116")
+
+
+def test_pip_trees_and_pth_lines() -> None:
+    _, a = _audit("pip-trees")
+    (jinja,) = _sl116(a, "jinja2")  # early.pth's sys.path.insert(0, '/opt/early') puts 3.1.2 first
+    assert jinja.evidence["versions"] == ["3.1.2"] and "/opt/early/jinja2/__init__.py" in jinja.message
+    (six,) = _sl116(a, "six")  # Debian's pip put --prefix under local/: PYTHONPATH misses it
+    assert "not installed" in six.message
+    assert _sl116(a, "markupsafe") == []  # --target via PYTHONPATH
+    env = next(e for e in a.inventory.environments if e.executable == "/usr/bin/python3.11" or e.kind == "system")
+    effects = {os.path.basename(e.pth): e.effect for e in env.pth_effects["root"]}
+    assert effects == {"distutils-precedence.pth": "distutils-shim", "early.pth": "path", "hook.pth": "unknown"}
+    assert any("hook.pth" in w and "import pathhook" in w for w in a.inventory.warnings)
+    assert not any("distutils-precedence.pth" in w for w in a.inventory.warnings)
