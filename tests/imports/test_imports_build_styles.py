@@ -16,7 +16,7 @@ from sitelens.audit import AuditOptions, AuditResult, run_audit
 from sitelens.findings import Finding
 from tests.helpers import require_tool
 
-NAMES = ("poetry-venv", "poetry-system", "pdm-venv", "pyenv-local", "pyenv-global", "pip-trees")
+NAMES = ("poetry-venv", "poetry-system", "pdm-venv", "pyenv-local", "pyenv-system", "pip-trees")
 _AUDITS: dict[str, tuple[Any, AuditResult]] = {}
 # what hook.pth's unknown `import pathhook` appends (sitelens reports the line instead of guessing)
 UNKNOWN_EFFECT = {"pip-trees": ["/opt/hooked"]}
@@ -99,22 +99,23 @@ def test_pdm_venv_stale_after_relock() -> None:
 
 
 def test_pyenv_local_version_file_chooses_the_interpreter() -> None:
+    from fixtures.pyproj_images import PYENV_NAME, PYENV_ROOT
+
     _, a = _audit("pyenv-local")
     ep = a.inventory.entrypoint
-    assert ep is not None and ep.interpreter == "/root/.pyenv/versions/3.11.7/bin/python"
-    assert ep.selected_by == "pyenv 3.11.7 (/app/.python-version)"
+    assert ep is not None and ep.interpreter == f"{PYENV_ROOT}/versions/{PYENV_NAME}/bin/python3"
+    assert ep.selected_by == f"pyenv {PYENV_NAME} (/app/.python-version)"
     assert [f for f in a.findings if f.rule == "SL116"] == []
 
 
-def test_pyenv_global_version_lacks_the_requirements() -> None:
-    _, a = _audit("pyenv-global")
+def test_pyenv_without_a_version_runs_the_system_python() -> None:
+    _, a = _audit("pyenv-system")
     ep = a.inventory.entrypoint
-    assert ep is not None and ep.interpreter == "/root/.pyenv/versions/3.12.1/bin/python"
-    assert ep.selected_by == "pyenv 3.12.1 (/root/.pyenv/version)"
-    missing = {f.evidence["distribution"] for f in a.findings if f.rule == "SL116"}
-    assert missing == {"six", "jinja2", "markupsafe"}
-    assert all(f.evidence["interpreter"].startswith("/root/.pyenv/versions/3.12.1/") for f in a.findings
-               if f.rule == "SL116")
+    assert ep is not None and ep.interpreter == "/usr/bin/python3"
+    assert ep.selected_by is not None and ep.selected_by.startswith("pyenv system")
+    sl116 = [f for f in a.findings if f.rule == "SL116"]
+    assert {f.evidence["distribution"] for f in sl116} == {"six", "jinja2", "markupsafe"}
+    assert {f.evidence["interpreter"] for f in sl116} == {"/usr/bin/python3.11"}
 
 
 def test_pip_trees_and_pth_lines() -> None:

@@ -25,7 +25,7 @@ import re
 
 from .model import PthEffect
 
-_FINDER = re.compile(r"\b__editable___[\w.]*_finder\b")
+FINDER_LINE = re.compile(r"\b(__editable___[\w.]*_finder)\b")
 # modules whose import alone changes nothing on sys.path or sys.meta_path
 _INERT = frozenset({"sys", "os", "site", "types", "importlib", "importlib.util", "importlib.machinery"})
 
@@ -51,8 +51,9 @@ def _literal_path_call(node: ast.expr) -> tuple[str, int | None, str] | None:
 def interpret(pth: str, line: str, env: dict[str, str]) -> tuple[PthEffect, list[tuple[str, int | None, str]]]:
     """The effect of one ``import`` line, and the literal ``sys.path`` changes it makes, in order."""
     text = line.strip()
-    if _FINDER.search(text):
-        return PthEffect(pth, line, "editable-finder", _FINDER.search(text).group(0)), []  # type: ignore[union-attr]
+    finder = FINDER_LINE.search(text)
+    if finder:
+        return PthEffect(pth, line, "editable-finder", finder.group(1)), []
     if "_distutils_hack" in text and "add_shim" in text:
         if env.get("SETUPTOOLS_USE_DISTUTILS", "local") != "local":
             return PthEffect(pth, line, "none", "SETUPTOOLS_USE_DISTUTILS is not 'local': the shim stays off"), []

@@ -117,7 +117,7 @@ def pyenv_select(fs: Filesystem, config: ImageConfig, shim: Shim, program: str) 
         if vf and data is None:
             return None, f"pyenv: the version file {vf} was not captured; the version is unknown"
         names = read_version_file(data[:MAX_VERSION_FILE].decode("utf-8", "replace")) if data else []
-        origin = vf if vf and names else f"{shim.root}/version (absent: system)"
+        origin = vf if vf and names else "no PYENV_VERSION, .python-version or global version file"
     names = [n for n in names if n] or ["system"]
     missing = []
     for name in names:
