@@ -58,7 +58,9 @@ def test_build_style_agrees_with_the_interpreter(name: str) -> None:
                or (e.kind != "venv" and e.interpreter.real_path == real))
     for ident, got in per_ident.items():
         assert got is not None, f"{exe} does not run for {ident}"
-        truth = [p for p in got["sys_path"] if p not in UNKNOWN_EFFECT.get(name, [])]
+        unknown = UNKNOWN_EFFECT.get(name, [])
+        assert all(p in got["sys_path"] for p in unknown)  # the unknown line really changed the path
+        truth = [p for p in got["sys_path"] if p not in unknown]
         assert [e.path for e in env.sys_path[ident]] == truth, ident
 
 
@@ -119,7 +121,7 @@ def test_pyenv_without_a_version_runs_the_system_python() -> None:
 
 
 def test_pip_trees_and_pth_lines() -> None:
-    _, a = _audit("pip-trees")
+    built, a = _audit("pip-trees")
     (jinja,) = _sl116(a, "jinja2")  # early.pth's sys.path.insert(0, '/opt/early') puts 3.1.2 first
     assert jinja.evidence["versions"] == ["3.1.2"] and "/opt/early/jinja2/__init__.py" in jinja.message
     (six,) = _sl116(a, "six")  # Debian's pip put --prefix under local/: PYTHONPATH misses it
@@ -130,3 +132,10 @@ def test_pip_trees_and_pth_lines() -> None:
     assert effects == {"distutils-precedence.pth": "distutils-shim", "early.pth": "path", "hook.pth": "unknown"}
     assert any("hook.pth" in w and "import pathhook" in w for w in a.inventory.warnings)
     assert not any("distutils-precedence.pth" in w for w in a.inventory.warnings)
+    # the effect sitelens records for distutils-precedence.pth is what the interpreter does
+    from fixtures.debian_root import run_in_root
+
+    probe = "import distutils; print(distutils.__file__)"
+    proc = run_in_root(built.tree, ["/usr/bin/python3", "-W", "ignore", "-c", probe])
+    assert proc.stdout.strip() == "/usr/local/lib/python3.11/dist-packages/setuptools/_distutils/__init__.py", \
+        proc.stderr

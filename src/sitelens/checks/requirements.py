@@ -400,7 +400,7 @@ def artefact_mismatch(w: Wanted, d: Distribution) -> str | None:
 
 def _lock_artefacts(ctx: Context, wanted: list[Wanted]) -> Iterator[Finding]:
     arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
-    locked = [w for w in wanted if w.decl.kind == "lock" and w.decl.files]
+    locked = [w for w in wanted if w.decl.files]  # a lock, or pip's hash-checking mode (--hash)
     for env in _target_envs(ctx):
         menv = marker_environment(env, arch)
         for w in locked:
