@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.import_truth import compare
+from fixtures.import_truth import compare, environment_of
 from sitelens.audit import AuditOptions, AuditResult, run_audit
 from sitelens.findings import Finding
 from tests.helpers import require_tool
@@ -53,9 +53,8 @@ def test_build_style_agrees_with_the_interpreter(name: str) -> None:
     assert compare(a.inventory, built.expected) == []
     (exe, per_ident), = built.expected["results"].items()
     real = built.expected["interpreters"][exe]["real_path"]
-    env = next(e for e in a.inventory.environments
-               if e.executable == exe or (e.kind == "venv" and e.executable.startswith(exe.rsplit("/bin/", 1)[0]))
-               or (e.kind != "venv" and e.interpreter.real_path == real))
+    env = environment_of(a.inventory, exe, real)
+    assert env is not None
     for ident, got in per_ident.items():
         assert got is not None, f"{exe} does not run for {ident}"
         unknown = UNKNOWN_EFFECT.get(name, [])
