@@ -73,12 +73,14 @@ python = "^3.10"
 six = "^1.16"
 tomli = { version = "2.0.1", python = "<3.11" }
 local = { path = "../local" }
+alt = { version = "1", python = "^3.8 || ^2.7" }
 maybe = { version = "1", optional = true }
 [tool.poetry.group.dev.dependencies]
 pytest = "^8"
 '''
     got = {r.name: r for r in parse_declared("/app/pyproject.toml", text, {})}
-    assert set(got) == {"idna", "rich", "six", "tomli", "maybe", "pytest"}  # python and path deps left out
+    # python, a path dependency and one whose Pythons are not one range are left out
+    assert set(got) == {"idna", "rich", "six", "tomli", "maybe", "pytest"}
     assert got["six"].spec == ">=1.16,<2" and got["six"].must_exist
     assert got["tomli"].marker == '(python_full_version < "3.11")'
     assert not got["pytest"].must_exist and not got["maybe"].must_exist and not got["rich"].must_exist

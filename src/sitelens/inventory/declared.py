@@ -238,6 +238,8 @@ def _poetry_dep(name: str, value: object, source: str, must_exist: bool) -> Decl
         version = str(value.get("version", "*"))
         if isinstance(value.get("python"), str):
             pm = _python_marker(value["python"])
+            if pm is None and poetry_constraint(value["python"]) != "":
+                return None  # `^3.8 || ^2.7`: for which Pythons it applies is not one range
             if pm:
                 markers.append(f"({pm})")
         if isinstance(value.get("markers"), str):
