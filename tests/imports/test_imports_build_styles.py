@@ -138,3 +138,30 @@ def test_pip_trees_and_pth_lines() -> None:
     proc = run_in_root(built.tree, ["/usr/bin/python3", "-W", "ignore", "-c", probe])
     assert proc.stdout.strip() == "/usr/local/lib/python3.11/dist-packages/setuptools/_distutils/__init__.py", \
         proc.stderr
+
+
+@pytest.mark.parametrize(("name", "tool"), [("poetry-venv", "/opt/poetry/bin/poetry"),
+                                            ("pdm-venv", "/opt/pdm/bin/pdm")])
+def test_poetry_and_pdm_run_choose_what_the_tool_chooses(name: str, tool: str) -> None:
+    """An entrypoint ``<tool> run python app.py``: sitelens's answer and the real tool's, in the chroot."""
+    import dataclasses
+    import shutil
+
+    from fixtures.debian_root import chroot_mounts, run_in_root
+    from sitelens.inventory.entrypoint import resolve_entrypoint
+
+    built, a = _audit(name)
+    path = f"{os.path.dirname(tool)}:/usr/bin:/bin"
+    config = dataclasses.replace(a.image.config, env={**a.image.config.env, "PATH": path},
+                                 entrypoint=[os.path.basename(tool), "run", "python", "/app/main.py"], cmd=None)
+    ep = resolve_entrypoint(a.fs, config)
+    home = built.tree / "tmp" / "tool-home"
+    try:
+        with chroot_mounts(built.tree):  # the tools check the interpreter with a /dev/null redirect
+            proc = run_in_root(built.tree, [tool, "run", "python", "-c", "import sys; print(sys.executable)"],
+                               env={"PATH": path, "HOME": "/tmp/tool-home", "PYTHONDONTWRITEBYTECODE": "1"},
+                               cwd="/app")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert ep is not None and ep.interpreter == proc.stdout.strip().splitlines()[-1] == "/app/.venv/bin/python"

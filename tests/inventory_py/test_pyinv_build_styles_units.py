@@ -172,3 +172,33 @@ def test_pyenv_shim_follows_pyenvs_choice(files: list[File], env: dict[str, str]
 
 def test_pyenv_version_file_reading() -> None:
     assert read_version_file("3.11.7 ignored\n\n# c\r\n../../etc\n3.12.1\n") == ["3.11.7", "3.12.1"]
+
+
+def _project_fs(files: list[File]):  # type: ignore[no-untyped-def]
+    tool = b"#!/opt/tools/bin/python\nimport tool\n"
+    entries: list[Dir | File | Symlink] = [
+        Dir("/usr/bin"), File("/usr/bin/python3.11", b"\x7fELF", 0o755), Symlink("/usr/bin/python3", "python3.11"),
+        Dir("/opt/tools/bin"), File("/opt/tools/bin/python", b"\x7fELF", 0o755),
+        File("/opt/tools/bin/poetry", tool, 0o755), File("/opt/tools/bin/pdm", tool, 0o755),
+        Dir("/app"), Dir("/app/.venv/bin"), File("/app/.venv/pyvenv.cfg", b"home = /usr/bin\n"),
+        Symlink("/app/.venv/bin/python", "/usr/bin/python3"), Dir("/srv"), Dir("/srv/venv/bin"),
+        File("/srv/venv/pyvenv.cfg", b"home = /usr/bin\n"), Symlink("/srv/venv/bin/python", "/usr/bin/python3"),
+    ]
+    return fs_from_spec(ImageSpec([LayerSpec([*entries, *files])]))
+
+
+@pytest.mark.parametrize(("files", "cmd", "workdir", "want", "why"), [
+    ([], ["poetry", "run", "python", "app.py"], "/app", "/app/.venv/bin/python", "in-project venv /app/.venv"),
+    ([], ["pdm", "run", "python", "app.py"], "/app", "/app/.venv/bin/python", "in-project venv /app/.venv"),
+    ([File("/app/.pdm-python", b"/srv/venv/bin/python\n")], ["pdm", "run", "python", "app.py"], "/app",
+     "/srv/venv/bin/python", "/app/.pdm-python"),
+    ([], ["poetry", "run", "python3", "app.py"], "/srv", None, "no in-project environment"),
+    ([], ["poetry", "run", "-v", "python"], "/app", None, "options before the command"),
+])
+def test_poetry_and_pdm_run_follow_the_project_environment(files: list[File], cmd: list[str], workdir: str,
+                                                           want: str | None, why: str) -> None:
+    fs = _project_fs(files)
+    ep = resolve_entrypoint(fs, ImageConfig(env={"PATH": "/opt/tools/bin:/usr/bin"}, workdir=workdir, cmd=cmd))
+    assert ep is not None and ep.interpreter == want and ep.selected_by is not None and why in ep.selected_by
+    if want:
+        assert ep.script == "app.py"

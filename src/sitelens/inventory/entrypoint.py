@@ -4,7 +4,8 @@ The runtime execs ``Entrypoint + Cmd`` (or ``Cmd`` alone), looking a bare name u
 PATH. Shell forms (``sh -c "exec python app.py"``), ``env`` and small init wrappers (tini,
 dumb-init) are seen through; a script is followed through its ``#!`` line (Linux passes everything
 after the interpreter as one argument, so ``#!/usr/bin/python3 -sE`` means ``-s -E``); a pyenv shim
-is followed to the version pyenv would choose (:mod:`.pyenv`).
+is followed to the version pyenv would choose (:mod:`.pyenv`), ``poetry run``/``pdm run`` to the
+project's environment (:mod:`.project_runner`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..fs import Filesystem
 from ..image import ImageConfig
 from . import _pyfs
 from .model import Entrypoint
+from .project_runner import project_run
 from .pyenv import pyenv_select, pyenv_shim
 
 _PY = re.compile(r"^python(\d(\.\d+)?)?[dmu]*$")
@@ -126,6 +128,13 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
         prog = which(fs, cur[0], config)
         if prog is None:
             return ep
+        run = project_run(fs, prog, cur[1:], config.workdir or "/", lambda name: which(fs, name, config))
+        if run is not None:
+            target, ep.selected_by = run
+            if target is None:
+                return ep
+            cur = target
+            continue
         # a pyenv shim is named python too: follow it before taking the name for an interpreter
         shim = pyenv_shim(fs, prog)
         if shim is not None:

@@ -39,8 +39,9 @@ _REQ_NAMES = re.compile(
     r"|^poetry\.lock$|^pdm\.lock$|^uv\.lock$|^pylock(\..*)?\.toml$|^pyproject\.toml$)"
 )
 # pyenv: its shims (small bash scripts naming PYENV_ROOT), ``.python-version`` files and the global
-# ``$PYENV_ROOT/version`` (captured when the root's name says pyenv: /root/.pyenv, /opt/pyenv)
-_PYENV = re.compile(r"(/shims/[^/]+$|/\.python-version$|/[^/]*pyenv[^/]*/version$)")
+# ``$PYENV_ROOT/version`` (captured when the root's name says pyenv: /root/.pyenv, /opt/pyenv);
+# PDM's ``.pdm-python`` (the project's interpreter, for ``pdm run``)
+_PYENV = re.compile(r"(/shims/[^/]+$|/\.python-version$|/[^/]*pyenv[^/]*/version$|/\.pdm-python$)")
 # Zip archives Python imports from: the stdlib zip (getpath always lists it) and zipped eggs. The
 # import resolver reads their central directory; a bigger one stays unknown ("not captured").
 _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
