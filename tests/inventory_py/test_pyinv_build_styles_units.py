@@ -192,7 +192,8 @@ def _project_fs(files: list[File]):  # type: ignore[no-untyped-def]
     ([], ["pdm", "run", "python", "app.py"], "/app", "/app/.venv/bin/python", "in-project venv /app/.venv"),
     ([File("/app/.pdm-python", b"/srv/venv/bin/python\n")], ["pdm", "run", "python", "app.py"], "/app",
      "/srv/venv/bin/python", "/app/.pdm-python"),
-    ([], ["poetry", "run", "python3", "app.py"], "/srv", None, "no in-project environment"),
+    ([], ["pdm", "run", "python3", "app.py"], "/srv", None, "no in-project environment"),
+    ([], ["poetry", "run", "python3", "app.py"], "/srv", None, "not followed"),
     ([], ["poetry", "run", "-v", "python"], "/app", None, "options before the command"),
 ])
 def test_poetry_and_pdm_run_follow_the_project_environment(files: list[File], cmd: list[str], workdir: str,
@@ -202,3 +203,32 @@ def test_poetry_and_pdm_run_follow_the_project_environment(files: list[File], cm
     assert ep is not None and ep.interpreter == want and ep.selected_by is not None and why in ep.selected_by
     if want:
         assert ep.script == "app.py"
+
+
+def test_poetry_env_name_is_poetrys() -> None:
+    from sitelens.inventory.project_runner import poetry_env_name
+
+    # the values Poetry 2.1.4's EnvManager.generate_env_name gives (run in the poetry-venv image)
+    assert poetry_env_name("demo", "/app") == "demo-9TtSrW0h"
+    assert poetry_env_name("My App", "/srv/app") == "my_app-2uZo5AhP"
+
+
+@pytest.mark.parametrize(("env", "venvs", "want"), [
+    ({}, ["my_app-2uZo5AhP-py3.11"], "/home/app/.cache/pypoetry/virtualenvs/my_app-2uZo5AhP-py3.11/bin/python"),
+    ({"POETRY_VIRTUALENVS_CREATE": "false"}, ["my_app-2uZo5AhP-py3.11"], "/opt/tools/bin/python"),  # poetry's own
+    ({}, ["my_app-2uZo5AhP-py3.11", "my_app-2uZo5AhP-py3.12"], None),
+    ({}, ["other-abcdefgh-py3.11"], None),
+])
+def test_poetry_run_finds_the_cache_dir_venv(env: dict[str, str], venvs: list[str], want: str | None) -> None:
+    base = "/home/app/.cache/pypoetry/virtualenvs"
+    spec: list[Dir | File | Symlink] = [
+        File("/etc/passwd", b"root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
+        Dir("/srv/app"), File("/srv/app/pyproject.toml", b'[project]\nname = "My App"\n')]
+    for v in venvs:
+        spec += [Dir(f"{base}/{v}/bin"), File(f"{base}/{v}/pyvenv.cfg", b"home = /usr/bin\n"),
+                 Symlink(f"{base}/{v}/bin/python", "/usr/bin/python3")]
+    fs = _project_fs(spec)  # type: ignore[arg-type]
+    cfg = ImageConfig(env={"PATH": "/opt/tools/bin:/usr/bin", **env}, workdir="/srv/app", user="app",
+                      cmd=["poetry", "run", "python", "app.py"])
+    ep = resolve_entrypoint(fs, cfg)
+    assert ep is not None and ep.interpreter == want

@@ -92,7 +92,7 @@ def _pinned(
                                mk, False, "lock", files)
 
 
-def _toml(text: str) -> dict[str, Any] | None:
+def toml_document(text: str) -> dict[str, Any] | None:
     try:
         toml = importlib.import_module("tomllib")
     except ModuleNotFoundError:  # Python 3.10: the tomli backport, a dependency there
@@ -147,7 +147,7 @@ def parse_lock(text: str, source: str) -> list[DeclaredRequirement]:
             if w:
                 out.append(w)
         return out
-    doc = _toml(text)
+    doc = toml_document(text)
     if doc is None:
         return []
     if base == "pyproject.toml":

@@ -128,7 +128,7 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
         prog = which(fs, cur[0], config)
         if prog is None:
             return ep
-        run = project_run(fs, prog, cur[1:], config.workdir or "/", lambda name: which(fs, name, config))
+        run = project_run(fs, prog, cur[1:], config, lambda name: which(fs, name, config))
         if run is not None:
             target, ep.selected_by = run
             if target is None:
