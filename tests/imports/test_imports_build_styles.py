@@ -16,7 +16,7 @@ from sitelens.audit import AuditOptions, AuditResult, run_audit
 from sitelens.findings import Finding
 from tests.helpers import require_tool
 
-NAMES = ("poetry-venv", "poetry-system", "pdm-venv", "pyenv-local", "pyenv-system", "pip-trees")
+NAMES = ("poetry-venv", "poetry-cache", "poetry-system", "pdm-venv", "pyenv-local", "pyenv-system", "pip-trees")
 _AUDITS: dict[str, tuple[Any, AuditResult]] = {}
 # what hook.pth's unknown `import pathhook` appends (sitelens reports the line instead of guessing)
 UNKNOWN_EFFECT = {"pip-trees": ["/opt/hooked"]}
@@ -141,6 +141,7 @@ def test_pip_trees_and_pth_lines() -> None:
 
 
 @pytest.mark.parametrize(("name", "tool"), [("poetry-venv", "/opt/poetry/bin/poetry"),
+                                            ("poetry-cache", "/opt/poetry/bin/poetry"),
                                             ("pdm-venv", "/opt/pdm/bin/pdm")])
 def test_poetry_and_pdm_run_choose_what_the_tool_chooses(name: str, tool: str) -> None:
     """An entrypoint ``<tool> run python app.py``: sitelens's answer and the real tool's, in the chroot."""
@@ -155,13 +156,24 @@ def test_poetry_and_pdm_run_choose_what_the_tool_chooses(name: str, tool: str) -
     config = dataclasses.replace(a.image.config, env={**a.image.config.env, "PATH": path},
                                  entrypoint=[os.path.basename(tool), "run", "python", "/app/main.py"], cmd=None)
     ep = resolve_entrypoint(a.fs, config)
-    home = built.tree / "tmp" / "tool-home"
+    # Poetry's cache-dir venv is found through the HOME of the user who runs it: the image user
+    home, user = ("/home/app", "1000:1000") if name == "poetry-cache" else ("/tmp/tool-home", None)
     try:
         with chroot_mounts(built.tree):  # the tools check the interpreter with a /dev/null redirect
             proc = run_in_root(built.tree, [tool, "run", "python", "-c", "import sys; print(sys.executable)"],
-                               env={"PATH": path, "HOME": "/tmp/tool-home", "PYTHONDONTWRITEBYTECODE": "1"},
+                               userspec=user, env={"PATH": path, "HOME": home, "PYTHONDONTWRITEBYTECODE": "1"},
                                cwd="/app")
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(built.tree / "tmp" / "tool-home", ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-500:]
-    assert ep is not None and ep.interpreter == proc.stdout.strip().splitlines()[-1] == "/app/.venv/bin/python"
+    want = built.expected["interpreters"] if name == "poetry-cache" else {"/app/.venv/bin/python": None}
+    assert ep is not None and ep.interpreter == proc.stdout.strip().splitlines()[-1] and ep.interpreter in want
+
+
+def test_poetry_cache_venv_near_miss() -> None:
+    """``poetry run`` into the image user's cache-dir venv: everything locked is there, nothing said."""
+    _, a = _audit("poetry-cache")
+    ep = a.inventory.entrypoint
+    assert ep is not None and ep.interpreter is not None
+    assert ep.interpreter.startswith("/home/app/.cache/pypoetry/virtualenvs/demo-9TtSrW0h-py3.11/")
+    assert [f for f in a.findings if f.rule in ("SL116", "SL108")] == []
