@@ -232,3 +232,11 @@ def test_poetry_run_finds_the_cache_dir_venv(env: dict[str, str], venvs: list[st
                       cmd=["poetry", "run", "python", "app.py"])
     ep = resolve_entrypoint(fs, cfg)
     assert ep is not None and ep.interpreter == want
+
+
+def test_pyenv_hostile_version_file_gives_a_short_reason() -> None:
+    fs = _pyenv_fs([File("/app/.python-version", b"\x00\xff..\n/etc\n3.9\n4.0\n5.0\n" * 1000)])
+    ep = resolve_entrypoint(fs, ImageConfig(env={"PATH": "/root/.pyenv/shims:/usr/bin"}, workdir="/app",
+                                            cmd=["python"]))
+    assert ep is not None and ep.interpreter is None and ep.selected_by is not None
+    assert len(ep.selected_by) < 200 and "and 1 more is not installed" in ep.selected_by

@@ -139,5 +139,12 @@ def pyenv_select(fs: Filesystem, config: ImageConfig, shim: Shim, program: str) 
         if node is not None and node.kind in ("file", "hardlink") and node.mode & 0o111:
             return cand, f"pyenv {version} ({origin})"
     if missing:
-        return None, f"pyenv: version {', '.join(missing)} is not installed (set by {origin})"
-    return None, f"pyenv: {program} is not in versions {', '.join(names)} (set by {origin})"
+        return None, f"pyenv: version {_shown(missing)} is not installed (set by {origin})"
+    return None, f"pyenv: {program} is not in versions {_shown(names)} (set by {origin})"
+
+
+def _shown(names: list[str], limit: int = 3) -> str:
+    """Names for a message: once each, printable, the first few of a long (hostile) list."""
+    unique = [n if n.isprintable() else repr(n) for n in dict.fromkeys(names)]
+    more = f" and {len(unique) - limit} more" if len(unique) > limit else ""
+    return ", ".join(unique[:limit]) + more
