@@ -117,6 +117,12 @@ def test_lock_hashes_compare_with_archive_hash_or_wheel_tags_only() -> None:
     ("import sys; sys.path.insert(0, '/opt/early')", "path", [("insert", 0, "/opt/early")]),
     ("import sys, os; sys.path.append('/x')", "path", [("append", None, "/x")]),
     ("import sys", "none", []),
+    ("import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals["
+     "'sitedir'], *('zope',));importlib = has_mfs and __import__('importlib.util');has_mfs and "
+     "__import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('zope', importlib.util."
+     "module_from_spec(importlib.machinery.PathFinder.find_spec('zope', [os.path.dirname(p)])));m = m or "
+     "sys.modules.setdefault('zope', types.ModuleType('zope'));mp = (m or []) and m.__dict__.setdefault("
+     "'__path__',[]);(p not in mp) and mp.append(p)", "namespace-shim", []),
     ("import pathhook", "unknown", []),
     ("import sys; sys.path.insert(0, os.environ['X'])", "unknown", []),
     ("import sys; )", "unknown", []),

@@ -194,7 +194,7 @@ class PthEffect:
 
     pth: str
     line: str
-    effect: str  # none | path | editable-finder | distutils-shim | unknown
+    effect: str  # none | path | editable-finder | distutils-shim | namespace-shim | unknown
     detail: str = ""  # the path added, the module mapped, or why the effect is unknown
 
 
