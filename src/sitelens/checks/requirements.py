@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ..findings import Finding, finding
-from ..inventory import declared
-from ..inventory.model import DeclaredRequirement, Distribution, Environment
+from ..inventory.model import Distribution, Environment
+from ..inventory.requirement_files import Wanted, parse_requirement_file
 from .base import Context, check
-from .resolution import (
+from .helpers import (
     env_label,
     import_text,
     installer_label,
@@ -116,7 +116,6 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
             marker = f" (marker `{req.marker}` is true for Python {env.version})" if req.marker else ""
             yield finding(
                 "SL108",
-                "high",
                 f"{dname} requires {req_text}: " + ("missing" if have is None else f"{have.version} found"),
                 f"{who} requires {req_text}{marker} on {env_label(env)}, {state} for {', '.join(idents)}.",
                 {
@@ -138,61 +137,11 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
 
 
 
-@dataclass
-class Wanted:
-    """A declared requirement with its specifier and marker parsed (the inventory keeps text)."""
-
-    decl: DeclaredRequirement
-    spec: SpecifierSet
-    marker: Marker | None
-
-    @property
-    def source(self) -> str:
-        return self.decl.source
-
-    @property
-    def line(self) -> int | None:
-        return self.decl.line
-
-    @property
-    def name(self) -> str:
-        return self.decl.name
-
-    @property
-    def text(self) -> str:
-        return self.decl.text
-
-    @property
-    def must_exist(self) -> bool:
-        return self.decl.must_exist
-
-
-def _wanted(decls: list[DeclaredRequirement]) -> list[Wanted]:
-    out: list[Wanted] = []
-    for d in decls:
-        try:
-            out.append(Wanted(d, SpecifierSet(d.spec), Marker(d.marker) if d.marker else None))
-        except (InvalidSpecifier, InvalidMarker):
-            continue
-    return out
-
-
-def parse_requirements_txt(text: str, source: str, constraint: bool = False,
-                           include: dict[str, str] | None = None) -> list[Wanted]:
-    return _wanted(declared.parse_requirements_txt(text, source, constraint, include))
-
-
-def parse_lock(text: str, source: str) -> list[Wanted]:
-    return _wanted(declared.parse_lock(text, source))
-
-
-def _requirement_sources(ctx: Context) -> list[Wanted]:
-    """What the files the inventory found in the image declare, then ``--requirements`` (host files)."""
-    out = _wanted(ctx.inventory.declared)
-    given = [(str(name), str(text)) for name, text in ctx.options.get("requirements") or []]
-    siblings = dict(given)
-    for name, text in given:
-        out += _wanted(declared.parse_declared(name, text, siblings))
+def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
+    """(path or given name, text): files the inventory found in the image, then ``--requirements``."""
+    out = list(ctx.inventory.requirement_files)
+    for name, text in ctx.options.get("requirements") or []:
+        out.append((str(name), str(text)))
     return out
 
 
@@ -286,9 +235,13 @@ def _seen_for(ctx: Context, env: Environment, ident: str, w: Wanted, anywhere: s
 
 @check("SL116")
 def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
-    wanted = _requirement_sources(ctx)
-    if not wanted:
+    sources = _requirement_sources(ctx)
+    if not sources:
         return
+    siblings = dict(sources)
+    wanted: list[Wanted] = []
+    for path, text in sources:
+        wanted += parse_requirement_file(path, text, siblings)
     arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
     seen_keys: set[tuple[str, str, str]] = set()
     for env in _target_envs(ctx):
@@ -329,7 +282,6 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
             dists = {d.metadata_path: d for v in per_ident.values() for d in v.dists}
             yield finding(
                 "SL116",
-                "high",
                 title,
                 f"{where} asks for `{w.text}`, but on {env_label(env)} " + "; ".join(parts)
                 + ". The requirement had no effect for " + ", ".join(sorted(bad))
@@ -349,8 +301,6 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
                 remedy(ctx, {k: t.format(src=w.source, name=w.name) for k, t in SL116_FIX.items()}),
                 key=(w.source, w.name),
             )
-
-
     yield from _lock_artefacts(ctx, wanted)
 
 
@@ -372,7 +322,7 @@ def artefact_mismatch(w: Wanted, d: Distribution) -> str | None:
     two never compare. What does compare: the archive hash pip writes into ``direct_url.json`` for a
     file or URL install, and the wheel's tags against the wheel file names the lock lists.
     """
-    files = w.decl.files
+    files = w.files
     if d.archive_hashes:
         algos = {f.algo for f in files} & set(d.archive_hashes)
         if not algos:
@@ -400,7 +350,7 @@ def artefact_mismatch(w: Wanted, d: Distribution) -> str | None:
 
 def _lock_artefacts(ctx: Context, wanted: list[Wanted]) -> Iterator[Finding]:
     arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
-    locked = [w for w in wanted if w.decl.files]  # a lock, or pip's hash-checking mode (--hash)
+    locked = [w for w in wanted if w.files]  # a lock, or pip's hash-checking mode (--hash)
     for env in _target_envs(ctx):
         menv = marker_environment(env, arch)
         for w in locked:
@@ -419,9 +369,8 @@ def _lock_artefacts(ctx: Context, wanted: list[Wanted]) -> Iterator[Finding]:
             for d, why, idents in hits.values():
                 yield finding(
                     "SL116",
-                    "medium",
                     f"{w.source} locks {w.text} by hash, but the installed {d.raw_name or d.name} is not a locked file",
-                    f"{w.source} locks `{w.text}` with {len(w.decl.files)} file hashes; {d.raw_name or d.name} "
+                    f"{w.source} locks `{w.text}` with {len(w.files)} file hashes; {d.raw_name or d.name} "
                     f"{d.version} in {d.site_dir} ({installer_label(d)}, {layer_label(ctx, d.layer)}) {why}. "
                     f"It is what {', '.join(idents)} import on {env_label(env)}.",
                     {
@@ -431,7 +380,7 @@ def _lock_artefacts(ctx: Context, wanted: list[Wanted]) -> Iterator[Finding]:
                         "versions": [d.version],
                         "archive_hashes": dict(d.archive_hashes),
                         "wheel_tags": list(d.wheel_tags),
-                        "locked_files": [f"{f.filename} {f.algo}:{f.digest}" for f in w.decl.files],
+                        "locked_files": [f"{f.filename} {f.algo}:{f.digest}" for f in w.files],
                         "paths": [w.source, d.metadata_path],
                         "layers": [d.layer] if d.layer is not None else [],
                         "owners": [owner_label(d)],
@@ -440,7 +389,5 @@ def _lock_artefacts(ctx: Context, wanted: list[Wanted]) -> Iterator[Finding]:
                     },
                     remedy(ctx, {k: t.format(name=w.name) for k, t in SL116_ARTEFACT_FIX.items()}),
                     key=(w.source, w.name, "artefact"),
+                    severity="medium",
                 )
-
-
-__all__ = ["artefact_mismatch", "listed", "parse_lock", "parse_requirements_txt"]

@@ -232,21 +232,6 @@ class LockedFile:
 
 
 @dataclass
-class DeclaredRequirement:
-    """One line of a requirements file, one package of a lock, one dependency of a pyproject."""
-
-    source: str  # the file in the image, or the --requirements name
-    line: int | None
-    name: str  # PEP 503 normalised
-    text: str  # as written (Poetry's constraint kept as written, with its PEP 440 form in spec)
-    spec: str  # PEP 440 specifier set ("" for any version)
-    marker: str | None  # PEP 508 marker, evaluated for the image's interpreter by the checks
-    must_exist: bool  # a requirement (True) or a lock/constraint/optional entry (only checked if installed)
-    kind: str = "requirements"  # requirements | constraints | lock | pyproject
-    files: list[LockedFile] = field(default_factory=list)
-
-
-@dataclass
 class Entrypoint:
     argv: list[str]  # Entrypoint + Cmd as the runtime would exec them
     interpreter: str | None = None  # the Python executable it runs, resolved in the image
@@ -268,6 +253,16 @@ class VenvConfig:
 
 
 @dataclass
+class Script:
+    """A file in a ``bin`` directory that starts with ``#!``."""
+
+    path: str
+    layer: int
+    interpreter: str  # as written after #!
+    argument: str = ""  # the rest of the line: the kernel passes it as one argument
+
+
+@dataclass
 class Inventory:
     os_release: dict[str, str] = field(default_factory=dict)
     package_dbs: list[OsPackageDb] = field(default_factory=list)
@@ -283,8 +278,7 @@ class Inventory:
     venv_configs: dict[str, VenvConfig] = field(default_factory=dict)
     # requirement and lock files in the WorkingDir, /app and beside the entrypoint script: (path, text)
     requirement_files: list[tuple[str, str]] = field(default_factory=list)
-    # what those files ask for, parsed (see inventory.declared)
-    declared: list[DeclaredRequirement] = field(default_factory=list)
+    scripts: list[Script] = field(default_factory=list)  # #! files in bin dirs (SL111)
     warnings: list[str] = field(default_factory=list)
 
     def all_distributions(self) -> list[Distribution]:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from ..fs import Filesystem
 from ..image import ImageConfig
 from . import _pyfs
-from .declared import toml_document
+from .requirement_files import toml_document
 
 RUNNERS = ("poetry", "pdm")
 

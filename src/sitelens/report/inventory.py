@@ -15,6 +15,7 @@ from .. import __version__
 from ..fs import Filesystem
 from ..image import Image
 from ..inventory.model import Distribution, Environment, Identity, Inventory, ModuleImport, PathEntry
+from ..inventory.requirement_files import parse_requirement_file
 
 
 def module_import_json(mi: ModuleImport) -> dict[str, Any]:
@@ -186,9 +187,11 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
             "selected_by": ep.selected_by,
         },
         "declared_requirements": [
-            {"source": r.source, "line": r.line, "name": r.name, "text": r.text, "spec": r.spec, "marker": r.marker,
-             "kind": r.kind, "required": r.must_exist, "file_hashes": len(r.files)}
-            for r in inv.declared
+            {"source": w.source, "line": w.line, "name": w.name, "text": w.text, "spec": str(w.spec),
+             "marker": str(w.marker) if w.marker else None, "kind": w.kind, "required": w.must_exist,
+             "file_hashes": len(w.files)}
+            for path, text in inv.requirement_files
+            for w in parse_requirement_file(path, text, dict(inv.requirement_files))
         ],
         "site_dirs": list(inv.site_dirs),
         "unattached_distributions": [_dist(d) for d in inv.unattached],
