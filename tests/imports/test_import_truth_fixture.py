@@ -261,10 +261,10 @@ def test_module_in_the_stdlib_zip(built: Built) -> None:
 def _inventory_from_oracle(truth: Any) -> Any:
     """sitelens's inventory of the image with ``imports`` set to what the oracle says."""
     inv = copy.deepcopy(truth.inventory)
-    from fixtures.import_truth import _environment
+    from fixtures.import_truth import environment_of
 
     for exe, per in truth.built.expected["results"].items():
-        env = _environment(inv, exe, truth.built.expected["interpreters"][exe]["real_path"])
+        env = environment_of(inv, exe, truth.built.expected["interpreters"][exe]["real_path"])
         assert env is not None, f"sitelens found no environment for {exe}"
         for ident, out in per.items():
             if out is None:
@@ -282,11 +282,11 @@ def _inventory_from_oracle(truth: Any) -> Any:
 
 
 def test_sitelens_finds_every_environment_of_the_image(truth: Any) -> None:
-    from fixtures.import_truth import _environment
+    from fixtures.import_truth import environment_of
 
     for exe in INTERPRETERS:
         real = truth.built.expected["interpreters"][exe]["real_path"]
-        assert _environment(truth.inventory, exe, real) is not None, exe
+        assert environment_of(truth.inventory, exe, real) is not None, exe
 
 
 def test_compare_is_empty_for_the_oracles_own_answer_and_names_each_difference(truth: Any) -> None:
@@ -294,9 +294,9 @@ def test_compare_is_empty_for_the_oracles_own_answer_and_names_each_difference(t
     assert compare(inv, truth.built.expected) == []
     agree, total = agreement(inv, truth.built.expected)
     assert agree == total > 300
-    from fixtures.import_truth import _environment
+    from fixtures.import_truth import environment_of
 
-    env = _environment(inv, SYS, "/usr/bin/python3.11")
+    env = environment_of(inv, SYS, "/usr/bin/python3.11")
     assert env is not None
     arb = env.imports["arbitrary-uid"]
     assert arb is not None
@@ -306,7 +306,7 @@ def test_compare_is_empty_for_the_oracles_own_answer_and_names_each_difference(t
     env.imports["root"] = None
     # absent is read as "does not import": right for finderedit (not in the system env), wrong for six
     del arb["finderedit"], arb["six"]
-    venv = _environment(inv, "/root/venv/bin/python", "")
+    venv = environment_of(inv, "/root/venv/bin/python", "")
     assert venv is not None
     venv.imports["arbitrary-uid"] = {}
     diffs = compare(inv, truth.built.expected)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ..findings import Finding, finding
@@ -27,6 +27,7 @@ from .helpers import (
     import_text,
     installer_label,
     layer_label,
+    listed,
     loaded_copy,
     marker_environment,
     owner_label,
@@ -149,6 +150,10 @@ def _target_envs(ctx: Context) -> list[Environment]:
     ep = ctx.inventory.entrypoint
     if ep is not None and ep.interpreter:
         hit = [e for e in envs if ep.interpreter in (e.executable, e.interpreter.path, e.interpreter.real_path)]
+        if not hit:
+            # a link to the interpreter (pyenv's versions/X/bin/python -> python3.11)
+            real = ctx.fs.resolve(ep.interpreter)
+            hit = [e for e in envs if e.kind != "venv" and e.interpreter.real_path == real]
         if hit:
             return hit
     # No resolvable entrypoint: the first python3 on the image's PATH, as `python3 app.py` would.
@@ -296,4 +301,93 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
                 remedy(ctx, {k: t.format(src=w.source, name=w.name) for k, t in SL116_FIX.items()}),
                 key=(w.source, w.name),
             )
+    yield from _lock_artefacts(ctx, wanted)
 
+
+# ---- SL116 for a lock's hashes: the installed copy is not an artefact the lock vouches for -----------
+
+_SDIST = (".tar.gz", ".zip", ".tar.bz2", ".tgz")
+SL116_ARTEFACT_FIX = {
+    "default": "Install from the lock with hash checking (`poetry install`, `pdm sync`, `uv sync --locked`, "
+    "`pip install --require-hashes -r`), and do not reinstall {name} from a local file afterwards; if "
+    "the new file is intended, re-lock so the lock records its hash.",
+}
+
+
+def artefact_mismatch(w: Wanted, d: Distribution) -> str | None:
+    """Why the installed copy ``d`` is not one of the files the lock lists for ``w`` (None: it is
+    one, or the image does not say).
+
+    A lock hashes the wheel or sdist *file*; RECORD hashes the files the wheel unpacked to, so the
+    two never compare. What does compare: the archive hash pip writes into ``direct_url.json`` for a
+    file or URL install, and the wheel's tags against the wheel file names the lock lists.
+    """
+    files = w.files
+    if d.archive_hashes:
+        algos = {f.algo for f in files} & set(d.archive_hashes)
+        if not algos:
+            return None
+        if any(d.archive_hashes.get(f.algo) == f.digest for f in files):
+            return None
+        algo = sorted(algos)[-1]
+        return (f"was installed from {d.archive_url or 'a local file'} ({algo}:{d.archive_hashes[algo]}), "
+                f"a file whose hash is not among the {len(files)} {w.source} lists for it")
+    names = [f.filename for f in files]
+    wheels = [n for n in names if n.endswith(".whl")]
+    if not d.wheel_tags or not wheels or any(not n or n.endswith(_SDIST) for n in names):
+        return None  # an sdist could have been built into this wheel: nothing to compare
+    tags = set(d.wheel_tags)
+    for fname in wheels:
+        try:
+            _, _, _, ftags = parse_wheel_filename(fname)
+        except InvalidWheelFilename:
+            return None
+        if tags & {str(t) for t in ftags}:
+            return None
+    return (f"comes from a wheel tagged {listed(sorted(tags))}, and {w.source} lists no wheel with that tag "
+            f"and no sdist it could have been built from")
+
+
+def _lock_artefacts(ctx: Context, wanted: list[Wanted]) -> Iterator[Finding]:
+    arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
+    locked = [w for w in wanted if w.files]  # a lock, or pip's hash-checking mode (--hash)
+    for env in _target_envs(ctx):
+        menv = marker_environment(env, arch)
+        for w in locked:
+            if not _marker_ok(w.marker, menv):
+                continue
+            hits: dict[str, tuple[Distribution, str, list[str]]] = {}
+            for ident, entries in env.sys_path.items():
+                if env.imports.get(ident, {}) is None:
+                    continue
+                d = winners(env, entries).get(w.name)
+                if d is None or not _satisfies(w.spec, d.version):
+                    continue  # absent or another version: the version finding above says so
+                why = artefact_mismatch(w, d)
+                if why is not None:
+                    hits.setdefault(d.metadata_path, (d, why, []))[2].append(ident)
+            for d, why, idents in hits.values():
+                yield finding(
+                    "SL116",
+                    f"{w.source} locks {w.text} by hash, but the installed {d.raw_name or d.name} is not a locked file",
+                    f"{w.source} locks `{w.text}` with {len(w.files)} file hashes; {d.raw_name or d.name} "
+                    f"{d.version} in {d.site_dir} ({installer_label(d)}, {layer_label(ctx, d.layer)}) {why}. "
+                    f"It is what {', '.join(idents)} import on {env_label(env)}.",
+                    {
+                        "distribution": w.name,
+                        "requirement": w.text,
+                        "source": w.source,
+                        "versions": [d.version],
+                        "archive_hashes": dict(d.archive_hashes),
+                        "wheel_tags": list(d.wheel_tags),
+                        "locked_files": [f"{f.filename} {f.algo}:{f.digest}" for f in w.files],
+                        "paths": [w.source, d.metadata_path],
+                        "layers": [d.layer] if d.layer is not None else [],
+                        "owners": [owner_label(d)],
+                        "identity": sorted(idents),
+                        "interpreter": env.executable,
+                    },
+                    remedy(ctx, {k: t.format(name=w.name) for k, t in SL116_ARTEFACT_FIX.items()}),
+                    key=(w.source, w.name, "artefact"),
+                    severity="medium",
+                )

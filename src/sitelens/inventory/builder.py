@@ -83,6 +83,12 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
             sp = compute_sys_path(fs, env.interpreter, env.executable, ident, config)
             env.sys_path[ident.name] = sp.entries
             env.pth_imports[ident.name] = sp.pth_imports
+            env.pth_effects[ident.name] = sp.pth_effects
+            for eff in sp.pth_effects:
+                if eff.effect == "unknown":
+                    w = f"{eff.pth}: the import line `{eff.line.strip()}` {eff.detail}; the import path may differ"
+                    if w not in inv.warnings:
+                        inv.warnings.append(w)
             if sp.startup_error:
                 env.startup_errors[ident.name] = sp.startup_error
             for w in sp.warnings:

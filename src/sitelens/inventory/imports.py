@@ -36,6 +36,7 @@ from ..fs import Filesystem
 from ..permissions import Cred, engine
 from .distributions import parse_finder_mapping
 from .model import ImportStep, PathEntry
+from .pth_lines import FINDER_LINE
 
 # Modules 3.11+ freezes into the binary (Python/frozen.c, the "stdlib - startup" and "stdlib -
 # runpy" sets): sys.path cannot shadow them; their __file__ still names the stdlib copy.
@@ -44,7 +45,6 @@ FROZEN_311 = frozenset({
     "posixpath", "os", "site", "stat", "importlib.util", "importlib.machinery", "runpy",
     "__hello__", "__phello__", "zipimport",
 })
-_FINDER_LINE = re.compile(r"\b(__editable___[\w.]*_finder)\b")
 
 
 def extension_suffixes(version: str, arch: str = "x86_64-linux-gnu") -> list[str]:
@@ -328,7 +328,7 @@ class ImportResolver:
         """module -> (finder file, target) from setuptools' editable finders that site installed."""
         out: dict[str, tuple[str, str]] = {}
         for pth, line in pth_imports:
-            m = _FINDER_LINE.search(line)
+            m = FINDER_LINE.search(line)
             if not m:
                 continue
             finder = f"{posixpath.dirname(pth)}/{m.group(1)}.py"

@@ -90,6 +90,10 @@ class Distribution:
     requested: bool = False
     editable_target: str | None = None
     wheel_tags: list[str] = field(default_factory=list)  # WHEEL's Tag: lines (dist-info)
+    # direct_url.json ``archive_info``: the hashes of the wheel/sdist file it was installed from
+    # (pip writes them for a file or URL install; an index install leaves no archive hash behind)
+    archive_hashes: dict[str, str] = field(default_factory=dict)  # algo -> lowercase hex
+    archive_url: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -199,6 +203,16 @@ class ModuleImport:
 
 
 @dataclass
+class PthEffect:
+    """What one ``import`` line of a ``.pth`` file does at start-up, as far as sitelens knows."""
+
+    pth: str
+    line: str
+    effect: str  # none | path | editable-finder | distutils-shim | namespace-shim | unknown
+    detail: str = ""  # the path added, the module mapped, or why the effect is unknown
+
+
+@dataclass
 class Environment:
     executable: str  # what launches it (venv bin/python or the system interpreter)
     kind: str  # system | venv | conda
@@ -209,6 +223,8 @@ class Environment:
     distributions: list[Distribution] = field(default_factory=list)
     # `import` lines of .pth files site runs at start-up, per identity: (pth file, line)
     pth_imports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # what each of those lines does, per identity (inventory.pth_lines); "unknown" ones are warned
+    pth_effects: dict[str, list[PthEffect]] = field(default_factory=dict)
     # identity name -> why this interpreter cannot start for it (e.g. unreadable pyvenv.cfg)
     startup_errors: dict[str, str] = field(default_factory=dict)
     # identity name -> None when that identity cannot start this interpreter, else
@@ -221,11 +237,22 @@ class Environment:
 
 
 @dataclass
+class LockedFile:
+    """One artefact a lock or a ``--hash`` option vouches for: its file name and digest."""
+
+    filename: str  # "six-1.16.0-py2.py3-none-any.whl"; "" when the source names only the hash
+    algo: str  # sha256 | sha384 | sha512 | md5
+    digest: str  # lowercase hex
+
+
+@dataclass
 class Entrypoint:
     argv: list[str]  # Entrypoint + Cmd as the runtime would exec them
     interpreter: str | None = None  # the Python executable it runs, resolved in the image
     flags: list[str] = field(default_factory=list)  # -s, -I, -E, -S, -P seen on the command line
     script: str | None = None
+    # how a version-manager shim (pyenv) chose the interpreter: "pyenv 3.11.7 (PYENV_VERSION)"
+    selected_by: str | None = None
 
 
 @dataclass

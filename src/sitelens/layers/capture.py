@@ -38,7 +38,11 @@ _PY_NAMES = re.compile(
 )
 # An application's requirement and lock files (the inventory finds them by the same names).
 REQUIREMENT_FILE = re.compile(r"^(requirements.*\.(txt|in)|.*-requirements\.txt|constraints.*\.txt)$")
-LOCK_FILE = re.compile(r"^(Pipfile\.lock|poetry\.lock|uv\.lock|pylock(\..*)?\.toml|pyproject\.toml)$")
+LOCK_FILE = re.compile(r"^(Pipfile\.lock|poetry\.lock|pdm\.lock|uv\.lock|pylock(\..*)?\.toml|pyproject\.toml)$")
+# pyenv: its shims (small bash scripts naming PYENV_ROOT), ``.python-version`` files and the global
+# ``$PYENV_ROOT/version`` (captured when the root's name says pyenv: /root/.pyenv, /opt/pyenv);
+# PDM's ``.pdm-python`` (the project's interpreter, for ``pdm run``)
+_PYENV = re.compile(r"(/shims/[^/]+$|/\.python-version$|/[^/]*pyenv[^/]*/version$|/\.pdm-python$)")
 # Zip archives Python imports from: the stdlib zip (getpath always lists it) and zipped eggs. The
 # import resolver reads their central directory; a bigger one stays unknown ("not captured").
 _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
@@ -79,6 +83,8 @@ def capture_limit(path: str) -> int:
         return 32 * MIB
     if name.endswith(".pyc") and path.endswith("/__pycache__/" + name):
         return PYC_HEADER
+    if _PYENV.search(path):
+        return 4 * KIB
     return 0
 
 

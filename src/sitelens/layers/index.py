@@ -17,7 +17,7 @@ from .capture import capture_limit, wants_md5
 from .tarstream import TarReader
 
 # Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
-INDEX_FORMAT = 7
+INDEX_FORMAT = 8
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
