@@ -9,9 +9,17 @@ Measures, each as a fresh ``sitelens scan`` process:
   dask            first pass again (fresh cache and store) on a Dask LocalCluster, 2 workers
 and the single-image audit speed (uncompressed bytes / s of one cold ``sitelens audit``) for the
 "first pass within 1.2x of unique layer bytes / single-image speed" target. The coordinator's
-peak RSS is its own VmHWM (polled from /proc), not its workers'.
+peak RSS is its own VmHWM (polled from /proc), not its workers'. CPU seconds are given for each
+run (user+sys of the scan and its workers; of the coordinator alone; of the registry server,
+which shares the machine), with the load average: on a shared machine wall times move with the
+load, CPU seconds much less.
 
     python benchmarks/bench_scan.py [--tags 1000] [--bases 10] [--base-mb 6] [--workers 2] [--no-dask]
+                                    [--reps 3] [--reuse]
+
+``--reps`` repeats the no-op rescan and the start-up run (median reported, every run kept);
+``--reuse`` keeps the generated registry of an earlier run with the same sizes (pushing a thousand
+images takes about a minute).
 
 Needs Debian's docker-registry. Writes under benchmarks/out/scan/ (results.json).
 """
@@ -23,6 +31,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -85,26 +94,39 @@ def image(base: list[tuple[bytes, bytes]], app_id: str) -> tuple[bytes, list[byt
     return config, [b for b, _ in layers], manifest, len(app_tar)
 
 
-def _hwm_kib(pid: int) -> int:
+def _proc_status(pid: int) -> tuple[int, float]:
+    """(VmHWM in KiB, user+sys CPU seconds) of a live process, (0, 0.0) once it is gone."""
+    hwm, cpu = 0, 0.0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
+                hwm = int(line.split()[1])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
         pass
-    return 0
+    return hwm, cpu
 
 
-def run(argv: list[str]) -> tuple[float, dict[str, Any], float]:
-    """Wall seconds, the JSON report, and the coordinator's own peak RSS in MiB."""
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(argv: list[str], registry_pid: int | None = None) -> dict[str, Any]:
+    """One scan: wall seconds, CPU seconds (scan + workers, coordinator alone, registry server),
+    the coordinator's own peak RSS in MiB, and the JSON report (``doc``)."""
+    reg_before = _proc_status(registry_pid)[1] if registry_pid else 0.0
+    cpu_before = _children_cpu()
     t = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
+    peak, own = [0], [0.0]
 
     def poll() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _hwm_kib(proc.pid))
-            time.sleep(0.05)
+            hwm, cpu = _proc_status(proc.pid)
+            peak[0], own[0] = max(peak[0], hwm), max(own[0], cpu)
+            time.sleep(0.02)
 
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()
@@ -113,7 +135,19 @@ def run(argv: list[str]) -> tuple[float, dict[str, Any], float]:
     watcher.join()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"scan failed ({proc.returncode}): {err[-2000:]}")
-    return wall, json.loads(out), peak[0] / 1024
+    return {"wall_s": round(wall, 3), "cpu_s": round(_children_cpu() - cpu_before, 2),
+            "coordinator_cpu_s": round(own[0], 2),
+            "registry_cpu_s": round(_proc_status(registry_pid)[1] - reg_before, 2) if registry_pid else None,
+            "rss_mib": round(peak[0] / 1024, 1), "load": [round(x, 2) for x in os.getloadavg()],
+            "doc": json.loads(out)}
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+
+
+def _keep(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if k != "doc"}
 
 
 def push_all(reg: Registry, bases: list[list[tuple[bytes, bytes]]], tags: int) -> dict[str, int]:
@@ -136,19 +170,38 @@ def main() -> None:
     ap.add_argument("--base-mb", type=int, default=6)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--retag-pct", type=float, default=1.0)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--no-dask", action="store_true")
     args = ap.parse_args()
 
     out = HERE / "out" / "scan"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    res: dict[str, Any] = {"tags": args.tags, "bases": args.bases, "workers": args.workers, "cpus": os.cpu_count()}
+    sizes = {"tags": args.tags, "bases": args.bases, "base_mb": args.base_mb}
+    marker = out / "registry" / "generated.json"
+    reuse = args.reuse and marker.is_file() and json.loads(marker.read_text())["sizes"] == sizes
+    if reuse:
+        for name in ("cache", "single-cache", "dask-cache", "a.db", "d.db"):
+            path = out / name
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+    res: dict[str, Any] = {"tags": args.tags, "bases": args.bases, "workers": args.workers, "cpus": os.cpu_count(),
+                           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                           "load_at_start": [round(x, 2) for x in os.getloadavg()]}
     bases = [base_layers(b, args.base_mb) for b in range(args.bases)]
     with start_registry(out / "registry") as reg:
-        t0 = time.perf_counter()
-        res.update(push_all(reg, bases, args.tags))
-        res["push_s"] = round(time.perf_counter() - t0, 1)
-        print(f"pushed {args.tags} tags over {args.bases} bases in {res['push_s']}s", flush=True)
+        if reuse:
+            res.update(json.loads(marker.read_text())["bytes"])
+            print("reusing the generated registry", flush=True)
+        else:
+            t0 = time.perf_counter()
+            res.update(push_all(reg, bases, args.tags))
+            res["push_s"] = round(time.perf_counter() - t0, 1)
+            marker.write_text(json.dumps({"sizes": sizes, "bytes": {k: res[k] for k in
+                                                                   ("unique_base_bytes", "unique_app_bytes")}}))
+            print(f"pushed {args.tags} tags over {args.bases} bases in {res['push_s']}s", flush=True)
+        rpid = reg.process.pid
         scan = [sys.executable, "-m", "sitelens", "scan", reg.host, "--format", "json", "--workers", str(args.workers)]
         local = scan + ["--cache-dir", str(out / "cache"), "--db", str(out / "a.db")]
 
@@ -160,19 +213,27 @@ def main() -> None:
         single_bytes = sum(len(tar) for _, tar in bases[0]) + image(bases[0], "app0")[3]
         res["single_image_mib_s"] = round(single_bytes / single_s / 2**20, 2)
 
-        res["first_s"], doc, res["first_rss_mib"] = run(local)
-        assert doc["summary"]["audited"] == args.tags, doc["summary"]
-        res["noop_s"], doc, res["noop_rss_mib"] = run(local)
-        assert doc["summary"]["unchanged"] == args.tags, doc["summary"]
-        res["startup_s"], _, _ = run(local + ["--repo", "nomatch*"])
+        first = run(local, rpid)
+        assert first["doc"]["summary"]["audited"] == args.tags, first["doc"]["summary"]
+        noops = [run(local, rpid) for _ in range(max(1, args.reps))]
+        for r in noops:
+            assert r["doc"]["summary"]["unchanged"] == args.tags, r["doc"]["summary"]
+        starts = [run(local + ["--repo", "nomatch*"], rpid) for _ in range(max(1, args.reps))]
+        noop, startup = _median(noops), _median(starts)
+        res["first"], res["noop_runs"], res["startup_runs"] = _keep(first), [_keep(r) for r in noops], \
+            [_keep(r) for r in starts]
+        res["first_s"], res["first_rss_mib"] = first["wall_s"], first["rss_mib"]
+        res["noop_s"], res["noop_rss_mib"], res["startup_s"] = noop["wall_s"], noop["rss_mib"], startup["wall_s"]
 
         moved = max(1, int(args.tags * args.retag_pct / 100))
+        nonce = time.strftime("%H%M%S")  # a fresh image each run, also on a reused registry
         for t in range(moved):
-            config, blobs, manifest, _ = image(bases[t % args.bases], f"app{t}-retagged")
+            config, blobs, manifest, _ = image(bases[t % args.bases], f"app{t}-retagged-{nonce}")
             reg.put_image(config, blobs, manifest, f"bench/svc{t // 10:03d}", f"v{t % 10}", mount_from="bench/svc000")
-        res["retag_s"], doc, _ = run(local)
+        retag = run(local, rpid)
+        doc = retag["doc"]
         assert doc["summary"]["audited"] == moved and doc["summary"]["moved_tags"] == moved, doc["summary"]
-        res["retagged"] = moved
+        res["retag"], res["retag_s"], res["retagged"] = _keep(retag), retag["wall_s"], moved
 
         if not args.no_dask:
             from distributed import LocalCluster
@@ -180,10 +241,12 @@ def main() -> None:
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                               host="127.0.0.1") as cluster:
                 addr = cluster.scheduler_address.replace("tcp://", "dask://")
-                res["dask_first_s"], doc, res["dask_rss_mib"] = run(
-                    scan + ["--executor", addr, "--cache-dir", str(out / "dask-cache"), "--db", str(out / "d.db")])
+                dask = run(scan + ["--executor", addr, "--cache-dir", str(out / "dask-cache"),
+                                   "--db", str(out / "d.db")], rpid)
+                res["dask"], res["dask_first_s"], res["dask_rss_mib"] = _keep(dask), dask["wall_s"], dask["rss_mib"]
 
     unique = res["unique_base_bytes"] + res["unique_app_bytes"]
+    res["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     res["first_pass_ideal_s"] = round(unique / (res["single_image_mib_s"] * 2**20), 2)
     res["first_pass_ratio"] = round(res["first_s"] / res["first_pass_ideal_s"], 2)
     res["noop_speedup"] = round(res["first_s"] / res["noop_s"], 1)

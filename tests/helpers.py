@@ -77,3 +77,31 @@ def official_sarif_schema() -> dict:
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
+
+
+def validate_cyclonedx(text: str) -> dict:
+    """The document, after the official CycloneDX 1.6 schema (cyclonedx-python-lib's) accepted it."""
+    import json
+
+    import pytest
+
+    validation = pytest.importorskip("cyclonedx.validation.json")
+    from cyclonedx.schema import SchemaVersion
+
+    error = validation.JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    assert error is None, error
+    return json.loads(text)
+
+
+def validate_spdx(path: Path) -> dict:
+    """The document, after the SPDX tools' 2.3 validator found nothing to report."""
+    import json
+
+    import pytest
+
+    parser = pytest.importorskip("spdx_tools.spdx.parser.parse_anything")
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    messages = validate_full_spdx_document(parser.parse_file(str(path)))
+    assert messages == [], [m.validation_message for m in messages]
+    return json.loads(path.read_text())

@@ -578,6 +578,7 @@ def scan(
     """Audit every image of a registry (or a list), skipping digests already audited. Exit 3 when
     any target failed, else 1 when an image has findings at or above --fail-on, else 0."""
     from .config import FAIL_ON_CHOICES
+    from .report.outputs import terminal_width
     from .scan.command import ScanRequest, run_scan_command
 
     with _guard():
@@ -587,6 +588,7 @@ def scan(
             json=fmt == SimpleFormat.json, html=html, all_images=all_images, fail_on=threshold,
             config=config, platform=platform, insecure_registries=tuple(insecure_registry or ()),
             use_cache=not no_cache, cache_dir=cache_dir,
+            width=terminal_width((output is None or str(output) == "-") and sys.stdout.isatty()),
         )
         text, code = run_scan_command(request, source_options(platform, insecure_registry))
         _emit(text, output)

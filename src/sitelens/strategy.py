@@ -86,7 +86,7 @@ def app_environment(inventory: Inventory, fs: Filesystem | None = None) -> Envir
     best: Environment | None = None
     best_count = 0
     for env in envs:
-        count = sum(1 for d in env.distributions if d.installer not in OS_INSTALLERS)
+        count = sum(1 for d in env.distributions if d.installer_name not in OS_INSTALLERS)
         # a venv beats a system env on a tie: it was made on purpose
         if count > best_count or (count == best_count and best is not None and count
                                   and env.kind == VENV and best.kind != VENV):
@@ -109,7 +109,7 @@ def detect_strategy(inventory: Inventory, fs: Filesystem | None = None) -> Strat
     env = app_environment(inventory, fs)
     if env is None:
         return Strategy(UNKNOWN, evidence=("no Python environment found",))
-    installed = [d for d in env.distributions if d.installer not in OS_INSTALLERS]
+    installed = [d for d in env.distributions if d.installer_name not in OS_INSTALLERS]
     evidence = [f"app environment {env.prefix} ({env.kind}, Python {env.version})"]
     if env.kind == CONDA:
         kind = CONDA

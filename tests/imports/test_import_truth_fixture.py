@@ -210,6 +210,37 @@ def test_extension_module_beats_the_py_of_the_same_name(built: Built) -> None:
         assert rec(built, "stubext", ident)["metadata_version"] == "0.1"
 
 
+def test_unreadable_extension_is_chosen_and_fails_to_load(built: Built) -> None:
+    assert _mode(built, f"{SITE_LOCAL}/privext{EXT}") == 0o600
+    assert _mode(built, f"{SITE_LOCAL}/privext.py") == 0o644
+    root = rec(built, "privext", "root")
+    assert (root["file"], root["code_version"]) == (f"{SITE_LOCAL}/privext{EXT}", "0.1")
+    for ident in OTHERS:
+        # dlopen fails with EACCES: ImportError, and the readable privext.py is never tried
+        assert rec(built, "privext", ident)["error"] == "ImportError"
+
+
+def test_cached_bytecode_spares_an_unreadable_source_only_when_valid_without_it(built: Built) -> None:
+    flags = {}
+    for mod in ("pycok", "pycstale", "pycchecked"):
+        assert _mode(built, f"{SITE_LOCAL}/{mod}.py") == 0o600
+        pyc = f"{SITE_LOCAL}/__pycache__/{mod}.cpython-311.pyc"
+        assert _mode(built, pyc) == 0o644
+        head = _file(built, pyc).read_bytes()[:16]
+        flags[mod] = int.from_bytes(head[4:8], "little")
+        if mod == "pycstale":  # compiled before the layer was written with mtime 0
+            assert int.from_bytes(head[8:12], "little") != 0
+            assert os.lstat(_file(built, f"{SITE_LOCAL}/{mod}.py")).st_mtime == 0
+    assert flags == {"pycok": 0b01, "pycstale": 0, "pycchecked": 0b11}
+    for mod in ("pycok", "pycstale", "pycchecked"):
+        assert rec(built, mod, "root")["file"] == f"{SITE_LOCAL}/{mod}.py"
+    for ident in OTHERS:
+        assert (rec(built, "pycok", ident)["file"], rec(built, "pycok", ident)["code_version"]) == (
+            f"{SITE_LOCAL}/pycok.py", "0.1")
+        assert rec(built, "pycstale", ident)["error"] == "PermissionError"
+        assert rec(built, "pycchecked", ident)["error"] == "PermissionError"
+
+
 def test_sourceless_bytecode_loads(built: Built) -> None:
     assert not _file(built, f"{SITE_LOCAL}/typing_extensions.py").exists()
     assert not _file(built, f"{SITE_LOCAL}/iniconfig/__init__.py").exists()
@@ -230,10 +261,10 @@ def test_module_in_the_stdlib_zip(built: Built) -> None:
 def _inventory_from_oracle(truth: Any) -> Any:
     """sitelens's inventory of the image with ``imports`` set to what the oracle says."""
     inv = copy.deepcopy(truth.inventory)
-    from fixtures.import_truth import _environment
+    from fixtures.import_truth import environment_of
 
     for exe, per in truth.built.expected["results"].items():
-        env = _environment(inv, exe, truth.built.expected["interpreters"][exe]["real_path"])
+        env = environment_of(inv, exe, truth.built.expected["interpreters"][exe]["real_path"])
         assert env is not None, f"sitelens found no environment for {exe}"
         for ident, out in per.items():
             if out is None:
@@ -251,11 +282,11 @@ def _inventory_from_oracle(truth: Any) -> Any:
 
 
 def test_sitelens_finds_every_environment_of_the_image(truth: Any) -> None:
-    from fixtures.import_truth import _environment
+    from fixtures.import_truth import environment_of
 
     for exe in INTERPRETERS:
         real = truth.built.expected["interpreters"][exe]["real_path"]
-        assert _environment(truth.inventory, exe, real) is not None, exe
+        assert environment_of(truth.inventory, exe, real) is not None, exe
 
 
 def test_compare_is_empty_for_the_oracles_own_answer_and_names_each_difference(truth: Any) -> None:
@@ -263,9 +294,9 @@ def test_compare_is_empty_for_the_oracles_own_answer_and_names_each_difference(t
     assert compare(inv, truth.built.expected) == []
     agree, total = agreement(inv, truth.built.expected)
     assert agree == total > 300
-    from fixtures.import_truth import _environment
+    from fixtures.import_truth import environment_of
 
-    env = _environment(inv, SYS, "/usr/bin/python3.11")
+    env = environment_of(inv, SYS, "/usr/bin/python3.11")
     assert env is not None
     arb = env.imports["arbitrary-uid"]
     assert arb is not None
@@ -275,7 +306,7 @@ def test_compare_is_empty_for_the_oracles_own_answer_and_names_each_difference(t
     env.imports["root"] = None
     # absent is read as "does not import": right for finderedit (not in the system env), wrong for six
     del arb["finderedit"], arb["six"]
-    venv = _environment(inv, "/root/venv/bin/python", "")
+    venv = environment_of(inv, "/root/venv/bin/python", "")
     assert venv is not None
     venv.imports["arbitrary-uid"] = {}
     diffs = compare(inv, truth.built.expected)

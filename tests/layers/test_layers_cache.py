@@ -254,3 +254,20 @@ def test_digests_in_background_threads_equal_inline(built, flip: str | None) -> 
     assert got[0] == got[1]
     assert isinstance(got[0], str) == (flip is not None)
     assert threading.active_count() == before
+
+
+def test_decoded_entries_are_kept_per_process_until_the_file_changes(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A scan worker is handed the same decoded index for a base layer image after image; a cache
+    file rewritten behind its back (another identity) is read and checked again."""
+    image = image_from_built(built)
+    first = load_indexes(image, LayerCache(tmp_path))
+    again = LayerCache(tmp_path)
+    a = load_indexes(image, again)
+    b = load_indexes(image, LayerCache(tmp_path))
+    assert again.hits == 4 and all(x is y for x, y in zip(a, b, strict=True))
+    assert tuples(a) == tuples(first)
+    entry = next((tmp_path / f"layers-v{INDEX_FORMAT}").rglob(first[0].diff_id[7:] + ".idx"))
+    entry.write_bytes(entry.read_bytes()[:-7] + b"garbage")  # same size class, new content: torn
+    torn = LayerCache(tmp_path)
+    c = load_indexes(image, torn)
+    assert torn.rebuilt == 1 and c[0] is not a[0] and tuples(c) == tuples(first)

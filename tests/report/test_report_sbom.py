@@ -14,27 +14,10 @@ from sitelens.audit import AuditOptions, AuditResult, run_audit
 from sitelens.inventory.model import ModuleImport
 from sitelens.report.formats import renderer
 from sitelens.report.interface import RenderOptions
+from tests.helpers import validate_cyclonedx, validate_spdx
 
 SITE = "/usr/lib/python3/dist-packages"
 LOCAL = "/usr/local/lib/python3.11/dist-packages"
-
-
-def validate_cyclonedx(text: str) -> dict:
-    validation = pytest.importorskip("cyclonedx.validation.json")
-    from cyclonedx.schema import SchemaVersion
-
-    error = validation.JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
-    assert error is None, error
-    return json.loads(text)
-
-
-def validate_spdx(path: Path) -> dict:
-    parser = pytest.importorskip("spdx_tools.spdx.parser.parse_anything")
-    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
-
-    messages = validate_full_spdx_document(parser.parse_file(str(path)))
-    assert messages == [], [m.validation_message for m in messages]
-    return json.loads(path.read_text())
 
 
 def _props(component: dict) -> dict[str, list[str]]:

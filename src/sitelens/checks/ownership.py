@@ -1,7 +1,9 @@
 """Who owns each file, and whether the files still match: SL103, SL104, SL106, SL107, SL109.
 
-Owners are the OS package databases (dpkg md5sums, rpm/apk digests) and the RECORDs of
-distributions no OS package installed. A distro's own RECORD is not evidence of pip and a distro
+Owners are the OS package databases (dpkg md5sums, rpm/apk digests, conda's PrefixRecord
+sha256s) and the RECORDs of distributions no OS package installed. conda counts as OS-like here:
+it records every file it linked, so pip over a conda package is two owners of one tree.
+A distro's own RECORD is not evidence of pip and a distro
 RECORD that does not verify is not tampering (Debian ships some that never matched): for
 OS-owned files the package database's digest is the truth, RECORDs are checked only where no OS
 package explains the file.
@@ -21,15 +23,7 @@ from ..fs import DELETED, Filesystem
 from ..inventory.attribution import actual_digest
 from ..inventory.model import Distribution, Environment, Interpreter, Inventory, OsPackage, OwnedFile
 from .base import Context, check
-from .resolution import (
-    installer_label,
-    is_os_owned,
-    layer_label,
-    listed,
-    norm,
-    owner_label,
-    remedy,
-)
+from .helpers import installer_label, is_os_owned, layer_label, listed, norm, owner_label, remedy
 
 # Paths images routinely strip to save space; a deleted doc is not an altered package.
 _STRIPPED = (
@@ -103,6 +97,26 @@ SL103_FIX = {
     "default": "Change {pkg}'s files only through the package manager: reinstall {pkg}, and install "
     "other versions outside the OS-managed directories (a venv).",
 }
+# conda's own files, whatever the image's style: the fix is a conda command
+SL103_CONDA = (
+    "Let conda alone own {dist} in {prefix}: install the version you need with conda (`conda install "
+    "-p {prefix} {pkg}=VERSION`, or mamba/micromamba/pixi) instead of pip. When only PyPI has it, remove "
+    "conda's package first (`conda remove -p {prefix} --force {pkg}`) and then `pip install --no-deps "
+    "{dist}`, so conda-meta no longer lists files pip rewrote or deleted."
+)
+
+
+def conda_prefix(pkg: OsPackage) -> str | None:
+    """The environment a conda package is installed in (its record is ``PREFIX/conda-meta/X.json``)."""
+    if pkg.manager != "conda" or not pkg.ref:
+        return None
+    return posixpath.dirname(posixpath.dirname(pkg.ref)) or "/"
+
+
+def package_text(pkg: OsPackage) -> str:
+    """``dpkg package python3-jinja2 3.1.2``; a conda package names its environment."""
+    prefix = conda_prefix(pkg)
+    return f"{pkg.manager} package {pkg.name} {pkg.version}" + (f" in {prefix}" if prefix else "")
 
 
 @check("SL103")
@@ -158,7 +172,7 @@ def _sl103(ctx: Context, alt: _Altered, claims: dict[str, list[Distribution]], d
     if alt.deleted:
         parts.append(f"{len(alt.deleted)} file(s) were deleted ({listed([f.path for f, _ in alt.deleted], 5)})")
     where = "; ".join(layer_label(ctx, layer) for layer in layers)
-    msg = f"{pkg.manager} package {pkg.name} {pkg.version}: " + " and ".join(parts) + f", in {where}."
+    msg = f"{package_text(pkg)}: " + " and ".join(parts) + f", in {where}."
     if claimants:
         msg += " The changed files are now claimed by " + _dists_text(ctx, claimants) + "."
     if replacements:
@@ -174,9 +188,14 @@ def _sl103(ctx: Context, alt: _Altered, claims: dict[str, list[Distribution]], d
     files = alt.changed + alt.deleted
     claimants.update(replacements)
     dist_name = pyname or (next(iter(claimants.values())).name if claimants else None)
+    prefix = conda_prefix(pkg)
+    if prefix is not None:
+        msg += f" `conda list -p {prefix}` still reports {pkg.name} {pkg.version}."
+        fix = SL103_CONDA.format(pkg=pkg.name, dist=dist_name or pkg.name, prefix=prefix)
+    else:
+        fix = remedy(ctx, {k: t.format(pkg=pkg.name, dist=dist_name or pkg.name) for k, t in SL103_FIX.items()})
     return finding(
         "SL103",
-        "high",
         f"files of {pkg.manager} package {pkg.name} were changed outside the package manager",
         msg,
         {
@@ -188,11 +207,9 @@ def _sl103(ctx: Context, alt: _Altered, claims: dict[str, list[Distribution]], d
             "layers": layers,
             "owners": [pkg.owner_id, *[owner_label(d) for d in claimants.values()]],
         },
-        remedy(
-            ctx,
-            {k: t.format(pkg=pkg.name, dist=dist_name or pkg.name) for k, t in SL103_FIX.items()},
-        ),
-        key=(pkg.manager, pkg.name),
+        fix,
+        # conda names are unique per environment only: its record path is the key
+        key=(pkg.manager, pkg.ref or pkg.name),
     )
 
 
@@ -210,6 +227,12 @@ SL104_FIX = {
     "copy (or the other way round), or install the pip copy into a venv; for two "
     "RECORDs, uninstall one of the distributions.",
 }
+SL104_CONDA = (
+    "Let one installer own each file of the conda environment: install the package with conda "
+    "(`conda install`, mamba, micromamba, pixi) instead of pip, or remove conda's package first "
+    "(`conda remove --force NAME`) and then `pip install --no-deps NAME` into the env's own "
+    "site-packages; `pip install --target SITE --upgrade` over a conda env leaves conda's files listed."
+)
 
 
 @check("SL104")
@@ -239,12 +262,11 @@ def doubly_owned_file(ctx: Context) -> Iterator[Finding]:
         paths.sort()
         yield finding(
             "SL104",
-            "medium",
             f"{len(paths)} file(s) claimed by {len(owners)} owners",
             f"{len(paths)} file(s) are claimed by {' and '.join(owners)}: {listed(paths, 5)}. Removing "
             f"or upgrading either owner deletes or rewrites files the other relies on.",
             {"paths": paths, "owners": list(owners)},
-            remedy(ctx, SL104_FIX),
+            SL104_CONDA if any(o.startswith("conda:") for o in owners) else remedy(ctx, SL104_FIX),
             key=owners,
         )
 
@@ -266,7 +288,7 @@ def record_integrity(ctx: Context) -> Iterator[Finding]:
     for d in _all_dists(ctx.inventory):
         # A RECORD with no INSTALLER is a distro's build artefact (Debian ships some that never
         # verified): only installers that wrote and own their RECORD are held to it.
-        if is_os_owned(d) or not d.record or d.installer == "unknown":
+        if is_os_owned(d) or not d.record or d.installer_name == "unknown":
             continue
         missing: list[str] = []
         bad: list[tuple[str, str, int]] = []
@@ -301,7 +323,6 @@ def record_integrity(ctx: Context) -> Iterator[Finding]:
         layers = sorted({layer for _, _, layer in bad} | ({d.layer} if d.layer is not None else set()))
         yield finding(
             "SL106",
-            "medium",
             f"installed files of {d.name} {d.version} do not match its RECORD",
             f"RECORD of {d.raw_name or d.name} {d.version} ({d.metadata_path}, {installer_label(d)}, "
             f"{layer_label(ctx, d.layer)}) does not match the image and no OS package explains it; "
@@ -405,7 +426,6 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
                 continue
             yield finding(
                 "SL107",
-                "low",
                 f"{modname} in {site} belongs to no package",
                 f"{path} is importable as `{modname}` ({'package' if node.kind == 'dir' else 'module'}, "
                 f"{layer_label(ctx, node.layer)}) but no OS package and no RECORD claims it: pip "
@@ -458,7 +478,7 @@ def externally_managed_bypassed(ctx: Context) -> Iterator[Finding]:
         checked = _pep668_checked_dirs(env)
         by_site: dict[str, list[Distribution]] = {}
         for d in env.distributions:
-            if is_os_owned(d) or d.installer not in ("pip", "uv", "poetry", "pdm"):
+            if is_os_owned(d) or d.installer_name not in ("pip", "uv", "poetry", "pdm"):
                 continue
             if norm(d.site_dir) not in on_path or norm(d.site_dir) not in checked:
                 continue
@@ -470,7 +490,6 @@ def externally_managed_bypassed(ctx: Context) -> Iterator[Finding]:
             layers_text = listed(sorted({layer_label(ctx, d.layer) for d in dists}), 3)
             yield finding(
                 "SL109",
-                "medium",
                 f"{len(dists)} distribution(s) pip-installed into externally managed {env.interpreter.path}",
                 f"{env.interpreter.stdlib or env.interpreter.prefix}/EXTERNALLY-MANAGED marks "
                 f"{env.interpreter.path} as managed by the OS, yet {installers} "

@@ -8,24 +8,21 @@ does not count, which is exactly what pip's "Requirement already satisfied" hide
 
 from __future__ import annotations
 
-import importlib
-import json
 import posixpath
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.specifiers import SpecifierSet
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ..findings import Finding, finding
 from ..inventory.model import Distribution, Environment
-from ..inventory.requirement_files import LOCK_FILES
+from ..inventory.requirement_files import Wanted, parse_requirement_file
 from .base import Context, check
-from .resolution import (
+from .helpers import (
     env_label,
     import_text,
     installer_label,
@@ -119,7 +116,6 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
             marker = f" (marker `{req.marker}` is true for Python {env.version})" if req.marker else ""
             yield finding(
                 "SL108",
-                "high",
                 f"{dname} requires {req_text}: " + ("missing" if have is None else f"{have.version} found"),
                 f"{who} requires {req_text}{marker} on {env_label(env)}, {state} for {', '.join(idents)}.",
                 {
@@ -141,118 +137,6 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
 
 
 
-@dataclass
-class Wanted:
-    source: str  # file path in the image, or the --requirements name
-    line: int | None
-    name: str  # canonical
-    text: str  # as written
-    spec: SpecifierSet
-    marker: Marker | None
-    must_exist: bool  # a requirement (True) or a lock/constraint entry (only checked if installed)
-
-
-def parse_requirements_txt(
-    text: str,
-    source: str,
-    constraint: bool = False,
-    include: dict[str, str] | None = None,
-    depth: int = 0,
-) -> list[Wanted]:
-    """pip requirements syntax: names, specifiers, markers; -r/-c followed when captured."""
-    out: list[Wanted] = []
-    joined = re.sub(r"\\\n", " ", text)
-    for no, raw in enumerate(joined.splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
-        if not line:
-            continue
-        if line.startswith(("-r ", "--requirement", "-c ", "--constraint")):
-            target = line.split(None, 1)[1].strip() if " " in line else line.split("=", 1)[-1]
-            nested = posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
-            if include is not None and nested in include and depth < 5:
-                out += parse_requirements_txt(
-                    include[nested],
-                    nested,
-                    constraint or line.startswith(("-c", "--constraint")),
-                    include,
-                    depth + 1,
-                )
-            continue
-        if line.startswith("-") or "://" in line.split(";")[0] and "@" not in line:
-            continue  # options, editables, bare URLs
-        line = re.split(r"\s--hash[=\s]", line)[0].strip()
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if req.url:
-            continue
-        out.append(
-            Wanted(
-                source,
-                no,
-                canonicalize_name(req.name),
-                line,
-                req.specifier,
-                req.marker,
-                not constraint,
-            )
-        )
-    return out
-
-
-def _pinned(name: str, version: str, source: str, marker: str | None = None) -> Wanted | None:
-    try:
-        spec = SpecifierSet(f"=={version}")
-        mk = Marker(marker) if marker else None
-    except (InvalidSpecifier, InvalidMarker):
-        return None
-    return Wanted(source, None, canonicalize_name(name), f"{name}=={version}", spec, mk, False)
-
-
-def parse_lock(text: str, source: str) -> list[Wanted]:
-    """uv.lock, poetry.lock, pylock.toml, Pipfile.lock and pyproject.toml's [project] deps."""
-    base = posixpath.basename(source)
-    out: list[Wanted] = []
-    if base == "Pipfile.lock":
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return []
-        for name, info in (doc.get("default") or {}).items():
-            ver = str((info or {}).get("version", "")).lstrip("=")
-            if ver:
-                w = _pinned(name, ver, source, (info or {}).get("markers"))
-                if w:
-                    out.append(w)
-        return out
-    try:
-        toml = importlib.import_module("tomllib")
-    except ModuleNotFoundError:  # Python 3.10: the tomli backport, a dependency there
-        try:
-            toml = importlib.import_module("tomli")
-        except ModuleNotFoundError:
-            return []
-    try:
-        doc = toml.loads(text)
-    except ValueError:  # TOMLDecodeError subclasses ValueError
-        return []
-    if base == "pyproject.toml":
-        deps = (doc.get("project") or {}).get("dependencies") or []
-        return parse_requirements_txt("\n".join(str(d) for d in deps), source)
-    packages = doc.get("package") or doc.get("packages") or []
-    for p in packages:
-        if not isinstance(p, dict) or "name" not in p or "version" not in p:
-            continue
-        src = p.get("source") or {}
-        if isinstance(src, dict) and (src.get("editable") or src.get("virtual") or src.get("directory")):
-            continue  # the project itself
-        w = _pinned(str(p["name"]), str(p["version"]), source, p.get("marker"))
-        if w:
-            out.append(w)
-    return out
-
-
 def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
     """(path or given name, text): files the inventory found in the image, then ``--requirements``."""
     out = list(ctx.inventory.requirement_files)
@@ -261,18 +145,15 @@ def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
     return out
 
 
-def _parse_source(path: str, text: str, siblings: dict[str, str]) -> list[Wanted]:
-    base = posixpath.basename(path)
-    if base in LOCK_FILES:
-        return parse_lock(text, path)
-    return parse_requirements_txt(text, path, constraint=base.startswith("constraints"), include=siblings)
-
-
 def _target_envs(ctx: Context) -> list[Environment]:
     envs = ctx.inventory.environments
     ep = ctx.inventory.entrypoint
     if ep is not None and ep.interpreter:
         hit = [e for e in envs if ep.interpreter in (e.executable, e.interpreter.path, e.interpreter.real_path)]
+        if not hit:
+            # a link to the interpreter (pyenv's versions/X/bin/python -> python3.11)
+            real = ctx.fs.resolve(ep.interpreter)
+            hit = [e for e in envs if e.kind != "venv" and e.interpreter.real_path == real]
         if hit:
             return hit
     # No resolvable entrypoint: the first python3 on the image's PATH, as `python3 app.py` would.
@@ -360,7 +241,7 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
     siblings = dict(sources)
     wanted: list[Wanted] = []
     for path, text in sources:
-        wanted += _parse_source(path, text, siblings)
+        wanted += parse_requirement_file(path, text, siblings)
     arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
     seen_keys: set[tuple[str, str, str]] = set()
     for env in _target_envs(ctx):
@@ -401,7 +282,6 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
             dists = {d.metadata_path: d for v in per_ident.values() for d in v.dists}
             yield finding(
                 "SL116",
-                "high",
                 title,
                 f"{where} asks for `{w.text}`, but on {env_label(env)} " + "; ".join(parts)
                 + ". The requirement had no effect for " + ", ".join(sorted(bad))
@@ -421,6 +301,93 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
                 remedy(ctx, {k: t.format(src=w.source, name=w.name) for k, t in SL116_FIX.items()}),
                 key=(w.source, w.name),
             )
+    yield from _lock_artefacts(ctx, wanted)
 
 
-__all__ = ["listed", "parse_lock", "parse_requirements_txt"]
+# ---- SL116 for a lock's hashes: the installed copy is not an artefact the lock vouches for -----------
+
+_SDIST = (".tar.gz", ".zip", ".tar.bz2", ".tgz")
+SL116_ARTEFACT_FIX = {
+    "default": "Install from the lock with hash checking (`poetry install`, `pdm sync`, `uv sync --locked`, "
+    "`pip install --require-hashes -r`), and do not reinstall {name} from a local file afterwards; if "
+    "the new file is intended, re-lock so the lock records its hash.",
+}
+
+
+def artefact_mismatch(w: Wanted, d: Distribution) -> str | None:
+    """Why the installed copy ``d`` is not one of the files the lock lists for ``w`` (None: it is
+    one, or the image does not say).
+
+    A lock hashes the wheel or sdist *file*; RECORD hashes the files the wheel unpacked to, so the
+    two never compare. What does compare: the archive hash pip writes into ``direct_url.json`` for a
+    file or URL install, and the wheel's tags against the wheel file names the lock lists.
+    """
+    files = w.files
+    if d.archive_hashes:
+        algos = {f.algo for f in files} & set(d.archive_hashes)
+        if not algos:
+            return None
+        if any(d.archive_hashes.get(f.algo) == f.digest for f in files):
+            return None
+        algo = sorted(algos)[-1]
+        return (f"was installed from {d.archive_url or 'a local file'} ({algo}:{d.archive_hashes[algo]}), "
+                f"a file whose hash is not among the {len(files)} {w.source} lists for it")
+    names = [f.filename for f in files]
+    wheels = [n for n in names if n.endswith(".whl")]
+    if not d.wheel_tags or not wheels or any(not n or n.endswith(_SDIST) for n in names):
+        return None  # an sdist could have been built into this wheel: nothing to compare
+    tags = set(d.wheel_tags)
+    for fname in wheels:
+        try:
+            _, _, _, ftags = parse_wheel_filename(fname)
+        except InvalidWheelFilename:
+            return None
+        if tags & {str(t) for t in ftags}:
+            return None
+    return (f"comes from a wheel tagged {listed(sorted(tags))}, and {w.source} lists no wheel with that tag "
+            f"and no sdist it could have been built from")
+
+
+def _lock_artefacts(ctx: Context, wanted: list[Wanted]) -> Iterator[Finding]:
+    arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
+    locked = [w for w in wanted if w.files]  # a lock, or pip's hash-checking mode (--hash)
+    for env in _target_envs(ctx):
+        menv = marker_environment(env, arch)
+        for w in locked:
+            if not _marker_ok(w.marker, menv):
+                continue
+            hits: dict[str, tuple[Distribution, str, list[str]]] = {}
+            for ident, entries in env.sys_path.items():
+                if env.imports.get(ident, {}) is None:
+                    continue
+                d = winners(env, entries).get(w.name)
+                if d is None or not _satisfies(w.spec, d.version):
+                    continue  # absent or another version: the version finding above says so
+                why = artefact_mismatch(w, d)
+                if why is not None:
+                    hits.setdefault(d.metadata_path, (d, why, []))[2].append(ident)
+            for d, why, idents in hits.values():
+                yield finding(
+                    "SL116",
+                    f"{w.source} locks {w.text} by hash, but the installed {d.raw_name or d.name} is not a locked file",
+                    f"{w.source} locks `{w.text}` with {len(w.files)} file hashes; {d.raw_name or d.name} "
+                    f"{d.version} in {d.site_dir} ({installer_label(d)}, {layer_label(ctx, d.layer)}) {why}. "
+                    f"It is what {', '.join(idents)} import on {env_label(env)}.",
+                    {
+                        "distribution": w.name,
+                        "requirement": w.text,
+                        "source": w.source,
+                        "versions": [d.version],
+                        "archive_hashes": dict(d.archive_hashes),
+                        "wheel_tags": list(d.wheel_tags),
+                        "locked_files": [f"{f.filename} {f.algo}:{f.digest}" for f in w.files],
+                        "paths": [w.source, d.metadata_path],
+                        "layers": [d.layer] if d.layer is not None else [],
+                        "owners": [owner_label(d)],
+                        "identity": sorted(idents),
+                        "interpreter": env.executable,
+                    },
+                    remedy(ctx, {k: t.format(name=w.name) for k, t in SL116_ARTEFACT_FIX.items()}),
+                    key=(w.source, w.name, "artefact"),
+                    severity="medium",
+                )

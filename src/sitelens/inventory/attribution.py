@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from ..fs import ADDED, MODIFIED, Filesystem, Node
 from .model import Distribution, LoadedFrom, OsPackage
 
-OS_MANAGERS = frozenset({"dpkg", "rpm", "apk", "conda"})
 _SKIP_DIRS = ("__pycache__",)
 
 
@@ -82,8 +81,8 @@ class DirSummary:
 def owner_label(d: Distribution) -> str:
     """DESIGN §6 owner form: ``dpkg:python3-jinja2`` or ``pip:<metadata path>``."""
     if d.owner_package:
-        return d.owner_package if ":" in d.owner_package else f"{d.installer}:{d.owner_package}"
-    return f"{d.installer}:{d.metadata_path}"
+        return d.owner_package if ":" in d.owner_package else f"{d.installer_name}:{d.owner_package}"
+    return f"{d.installer_name}:{d.metadata_path}"
 
 
 class Attributor:

@@ -21,6 +21,7 @@ from .model import Distribution, Environment, Identity, Interpreter, Inventory, 
 from .ospkg import find_package_dbs
 from .osrelease import read_os_release
 from .requirement_files import find_requirement_files
+from .scripts import find_scripts
 from .syspath import compute_sys_path
 from .venv import find_venvs, venv_configs
 
@@ -82,6 +83,12 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
             sp = compute_sys_path(fs, env.interpreter, env.executable, ident, config)
             env.sys_path[ident.name] = sp.entries
             env.pth_imports[ident.name] = sp.pth_imports
+            env.pth_effects[ident.name] = sp.pth_effects
+            for eff in sp.pth_effects:
+                if eff.effect == "unknown":
+                    w = f"{eff.pth}: the import line `{eff.line.strip()}` {eff.detail}; the import path may differ"
+                    if w not in inv.warnings:
+                        inv.warnings.append(w)
             if sp.startup_error:
                 env.startup_errors[ident.name] = sp.startup_error
             for w in sp.warnings:
@@ -98,6 +105,7 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
     inv.entrypoint = resolve_entrypoint(fs, config)
     inv.venv_configs = venv_configs(fs)
     inv.requirement_files = find_requirement_files(fs, config, inv.entrypoint)
+    inv.scripts = find_scripts(fs)
     fill_imports(fs, inv)
     return inv
 

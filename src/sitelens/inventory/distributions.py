@@ -69,6 +69,19 @@ def parse_requires_txt(text: str) -> list[str]:
     return out
 
 
+def archive_hashes(info: dict[str, object]) -> dict[str, str]:
+    """direct_url.json ``archive_info``: ``hashes`` (PEP 610 since 2022) and the older ``hash``."""
+    out: dict[str, str] = {}
+    hashes = info.get("hashes")
+    if isinstance(hashes, dict):
+        out.update({str(k).lower(): str(v).lower() for k, v in hashes.items()})
+    legacy = info.get("hash")
+    if isinstance(legacy, str) and "=" in legacy:
+        algo, _, digest = legacy.partition("=")
+        out.setdefault(algo.lower(), digest.lower())
+    return out
+
+
 def _split_stem(stem: str) -> tuple[str, str | None]:
     name, _, rest = stem.partition("-")
     version = rest.split("-", 1)[0] if rest else None
@@ -229,7 +242,7 @@ class DirScanner:
         if d.owner_package is None:
             inst = self.fs.read_text(f"{path}/INSTALLER")
             if inst and inst.strip():
-                d.installer = inst.strip().splitlines()[0].strip().lower()
+                d.installer = inst.strip().splitlines()[0].strip()
         d.requested = self.fs.lookup(f"{path}/REQUESTED") is not None
         wheel = self.fs.read_text(f"{path}/WHEEL")
         if wheel:
@@ -242,6 +255,9 @@ class DirScanner:
                 if isinstance(doc, dict) and isinstance(doc.get("dir_info"), dict) and doc["dir_info"].get("editable"):
                     url = str(doc.get("url", ""))
                     d.editable_target = url[7:] if url.startswith("file://") else url
+                if isinstance(doc, dict) and isinstance(doc.get("archive_info"), dict):
+                    d.archive_url = str(doc.get("url", "")) or None
+                    d.archive_hashes = archive_hashes(doc["archive_info"])
             except ValueError:
                 d.warnings.append(f"{path}/direct_url.json: not valid JSON")
         return d
@@ -269,7 +285,7 @@ class DirScanner:
             if d.owner_package is None:
                 i = self.fs.read_text(f"{path}/INSTALLER")
                 if i and i.strip():
-                    d.installer = i.strip().splitlines()[0].lower()
+                    d.installer = i.strip().splitlines()[0].strip()
             return d
         if node.kind in ("file", "hardlink"):
             return self._common(site_dir, path, stem, "egg-info-file", path, [])

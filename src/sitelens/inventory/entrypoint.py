@@ -3,7 +3,9 @@
 The runtime execs ``Entrypoint + Cmd`` (or ``Cmd`` alone), looking a bare name up on the image's
 PATH. Shell forms (``sh -c "exec python app.py"``), ``env`` and small init wrappers (tini,
 dumb-init) are seen through; a script is followed through its ``#!`` line (Linux passes everything
-after the interpreter as one argument, so ``#!/usr/bin/python3 -sE`` means ``-s -E``).
+after the interpreter as one argument, so ``#!/usr/bin/python3 -sE`` means ``-s -E``); a pyenv shim
+is followed to the version pyenv would choose (:mod:`.pyenv`), ``poetry run``/``pdm run`` to the
+project's environment (:mod:`.project_runner`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from ..fs import Filesystem
 from ..image import ImageConfig
 from . import _pyfs
 from .model import Entrypoint
+from .project_runner import project_run
+from .pyenv import pyenv_select, pyenv_shim
+from .scripts import parse_shebang
 
 _PY = re.compile(r"^python(\d(\.\d+)?)?[dmu]*$")
 _WRAPPERS = {"tini", "tini-static", "dumb-init", "catatonit", "gosu", "su-exec"}
@@ -124,6 +129,22 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
         prog = which(fs, cur[0], config)
         if prog is None:
             return ep
+        run = project_run(fs, prog, cur[1:], config, lambda name: which(fs, name, config))
+        if run is not None:
+            target, ep.selected_by = run
+            if target is None:
+                return ep
+            cur = target
+            continue
+        # a pyenv shim is named python too: follow it before taking the name for an interpreter
+        shim = pyenv_shim(fs, prog)
+        if shim is not None:
+            chosen, why = pyenv_select(fs, config, shim, posixpath.basename(prog))
+            ep.selected_by = why
+            if chosen is None:
+                return ep
+            cur = [chosen, *cur[1:]]
+            continue
         if _PY.match(posixpath.basename(prog)) or _PY.match(posixpath.basename(fs.resolve(prog) or "")):
             ep.interpreter = prog
             flags, script = _python_flags(cur[1:])
@@ -134,9 +155,10 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
         head = node.entry.head if node is not None else None
         if not head:
             return ep
-        line = head[2:].decode("utf-8", "replace").strip()
-        interp, _, arg = line.partition(" ")
-        arg = arg.strip()
+        parsed = parse_shebang(head)
+        if parsed is None:
+            return ep
+        interp, arg = parsed
         ep.script = ep.script or prog
         shebang = [interp] + ([arg] if arg else [])
         if posixpath.basename(interp) == "env":

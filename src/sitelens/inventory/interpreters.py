@@ -3,7 +3,9 @@
 An interpreter is a regular, non-script file named ``python``, ``pythonX`` or ``pythonX.Y[abi]``
 in a ``bin`` directory (``/usr/bin``, ``/usr/local/bin``, ``/opt/rh/*/root/usr/bin``, pyenv's
 ``versions/*/bin``, conda prefixes' ``bin``). Launchers inside venvs (a ``pyvenv.cfg`` beside or
-above them) are venvs, not interpreters (see ``venv.py``). The version comes from the file name,
+above them) are venvs, not interpreters (see ``venv.py``); a ``python`` package extracted in a
+conda package cache (``pkgs/python-3.11.7-h…/bin``, ``info/index.json`` beside ``bin``) is
+cache content that nothing runs. The version comes from the file name,
 then ``lib/pythonX.Y``, ``libpythonX.Y``, ``_sysconfigdata``; prefix and exec_prefix follow
 CPython's getpath landmark search (``Modules/getpath.py``).
 """
@@ -47,6 +49,12 @@ def is_venv_launcher(fs: Filesystem, path: str) -> bool:
     return fs.lookup(posixpath.join(posixpath.dirname(bindir), "pyvenv.cfg")) is not None or (
         fs.lookup(posixpath.join(bindir, "pyvenv.cfg")) is not None
     )
+
+
+def _in_conda_package(fs: Filesystem, real: str) -> bool:
+    """An extracted conda package (a package cache's ``NAME-VERSION-BUILD/``), not a prefix."""
+    root = posixpath.dirname(posixpath.dirname(real))
+    return fs.lookup(posixpath.join(root, "info", "index.json")) is not None
 
 
 def _candidates(fs: Filesystem) -> list[_Candidate]:
@@ -211,7 +219,7 @@ def find_interpreters(
     os_release = os_release or {}
     groups: dict[str, list[_Candidate]] = {}
     for c in _candidates(fs):
-        if is_venv_launcher(fs, c.path):
+        if is_venv_launcher(fs, c.path) or _in_conda_package(fs, c.real):
             continue
         groups.setdefault(c.real, []).append(c)
     out = []

@@ -32,11 +32,18 @@ class OsPackage:
     arch: str | None = None
     source: str | None = None
     files: list[OwnedFile] = field(default_factory=list)
+    # the database's own key where a name is not unique in an image: conda has one database per
+    # prefix, so its packages are keyed by their PrefixRecord path (None: the name is the key)
+    ref: str | None = None
+    build: str | None = None  # conda build string
+    channel: str | None = None  # conda channel the package came from
+    requested: str | None = None  # conda: the spec the user asked for (None: pulled in as a dependency)
 
     @property
     def owner_id(self) -> str:
-        """The evidence form DESIGN §6 uses: ``dpkg:python3-jinja2``."""
-        return f"{self.manager}:{self.name}"
+        """The evidence form DESIGN §6 uses: ``dpkg:python3-jinja2``; for conda, like pip's
+        ``pip:<metadata path>``, the record: ``conda:/opt/conda/conda-meta/jinja2-3.1.2-py_0.json``."""
+        return f"{self.manager}:{self.ref or self.name}"
 
 
 @dataclass
@@ -72,7 +79,9 @@ class Distribution:
     metadata_path: str  # *.dist-info / *.egg-info (dir or file) / *.egg / *.egg-link
     kind: str  # dist-info | egg-info | egg-info-file | egg | egg-link | editable
     site_dir: str  # the directory on sys.path holding the metadata
-    installer: str = "unknown"  # pip | uv | poetry | conda | dpkg | rpm | apk | unknown | ...
+    # INSTALLER's first line as written ("pip", "Poetry 1.8.3"), or the OS manager that owns the
+    # metadata (dpkg | rpm | apk | conda), or "unknown"; compare through ``installer_name``
+    installer: str = "unknown"
     owner_package: str | None = None  # "dpkg:python3-jinja2" when an OS package owns the metadata
     record: list[RecordEntry] | None = None
     requires: list[str] = field(default_factory=list)  # Requires-Dist strings, verbatim
@@ -81,7 +90,16 @@ class Distribution:
     requested: bool = False
     editable_target: str | None = None
     wheel_tags: list[str] = field(default_factory=list)  # WHEEL's Tag: lines (dist-info)
+    # direct_url.json ``archive_info``: the hashes of the wheel/sdist file it was installed from
+    # (pip writes them for a file or URL install; an index install leaves no archive hash behind)
+    archive_hashes: dict[str, str] = field(default_factory=dict)  # algo -> lowercase hex
+    archive_url: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def installer_name(self) -> str:
+        """The installer as a tool name, for comparisons: ``Poetry 1.8.3`` -> ``poetry``."""
+        return self.installer.split(None, 1)[0].lower() if self.installer.strip() else "unknown"
 
 
 @dataclass
@@ -185,6 +203,16 @@ class ModuleImport:
 
 
 @dataclass
+class PthEffect:
+    """What one ``import`` line of a ``.pth`` file does at start-up, as far as sitelens knows."""
+
+    pth: str
+    line: str
+    effect: str  # none | path | editable-finder | distutils-shim | namespace-shim | unknown
+    detail: str = ""  # the path added, the module mapped, or why the effect is unknown
+
+
+@dataclass
 class Environment:
     executable: str  # what launches it (venv bin/python or the system interpreter)
     kind: str  # system | venv | conda
@@ -195,6 +223,8 @@ class Environment:
     distributions: list[Distribution] = field(default_factory=list)
     # `import` lines of .pth files site runs at start-up, per identity: (pth file, line)
     pth_imports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # what each of those lines does, per identity (inventory.pth_lines); "unknown" ones are warned
+    pth_effects: dict[str, list[PthEffect]] = field(default_factory=dict)
     # identity name -> why this interpreter cannot start for it (e.g. unreadable pyvenv.cfg)
     startup_errors: dict[str, str] = field(default_factory=dict)
     # identity name -> None when that identity cannot start this interpreter, else
@@ -207,11 +237,22 @@ class Environment:
 
 
 @dataclass
+class LockedFile:
+    """One artefact a lock or a ``--hash`` option vouches for: its file name and digest."""
+
+    filename: str  # "six-1.16.0-py2.py3-none-any.whl"; "" when the source names only the hash
+    algo: str  # sha256 | sha384 | sha512 | md5
+    digest: str  # lowercase hex
+
+
+@dataclass
 class Entrypoint:
     argv: list[str]  # Entrypoint + Cmd as the runtime would exec them
     interpreter: str | None = None  # the Python executable it runs, resolved in the image
     flags: list[str] = field(default_factory=list)  # -s, -I, -E, -S, -P seen on the command line
     script: str | None = None
+    # how a version-manager shim (pyenv) chose the interpreter: "pyenv 3.11.7 (PYENV_VERSION)"
+    selected_by: str | None = None
 
 
 @dataclass
@@ -223,6 +264,16 @@ class VenvConfig:
     home: str | None  # the first ``home`` key: what getpath uses
     version: str | None
     keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Script:
+    """A file in a ``bin`` directory that starts with ``#!``."""
+
+    path: str
+    layer: int
+    interpreter: str  # as written after #!
+    argument: str = ""  # the rest of the line: the kernel passes it as one argument
 
 
 @dataclass
@@ -241,6 +292,7 @@ class Inventory:
     venv_configs: dict[str, VenvConfig] = field(default_factory=dict)
     # requirement and lock files in the WorkingDir, /app and beside the entrypoint script: (path, text)
     requirement_files: list[tuple[str, str]] = field(default_factory=list)
+    scripts: list[Script] = field(default_factory=list)  # #! files in bin dirs (SL111)
     warnings: list[str] = field(default_factory=list)
 
     def all_distributions(self) -> list[Distribution]:

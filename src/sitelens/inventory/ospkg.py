@@ -3,7 +3,8 @@
 The readers and where each looks are the table in ``sitelens/dbreaders.py``: dpkg
 ``/var/lib/dpkg`` (``status`` or distroless ``status.d/``), rpm ``/var/lib/rpm``,
 ``/usr/lib/sysimage/rpm`` (Fedora ≥ 36, openSUSE) and ``/usr/share/rpm`` (old SUSE), apk
-``/lib/apk/db/installed`` (``/usr/lib/apk/...`` on usr-merged images).
+``/lib/apk/db/installed`` (``/usr/lib/apk/...`` on usr-merged images), conda every
+``conda-meta/`` dir (one database per conda prefix).
 
 ``OsPackageDb.layer`` is the layer that last changed the database's content: a layer that only
 re-ships it unchanged or changes its mode does not count.
@@ -43,8 +44,8 @@ def find_package_dbs(fs: Filesystem) -> list[OsPackageDb]:
     dbs: list[OsPackageDb] = []
     for reader in READERS:
         # A reader (and what its parser imports: sqlite3 and the rpm backends) loads only when one of
-        # its directories is in the image.
-        if any(fs.lookup(root) is not None for root in reader.roots):
+        # its directories is in the image; one without fixed roots finds its databases itself.
+        if reader.dir_name or any(fs.lookup(root) is not None for root in reader.roots):
             dbs.extend(_reader_function(reader)(fs))
     for db in dbs:
         db.layer = db_layer(fs, db)

@@ -18,7 +18,8 @@ from ..fs import Filesystem
 from ..image import ImageConfig
 from . import _pyfs
 from .interpreters import landmark_prefixes
-from .model import Identity, Interpreter, PathEntry
+from .model import Identity, Interpreter, PathEntry, PthEffect
+from .pth_lines import interpret
 from .venv import getpath_cfg, read_cfg, site_cfg, unreadable_site_cfg
 
 FEDORA_LOCAL = "/usr/local"
@@ -28,6 +29,7 @@ FEDORA_LOCAL = "/usr/local"
 class SysPath:
     entries: list[PathEntry] = field(default_factory=list)
     pth_imports: list[tuple[str, str]] = field(default_factory=list)  # (pth file, line)
+    pth_effects: list[PthEffect] = field(default_factory=list)  # what each of those lines does
     prefix: str = ""  # sys.prefix (the venv when one is active)
     base_prefix: str = ""
     venv_active: bool = False
@@ -98,8 +100,10 @@ def site_packages_dirs(flavor: str, prefix: str, version: str, platlibdir: str, 
 
 
 class _Builder:
-    def __init__(self, fs: Filesystem, who: _pyfs.Cred, cwd: str, version: str) -> None:
+    def __init__(self, fs: Filesystem, who: _pyfs.Cred, cwd: str, version: str,
+                 env: dict[str, str] | None = None) -> None:
         self.fs = fs
+        self.env = env or {}
         self.who = who
         self.cwd = cwd
         self.version = version
@@ -160,11 +164,30 @@ class _Builder:
                 rec = (full, line.rstrip("\r\n"))
                 if rec not in self.out.pth_imports:
                     self.out.pth_imports.append(rec)
+                    effect, changes = interpret(full, rec[1], self.env)
+                    self.out.pth_effects.append(effect)
+                    for op, index, path in changes:
+                        self.path_call(op, index, path, full)
                 continue
             target = _pyfs.abspath(posixpath.join(sitedir, line.rstrip()), self.cwd)
             if target not in self.known and _pyfs.exists(self.fs, target, self.who):
                 self.add(target, "pth", True, added_by=full)
                 self.known.add(target)
+
+
+    def path_call(self, op: str, index: int | None, path: str, pth: str) -> None:
+        """A literal ``sys.path.insert``/``append`` run by a .pth line (no normalisation, duplicates
+        kept: list semantics)."""
+        target = _pyfs.abspath(path, self.cwd)
+        exists = _pyfs.exists(self.fs, target, self.who)
+        entry = PathEntry(target, "pth", exists, False, pth,
+                          exists and _pyfs.listdir(self.fs, target, self.who) is not None)
+        n = len(self.out.entries)
+        if op == "append" or index is None:
+            self.out.entries.append(entry)
+        else:
+            self.out.entries.insert(min(index if index >= 0 else max(0, n + index), n), entry)
+        self.known.add(target)
 
 
 def _flag_set(flags: list[str] | set[str] | None) -> set[str]:
@@ -190,7 +213,7 @@ def compute_sys_path(
     cwd = config.workdir or "/"
     who = who_of(identity)
     version = interpreter.version
-    b = _Builder(fs, who, cwd, version)
+    b = _Builder(fs, who, cwd, version, env)
     out = b.out
 
     # ---- getpath ------------------------------------------------------------------------

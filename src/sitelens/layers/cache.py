@@ -27,6 +27,7 @@ import socket
 import tempfile
 import time
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 from ..image import is_sha256_digest
@@ -35,6 +36,24 @@ from .index import INDEX_FORMAT, Entry, LayerIndex
 MAGIC = b"SLIDX\x01"
 STALE_AFTER = 900.0  # seconds a live holder may keep a layer lock before others stop waiting
 _POLL = 0.05
+
+
+# Entries decoded in this process, by the cache file's identity (path, inode, size, mtime): a scan
+# worker audits hundreds of images over the same few base layers, and reading, checking and
+# decoding their entries again cost about 1 ms per layer per image. A rewritten or tampered file
+# has another identity, so it is read (and checked) again. Bounded by the entries held.
+MEMO_ENTRIES = 200_000
+_DECODED: OrderedDict[tuple[str, int, int, int], LayerIndex] = OrderedDict()
+
+
+def _remember(stamp: tuple[str, int, int, int], index: LayerIndex) -> None:
+    if len(index.entries) > MEMO_ENTRIES // 4:
+        return  # one huge layer would push every base layer out
+    _DECODED[stamp] = index
+    held = sum(len(i.entries) for i in _DECODED.values())
+    while held > MEMO_ENTRIES and _DECODED:
+        _, dropped = _DECODED.popitem(last=False)
+        held -= len(dropped.entries)
 
 
 def default_cache_dir() -> Path:
@@ -65,6 +84,15 @@ class LayerCache:
         if path is None:
             return None
         try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        index = _DECODED.get(stamp)
+        if index is not None:
+            _DECODED.move_to_end(stamp)
+            return index
+        try:
             blob = path.read_bytes()
         except OSError:
             return None
@@ -73,6 +101,8 @@ class LayerCache:
             self.rebuilt += 1
             with contextlib.suppress(OSError):
                 path.unlink()
+            return None
+        _remember(stamp, index)
         return index
 
     def get(self, diff_id: str) -> LayerIndex | None:

@@ -25,22 +25,32 @@ _EXACT = {
     "/etc/pip.conf": 64 * KIB,
 }
 
-# Package databases: each reader's own rule (dbreaders.py), asked only under its roots.
-_DB_RULES = tuple((tuple(r + "/" for r in reader.roots), reader.capture) for reader in READERS)
+# Package databases: each reader's own rule (dbreaders.py), asked only under its roots, or for a
+# database under any prefix, only for members inside a dir of its name.
+_DB_RULES = tuple((tuple(r + "/" for r in reader.roots), reader.capture) for reader in READERS if reader.roots)
 _DB_ROOTS = tuple(root for roots, _ in _DB_RULES for root in roots)
+_DB_DIRS = tuple((f"/{reader.dir_name}/", reader.capture) for reader in READERS if reader.dir_name)
 # importlib.metadata matches the suffixes case-insensitively, so capture them that way too
-_META_DIR = re.compile(r"\.(?i:dist-info|egg-info)/|/EGG-INFO/|/conda-meta/")
+_META_DIR = re.compile(r"\.(?i:dist-info|egg-info)/|/EGG-INFO/")
 _PY_NAMES = re.compile(
     r"(^pyvenv\.cfg$|\.pth$|\._pth$|^EXTERNALLY-MANAGED$|^_sysconfigdata.*\.py$"
     r"|^__editable___.*_finder\.py$|\.egg-link$|\.(?i:egg-info)$)"
 )
-_REQ_NAMES = re.compile(
-    r"(^requirements.*\.(txt|in)$|.*-requirements\.txt$|^constraints.*\.txt$|^Pipfile\.lock$"
-    r"|^poetry\.lock$|^uv\.lock$|^pylock(\..*)?\.toml$|^pyproject\.toml$)"
-)
+# An application's requirement and lock files (the inventory finds them by the same names).
+REQUIREMENT_FILE = re.compile(r"^(requirements.*\.(txt|in)|.*-requirements\.txt|constraints.*\.txt)$")
+LOCK_FILE = re.compile(r"^(Pipfile\.lock|poetry\.lock|pdm\.lock|uv\.lock|pylock(\..*)?\.toml|pyproject\.toml)$")
+# pyenv: its shims (small bash scripts naming PYENV_ROOT), ``.python-version`` files and the global
+# ``$PYENV_ROOT/version`` (captured when the root's name says pyenv: /root/.pyenv, /opt/pyenv);
+# PDM's ``.pdm-python`` (the project's interpreter, for ``pdm run``)
+_PYENV = re.compile(r"(/shims/[^/]+$|/\.python-version$|/[^/]*pyenv[^/]*/version$|/\.pdm-python$)")
 # Zip archives Python imports from: the stdlib zip (getpath always lists it) and zipped eggs. The
 # import resolver reads their central directory; a bigger one stays unknown ("not captured").
 _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
+
+# A __pycache__ pyc's header (magic, flags, source mtime and size, or source hash): whether it
+# stands in for an unreadable source (inventory/imports.py). 16 bytes, never the code.
+PYC_HEADER = 16
+
 
 # Files whose md5 we compute besides the sha256: what dpkg may own on the Python side.
 _MD5_PATH = re.compile(r"/python[^/]*/|-packages/|/s?bin/|/conda-meta/")
@@ -57,15 +67,24 @@ def capture_limit(path: str) -> int:
                 n = rule(path)
                 if n:
                     return n
+    for part, rule in _DB_DIRS:
+        if part in path:
+            n = rule(path)
+            if n:
+                return n
     name = posixpath.basename(path)
     if _META_DIR.search(path):
         return 16 * MIB
     if _PY_NAMES.search(name):
         return 4 * MIB
-    if _REQ_NAMES.match(name) and "-packages/" not in path:
+    if (REQUIREMENT_FILE.match(name) or LOCK_FILE.match(name)) and "-packages/" not in path:
         return 1 * MIB
     if _ZIP_NAMES.match(name):
         return 32 * MIB
+    if name.endswith(".pyc") and path.endswith("/__pycache__/" + name):
+        return PYC_HEADER
+    if _PYENV.search(path):
+        return 4 * KIB
     return 0
 
 

@@ -30,7 +30,7 @@ def _props(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 def cyclonedx_document(result: AuditResult) -> dict[str, Any]:
     image = result.image
     packages = os_packages(result)
-    pkg_ref = {f"{p.manager}:{p.name}": p.ref for p in packages}  # the OS-owner id form
+    pkg_ref = {p.owner: p.ref for p in packages}  # the OS-owner id form
     components: list[dict[str, Any]] = [
         {"type": "application" if p.manager != "apk" else "library", "bom-ref": p.ref, "name": p.name,
          "version": p.version, "purl": p.purl,

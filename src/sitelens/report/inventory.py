@@ -15,6 +15,7 @@ from .. import __version__
 from ..fs import Filesystem
 from ..image import Image
 from ..inventory.model import Distribution, Environment, Identity, Inventory, ModuleImport, PathEntry
+from ..inventory.requirement_files import parse_requirement_file
 
 
 def module_import_json(mi: ModuleImport) -> dict[str, Any]:
@@ -79,6 +80,8 @@ def _dist(d: Distribution) -> dict[str, Any]:
         "requires": list(d.requires),
         "top_level": list(d.top_level),
         "record_entries": None if d.record is None else len(d.record),
+        "wheel_tags": list(d.wheel_tags),
+        "archive_hashes": dict(d.archive_hashes),
     }
 
 
@@ -108,6 +111,8 @@ def environment_json(env: Environment) -> dict[str, Any]:
         "sys_path": {k: [e.path for e in v] for k, v in env.sys_path.items()},
         "sys_path_entries": {k: [_entry(e) for e in v] for k, v in env.sys_path.items()},
         "pth_imports": {k: [{"pth": p, "line": line} for p, line in v] for k, v in env.pth_imports.items()},
+        "pth_effects": {k: [{"pth": e.pth, "line": e.line, "effect": e.effect, "detail": e.detail} for e in v]
+                        for k, v in env.pth_effects.items()},
         "startup_errors": dict(env.startup_errors),
         "distributions": [_dist(d) for d in env.distributions],
         "imports": {
@@ -179,7 +184,15 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
             "interpreter": ep.interpreter,
             "flags": ep.flags,
             "script": ep.script,
+            "selected_by": ep.selected_by,
         },
+        "declared_requirements": [
+            {"source": w.source, "line": w.line, "name": w.name, "text": w.text, "spec": str(w.spec),
+             "marker": str(w.marker) if w.marker else None, "kind": w.kind, "required": w.must_exist,
+             "file_hashes": len(w.files)}
+            for path, text in inv.requirement_files
+            for w in parse_requirement_file(path, text, dict(inv.requirement_files))
+        ],
         "site_dirs": list(inv.site_dirs),
         "unattached_distributions": [_dist(d) for d in inv.unattached],
         "warnings": list(inv.warnings),
@@ -244,6 +257,7 @@ def _console(inv: Inventory, image: Image | None) -> str:
         console.print(
             f"Entrypoint: {' '.join(ep.argv)} -> {ep.interpreter or 'no Python'}"
             + (f" {' '.join(ep.flags)}" if ep.flags else "")
+            + (f" (chosen by {ep.selected_by})" if ep.selected_by else "")
         )
     for env in inv.environments:
         i = env.interpreter

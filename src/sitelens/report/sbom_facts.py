@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..audit import AuditResult
     from ..inventory.model import Distribution, Environment, ModuleImport, OsPackage
 
-PURL_TYPE = {"dpkg": "deb", "rpm": "rpm", "apk": "apk"}
+PURL_TYPE = {"dpkg": "deb", "rpm": "rpm", "apk": "apk", "conda": "conda"}
 
 
 @dataclass
@@ -58,6 +58,7 @@ class OsPackageFacts:
     version: str
     arch: str | None
     purl: str
+    owner: str  # the owner id findings and copies name (``dpkg:python3-jinja2``, ``conda:<record>``)
 
 
 def purl_pypi(name: str, version: str | None) -> str:
@@ -72,6 +73,11 @@ def _distro(result: AuditResult) -> str | None:
 
 
 def purl_os(pkg: OsPackage, distro: str | None, namespace: str | None) -> str:
+    if pkg.manager == "conda":
+        # the purl spec's conda type: build, channel and subdir qualifiers; no distro
+        pairs = [("build", pkg.build), ("channel", pkg.channel), ("subdir", pkg.arch)]
+        quals = "&".join(f"{k}={quote(v, safe='')}" for k, v in pairs if v)
+        return f"pkg:conda/{quote(pkg.name)}@{quote(pkg.version)}" + (f"?{quals}" if quals else "")
     qualifiers = [f"arch={quote(pkg.arch)}"] if pkg.arch else []
     if distro:
         qualifiers.append(f"distro={quote(distro)}")
@@ -158,8 +164,8 @@ def os_packages(result: AuditResult) -> list[OsPackageFacts]:
     out = []
     for db in result.inventory.package_dbs:
         for pkg in db.packages:
-            out.append(OsPackageFacts(f"os:{pkg.manager}:{pkg.name}:{pkg.arch or ''}", pkg.manager, pkg.name,
-                                      pkg.version, pkg.arch, purl_os(pkg, distro, namespace)))
+            out.append(OsPackageFacts(f"os:{pkg.owner_id}:{pkg.arch or ''}", pkg.manager, pkg.name,
+                                      pkg.version, pkg.arch, purl_os(pkg, distro, namespace), pkg.owner_id))
     return out
 
 

@@ -47,7 +47,7 @@ def spdx_document(result: AuditResult) -> dict[str, Any]:
     owner_ids: dict[str, str] = {}
     for p in os_packages(result):
         pid = _spdx_id(p.ref)
-        owner_ids[f"{p.manager}:{p.name}"] = pid
+        owner_ids[p.owner] = pid
         packages.append({"SPDXID": pid, "name": p.name, "versionInfo": p.version,
                          "downloadLocation": "NOASSERTION", "filesAnalyzed": False,
                          "primaryPackagePurpose": "LIBRARY",

@@ -86,7 +86,8 @@ _RULES = [
          "recompiles."),
     Rule("SL116", "requirement-not-effective", "high", "Requirements file not honoured",
          "A requirements or lock file asks for a version that the copy Python actually imports "
-         "does not satisfy."),
+         "does not satisfy.",
+         "medium when the version is right but the installed file is not one the lock's hashes vouch for"),
     Rule("SL201", "unreadable-import-path", "critical", "Import path not readable",
          "For an identity, a directory on the import path cannot be traversed or listed, or "
          "module files cannot be read."),

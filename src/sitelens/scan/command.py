@@ -27,15 +27,17 @@ class ScanRequest:
     insecure_registries: tuple[str, ...]
     use_cache: bool
     cache_dir: Path | None
+    width: int | None = None  # the console report's width (the CLI reads COLUMNS and the terminal)
 
 
 def run_scan_command(req: ScanRequest, opts: SourceOptions) -> tuple[str, int]:
     from ..config import load_config
     from ..layers.cache import default_cache_dir
+    from ..report.formats import renderer, site_renderer
+    from ..report.interface import RenderOptions
     from .executor import make_executor
     from .job import config_hash, run_scan
     from .progress import ScanProgress
-    from .report import render_scan_console, render_scan_json
     from .store import ResultStore
     from .summary import scan_exit_code, summarise
     from .targets import file_targets, registry_targets
@@ -68,12 +70,14 @@ def run_scan_command(req: ScanRequest, opts: SourceOptions) -> tuple[str, int]:
         report = summarise(store, cfg_hash, run, req.all_images)
     finally:
         store.close()
+    # Every output goes through the format table audit uses (report/formats.py, TABLE["scan"]).
+    options = RenderOptions(fail_on=req.fail_on, width=req.width)
     if req.html is not None:
-        from .html import write_site
+        from .html import write_files
 
         try:
-            write_site(report, req.html)
+            write_files(site_renderer("html", "scan").render_files(report, options), req.html)
         except OSError as exc:
             raise UsageError(f"cannot write the HTML report to {req.html}: {exc.strerror}") from None
-    text = render_scan_json(report) if req.json else render_scan_console(report)
+    text = renderer("json" if req.json else "console", "scan").render(report, options)
     return text, scan_exit_code(report, req.fail_on)

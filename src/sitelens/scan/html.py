@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..findings import SEVERITIES
+from ..report.interface import RenderOptions
 from .report import headline, image_label, short_digest, size
 
 PAGE_SIZE = 100
@@ -216,9 +217,30 @@ def render_site(report: dict[str, Any]) -> dict[str, str]:
     return files
 
 
+class HtmlSiteRenderer:
+    """The ``html`` entry of the scan formats (``report/formats.py``): a directory of pages."""
+
+    name = "html"
+    description = "a static site: overview, images worst first and by name, a page per image and rule"
+
+    def render(self, result: dict[str, Any], options: RenderOptions) -> str:
+        return self.render_files(result, options)[_page_name("index", 1)]
+
+    def render_files(self, result: dict[str, Any], options: RenderOptions) -> dict[str, str]:
+        return render_site(result)
+
+
+RENDERER = HtmlSiteRenderer()
+
+
 def write_site(report: dict[str, Any], dest: Path) -> None:
-    """Write the site into ``dest`` (created); each page atomically, so a reader never sees half."""
-    for rel, text in render_site(report).items():
+    write_files(RENDERER.render_files(report, RenderOptions()), dest)
+
+
+def write_files(files: dict[str, str], dest: Path) -> None:
+    """Write a site's pages (relative path → text) into ``dest`` (created); each page
+    atomically, so a reader never sees half."""
+    for rel, text in files.items():
         path = dest / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

@@ -96,8 +96,12 @@ class _Run:
     def flush(self) -> None:
         """Write the outcomes noted so far, in one transaction (a no-op rescan of a thousand tags
         is then a handful of transactions, not three per tag)."""
-        self.store.record_targets(self._outcomes)
-        self._outcomes = []
+        self.store.record_targets(self.take_outcomes())
+
+    def take_outcomes(self) -> list[dict[str, Any]]:
+        """The outcomes noted since the last write, for the caller to write."""
+        taken, self._outcomes = self._outcomes, []
+        return taken
 
     def finish_group(self, group: _Pending, digest: str, result: dict[str, Any]) -> None:
         ok = result["status"] == "ok"
@@ -122,6 +126,7 @@ def run_scan(
     done = store.done_set((t.digest for t in targets if t.digest), __version__, cfg_hash)
     mine: dict[str, _Pending] = {}  # digest (or reference, when unknown) → the one job for it
     theirs: dict[str, _Pending] = {}  # digests another run had claimed when we looked
+    new: dict[str, _Pending] = {}  # digests to audit, once claimed
     for t in targets:
         if t.failed:
             run.finish(t, None, "failed", reason=t.reason, error=t.error)
@@ -129,19 +134,24 @@ def run_scan(
         previous = moved.get(t.tag_key) if t.tag_key is not None else None
         if t.digest is None:
             mine.setdefault(t.reference, _Pending(t.reference)).targets.append((t, previous))
-        elif t.digest in mine or t.digest in theirs:
-            (mine.get(t.digest) or theirs[t.digest]).targets.append((t, previous))
+        elif t.digest in new:
+            new[t.digest].targets.append((t, previous))
         elif t.digest in done:
             run.finish(t, t.digest, "unchanged", previous)
-        elif store.claim(t.digest, __version__, cfg_hash):
-            if store.done(t.digest, __version__, cfg_hash):
-                # Another run stored it between our look and our claim.
-                store.release(t.digest, __version__, cfg_hash)
-                run.finish(t, t.digest, "unchanged", previous)
-            else:
-                mine[t.digest] = _Pending(t.reference, [(t, previous)])
         else:
-            theirs[t.digest] = _Pending(t.reference, [(t, previous)])
+            new[t.digest] = _Pending(t.reference, [(t, previous)])
+    claimed = store.claim_many(new, __version__, cfg_hash)
+    # Another run may have stored some between our look and our claim.
+    stored = store.done_set(claimed, __version__, cfg_hash) if claimed else set()
+    for digest, group in new.items():
+        if digest in stored:
+            store.release(digest, __version__, cfg_hash)
+            for t, previous in group.targets:
+                run.finish(t, digest, "unchanged", previous)
+        elif digest in claimed:
+            mine[digest] = group
+        else:
+            theirs[digest] = group
     run.flush()
 
     _audit(run, mine, executor, task, task_options)
@@ -162,11 +172,10 @@ def _audit(run: _Run, mine: dict[str, _Pending], executor: Executor,
     for (ref, _), result in executor.run(task, jobs):
         key, group = by_ref[ref]
         digest = key if key.startswith("sha256:") else (result.get("digest") or _unkeyed(ref))
-        run.store.save(_row(digest, ref, result), __version__, run.cfg_hash)
         run.stats.layers_total += int(result.get("layers_total") or 0)
         run.stats.layers_reused += int(result.get("layers_reused") or 0)
         run.finish_group(group, digest, result)
-        run.flush()
+        run.store.save(_row(digest, ref, result), __version__, run.cfg_hash, run.take_outcomes())
 
 
 def _wait_for_others(run: _Run, theirs: dict[str, _Pending], mine: dict[str, _Pending]) -> None:

@@ -1,8 +1,11 @@
-"""Render a scan report (scan/summary.py) for a terminal (rich) or as JSON; the HTML site is html.py."""
+"""Render a scan report (scan/summary.py) for a terminal (rich) or as JSON; the HTML site is html.py.
+
+Both are renderers of the shared format table (``report/formats.py``, ``TABLE["scan"]``), with the
+same :class:`~sitelens.report.interface.RenderOptions` as ``audit``'s formats.
+"""
 
 from __future__ import annotations
 
-import json
 from io import StringIO
 from typing import Any
 
@@ -11,6 +14,8 @@ from rich.table import Table
 
 from ..findings import SEVERITIES
 from ..humanize import human_bytes
+from ..report.interface import JsonRenderer, RenderOptions
+from ..report.outputs import DEFAULT_WIDTH
 
 
 def size(n: int | None) -> str:
@@ -36,15 +41,11 @@ def headline(report: dict[str, Any]) -> str:
             f"reused {s['layers_reused']}; reclaimable {size(s['wasted_bytes'])}")
 
 
-def render_scan_console(report: dict[str, Any], top: int = 10) -> str:
+def render_scan_console(report: dict[str, Any], options: RenderOptions | None = None, top: int = 10) -> str:
     s = report["summary"]
     buf = StringIO()
-    import sys
-
-    from ..report.outputs import terminal_width
-
-    console = Console(file=buf, width=terminal_width(sys.stdout.isatty()), color_system=None,
-                      force_terminal=False, markup=False)
+    width = (options.width if options else None) or DEFAULT_WIDTH
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False, markup=False)
     console.print(f"sitelens scan ({'whole store' if s['scope'] == 'store' else 'this run'}): {headline(report)}")
     if report["failed_targets"]:
         t = Table(title="Failed")
@@ -84,5 +85,15 @@ def render_scan_console(report: dict[str, Any], top: int = 10) -> str:
     return buf.getvalue()
 
 
-def render_scan_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2)
+class ScanConsoleRenderer:
+    name = "console"
+    description = "the run's summary, failures, moved tags and worst images, for people (rich)"
+
+    def render(self, result: dict[str, Any], options: RenderOptions) -> str:
+        return render_scan_console(result, options)
+
+
+CONSOLE = ScanConsoleRenderer()
+JSON = JsonRenderer(
+    "json", "the scan report: summary, targets, images with their findings (docs/scan.md)",
+    lambda report, options: report)

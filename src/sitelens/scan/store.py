@@ -3,7 +3,8 @@
 One row per (manifest digest, sitelens version, config hash) is what makes scans incremental:
 an image whose digest was audited with the same tool and config is skipped, a moved tag points
 at a new digest and is audited again. Each result is written in its own transaction by the
-coordinating process, so an interrupted run leaves only complete rows behind.
+coordinating process (with the run's outcomes for that image), so an interrupted run leaves
+only complete rows behind.
 
 Two coordinators may share one store: before auditing a digest a run *claims* it (a row whose
 primary key is the digest triple, so the database itself arbitrates); the other run waits for
@@ -245,6 +246,8 @@ def _migrate(conn: Connection) -> None:
 class ResultStore:
     def __init__(self, db: str) -> None:
         self.owner = _owner()
+        self._refreshed = 0.0  # when this run's claims were last refreshed
+        self._upsert: Any = None
         try:
             url = engine_url(db)
             args = {"timeout": 60} if url.startswith("sqlite") else {}
@@ -311,6 +314,27 @@ class ResultStore:
                                .values(owner=self.owner, claimed_at=now))
             return bool(res.rowcount == 1)
 
+    def claim_many(self, digests: Iterable[str], tool_version: str, config_hash: str) -> set[str]:
+        """The digests this run now owns, claimed in one transaction (a first pass over a thousand
+        new images was a thousand transactions before the first audit began). A digest another
+        owner holds is then tried with :meth:`claim`, which takes over dead or stale claims."""
+        wanted = sorted(set(digests))
+        if not wanted:
+            return set()
+        now = time.time()
+        mine: set[str] = set()
+        with self.engine.begin() as conn:
+            ins = _insert(conn, claims).on_conflict_do_nothing()
+            conn.execute(ins, [{"digest": d, "tool_version": tool_version, "config_hash": config_hash,
+                                "owner": self.owner, "claimed_at": now} for d in wanted])
+            for i in range(0, len(wanted), 500):
+                q = select(claims.c.digest).where(
+                    claims.c.digest.in_(wanted[i:i + 500]), claims.c.tool_version == tool_version,
+                    claims.c.config_hash == config_hash, claims.c.owner == self.owner)
+                mine.update(str(d) for d in conn.execute(q).scalars())
+        self._refreshed = now
+        return mine | {d for d in wanted if d not in mine and self.claim(d, tool_version, config_hash)}
+
     def release(self, digest: str, tool_version: str, config_hash: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(claims.delete().where(claims.c.digest == digest, claims.c.owner == self.owner,
@@ -319,7 +343,11 @@ class ResultStore:
 
     def refresh_claims(self) -> None:
         with self.engine.begin() as conn:
-            conn.execute(claims.update().where(claims.c.owner == self.owner).values(claimed_at=time.time()))
+            self._refresh(conn, time.time())
+
+    def _refresh(self, conn: Connection, now: float) -> None:
+        conn.execute(claims.update().where(claims.c.owner == self.owner).values(claimed_at=now))
+        self._refreshed = now
 
     # ---- audits --------------------------------------------------------------------------------
 
@@ -376,25 +404,41 @@ class ResultStore:
                                                        set_={"digest": digest, "seen_at": now}))
         return moved
 
-    def save(self, row: AuditRow, tool_version: str, config_hash: str) -> None:
+    def save(self, row: AuditRow, tool_version: str, config_hash: str,
+             outcomes: list[dict[str, Any]] | None = None) -> None:
+        """Store one audit and, in the same transaction, the run's ``outcomes`` it settles (the
+        ``run_targets`` rows of its tags): one commit per finished image."""
+        now = time.time()
         values = dict(
             digest=row.digest, tool_version=tool_version, config_hash=config_hash,
             reference=row.reference, platform=row.platform, status=row.status, error=row.error,
             reason=row.reason, wasted_bytes=row.wasted_bytes, total_bytes=row.total_bytes,
             layers_total=row.layers_total, layers_reused=row.layers_reused, seconds=row.seconds,
-            finished_at=time.time(), result=json.dumps(row.result) if row.result is not None else None,
+            finished_at=now, result=json.dumps(row.result) if row.result is not None else None,
             **{k: row.counts.get(k, 0) for k in SEVERITY_COLUMNS},
         )
         with self.engine.begin() as conn:
             # One row per digest triple, whoever writes it: a failed attempt is replaced in place.
-            ins = _insert(conn, audits).values(**values)
-            update = {k: v for k, v in values.items() if k not in ("digest", "tool_version", "config_hash")}
-            conn.execute(ins.on_conflict_do_update(
-                index_elements=["digest", "tool_version", "config_hash"], set_=update))
-            conn.execute(claims.update().where(claims.c.owner == self.owner).values(claimed_at=time.time()))
+            conn.execute(self._upsert_audit(conn), [values])
+            if now - self._refreshed > CLAIM_TTL / 10:
+                # Updating every claim of this run on every save made a first pass quadratic.
+                self._refresh(conn, now)
             conn.execute(claims.delete().where(claims.c.digest == row.digest, claims.c.owner == self.owner,
                                                claims.c.tool_version == tool_version,
                                                claims.c.config_hash == config_hash))
+            if outcomes:
+                conn.execute(run_targets.insert(), outcomes)
+
+    def _upsert_audit(self, conn: Connection) -> Any:
+        """The audits upsert, built once with its values bound per call: building it anew with
+        literal values cost SQLAlchemy more than the statement cost SQLite."""
+        if self._upsert is None:
+            ins = _insert(conn, audits)
+            keys = ("id", "digest", "tool_version", "config_hash")
+            self._upsert = ins.on_conflict_do_update(
+                index_elements=["digest", "tool_version", "config_hash"],
+                set_={c.name: ins.excluded[c.name] for c in audits.columns if c.name not in keys})
+        return self._upsert
 
     def rows(self, tool_version: str | None = None, config_hash: str | None = None,
              digests: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:

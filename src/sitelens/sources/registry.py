@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import json
+import os
 import random
 import re
 import threading
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -121,6 +123,38 @@ def _error_detail(resp: requests.Response, deadline: float | None = None) -> str
         return f"HTTP {resp.status_code}"
 
 
+class _Session(requests.Session):
+    """A session that reads the proxy environment once per origin instead of per request.
+
+    With ``trust_env`` on, requests runs ``get_environ_proxies`` (every environment variable
+    walked twice, ``no_proxy`` matched) for each request: ≈0.4 ms of CPU, 40 % of a HEAD on a
+    loopback registry and most of a no-op rescan's cost per tag. The environment does not change
+    during a run, so the answer per (scheme, host) is kept; the rest is requests' own merge.
+    Redirects (blob storage on another host) still resolve their proxies in requests.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environ_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        if not self.trust_env or proxies is None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        split = urlsplit(url)
+        key = (split.scheme, split.netloc, proxies.get("no_proxy"))
+        found = self._environ_proxies.get(key)
+        if found is None:
+            found = self._environ_proxies[key] = requests.utils.get_environ_proxies(url, no_proxy=key[2])
+        for k, v in found.items():
+            proxies.setdefault(k, v)
+        if verify is True or verify is None:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+        merge = requests.sessions.merge_setting
+        return {"proxies": merge(proxies, self.proxies), "stream": merge(stream, self.stream),
+                "verify": merge(verify, self.verify), "cert": merge(cert, self.cert)}
+
+
 # host -> the scheme a plain-HTTP-capable registry answered on, settled once per process: a scan
 # makes a client per repository and image, and probing HTTPS (loading the CA bundle) each time
 # cost a loopback registry about 0.4 s per image
@@ -137,7 +171,7 @@ class RegistryClient:
         self.scheme = _SETTLED_SCHEMES.get(self.host, "https") if self.http_allowed else "https"
         self._scheme_decided = not self.http_allowed or self.host in _SETTLED_SCHEMES
         self._scheme_remembered = self.http_allowed and self.host in _SETTLED_SCHEMES
-        self.session = requests.Session()
+        self.session = _Session()
         self.session.headers["User-Agent"] = f"sitelens/{__version__}"
         # digests are over the bytes as stored: ask for them as stored
         self.session.headers["Accept-Encoding"] = "identity"

@@ -54,6 +54,7 @@ _CONDA_PKGS = re.compile(r"^(.*?/pkgs)/")
 _CONDA_MARK = re.compile(
     r"^(?:urls(?:\.txt)?|[^/]+\.(?:conda|tar\.bz2)|[^/]+/info/(?:index|repodata_record)\.json)$"
 )
+_CACHE_KINDS = frozenset(kind for kind, _ in _CACHES) | {"conda-pkgs"}
 _MAYBE_CACHE = re.compile(
     r"/\.cache/|/\.local/share/virtualenv/|^/var/(?:lib/apt|cache)/|/pkgs/|/__pycache__/"
 )
@@ -194,8 +195,25 @@ def _foreign_pyc(path: str, versions: set[str]) -> tuple[str, str] | None:
 
 def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
     groups: dict[tuple[str, str], WasteGroup] = {}
+    # conda, rattler and uv link installed files from their caches: one inode, several names in
+    # one layer (the first a file, the rest hard links to it). (layer, first name) -> the hard
+    # links still visible; removing a cache frees an inode only when no name outside it is left.
+    links: dict[tuple[int, str], list[str]] = {}
+
+    def names(node: Node) -> tuple[tuple[int, str], list[str]]:
+        key = (node.layer, node.entry.link or "") if node.kind == "hardlink" else (node.layer, node.entry.path)
+        first = fs.get(key[1])
+        alive = first is not None and first.kind == "file" and first.layer == key[0]
+        return key, ([key[1]] if alive else []) + links.get(key, [])
 
     def add(kind: str, root: str, node: Node, detail: str | None = None) -> None:
+        if kind in _CACHE_KINDS:
+            key, all_names = names(node)
+            if key in links and (any(not p.startswith(root + "/") for p in all_names)
+                                 or node.entry.path != min(all_names)):
+                return  # an env still links these bytes, or another name here counted them
+        elif node.kind == "hardlink":
+            return  # foreign bytecode: its bytes count once, under the file's own name
         g = groups.get((kind, root))
         if g is None:
             g = groups[(kind, root)] = WasteGroup(kind, root, detail=detail)
@@ -210,12 +228,14 @@ def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
 
     pkgs: dict[str, list[Node]] = {}  # files under a dir named pkgs, until we know it is conda's
     conda_roots: set[str] = set()
+    candidates: list[Node] = []
     for node in fs.nodes():
-        if not _is_file(node):
-            continue
+        if node.kind == "hardlink" and node.entry.link:
+            links.setdefault((node.layer, node.entry.link), []).append(node.entry.path)
+        if node.kind in ("file", "hardlink") and _MAYBE_CACHE.search(node.entry.path):
+            candidates.append(node)  # a cheap test first: most files are in no cache
+    for node in candidates:
         path = node.entry.path
-        if not _MAYBE_CACHE.search(path):
-            continue  # a cheap test first: most files are in no cache
         for kind, pat in _CACHES:
             m = pat.match(path)
             if m:

@@ -1,0 +1,90 @@
+"""What a ``.pth`` ``import`` line does at start-up, for the lines whose effect is known.
+
+``site.addpackage`` ``exec``s such a line while it builds ``sys.path``. Nothing is executed here:
+a line is split into its ``;``-separated statements and each is matched against shapes whose
+effect is known —
+
+- ``import sys`` / ``import os, sys`` (stdlib modules only): no effect on the path;
+- ``sys.path.insert(N, '<literal>')`` / ``sys.path.append('<literal>')``: the path changes there
+  and then (before later site dirs are added);
+- setuptools' ``distutils-precedence.pth`` (``_distutils_hack``): a ``sys.meta_path`` shim that
+  makes ``import distutils`` load ``setuptools/_distutils`` unless ``SETUPTOOLS_USE_DISTUTILS`` is
+  ``stdlib``; ``sys.path`` unchanged;
+- virtualenv's ``_virtualenv.pth`` (``import _virtualenv``): patches distutils/setuptools install
+  schemes when those are imported; ``sys.path`` unchanged;
+- setuptools' PEP 660 editable finders (``import __editable___…_finder; …install()``): a
+  ``sys.meta_path`` finder, resolved by :mod:`.imports`;
+- setuptools' ``*-nspkg.pth`` (``namespace_packages``): puts a module ``X`` into ``sys.modules``
+  whose ``__path__`` collects ``<sitedir>/X`` of every such line — what a PEP 420 namespace
+  package over the same dirs gives; ``sys.path`` unchanged.
+
+Any other line is ``unknown``: it runs code of the image whose effect sitelens does not guess.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from .model import PthEffect
+
+FINDER_LINE = re.compile(r"\b(__editable___[\w.]*_finder)\b")
+_NSPKG = re.compile(r"sys\.modules\.setdefault\('([\w.]+)'")
+# modules whose import alone changes nothing on sys.path or sys.meta_path
+_INERT = frozenset({"sys", "os", "site", "types", "importlib", "importlib.util", "importlib.machinery"})
+
+
+def _literal_path_call(node: ast.expr) -> tuple[str, int | None, str] | None:
+    """``sys.path.insert(N, 'p')`` → ("insert", N, p); ``sys.path.append('p')`` → ("append", None, p)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    target = node.func.value
+    if not (isinstance(target, ast.Attribute) and target.attr == "path" and isinstance(target.value, ast.Name)
+            and target.value.id == "sys"):
+        return None
+    args = node.args
+    if node.func.attr == "append" and len(args) == 1 and isinstance(args[0], ast.Constant) \
+            and isinstance(args[0].value, str):
+        return "append", None, args[0].value
+    if node.func.attr == "insert" and len(args) == 2 and isinstance(args[0], ast.Constant) \
+            and isinstance(args[0].value, int) and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str):
+        return "insert", args[0].value, args[1].value
+    return None
+
+
+def interpret(pth: str, line: str, env: dict[str, str]) -> tuple[PthEffect, list[tuple[str, int | None, str]]]:
+    """The effect of one ``import`` line, and the literal ``sys.path`` changes it makes, in order."""
+    text = line.strip()
+    finder = FINDER_LINE.search(text)
+    if finder:
+        return PthEffect(pth, line, "editable-finder", finder.group(1)), []
+    nspkg = _NSPKG.search(text)
+    if nspkg and "f_locals['sitedir']" in text:
+        return PthEffect(pth, line, "namespace-shim", f"sys.modules[{nspkg.group(1)!r}] made a namespace package"), []
+    if "_distutils_hack" in text and "add_shim" in text:
+        if env.get("SETUPTOOLS_USE_DISTUTILS", "local") != "local":
+            return PthEffect(pth, line, "none", "SETUPTOOLS_USE_DISTUTILS is not 'local': the shim stays off"), []
+        return PthEffect(pth, line, "distutils-shim",
+                         "`import distutils` loads setuptools/_distutils (a sys.meta_path shim)"), []
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return PthEffect(pth, line, "unknown", "not valid Python: site reports the error and skips the rest "
+                         "of the file"), []
+    changes: list[tuple[str, int | None, str]] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import) and all(a.name in _INERT and a.asname is None for a in stmt.names):
+            continue
+        if isinstance(stmt, ast.Import) and [a.name for a in stmt.names] == ["_virtualenv"]:
+            return PthEffect(pth, line, "none", "virtualenv's install-scheme patch; sys.path unchanged"), []
+        if isinstance(stmt, ast.Expr):
+            call = _literal_path_call(stmt.value)
+            if call is not None:
+                changes.append(call)
+                continue
+        return PthEffect(pth, line, "unknown", f"runs `{ast.unparse(stmt)}`, whose effect sitelens does not "
+                         "model"), []
+    if changes:
+        return PthEffect(pth, line, "path", "; ".join(f"sys.path.{op}({'' if i is None else f'{i}, '}{p!r})"
+                                                      for op, i, p in changes)), changes
+    return PthEffect(pth, line, "none", "imports stdlib modules only"), []
