@@ -1,0 +1,162 @@
+"""Fedora / RHEL layout (``fixtures/fedora_root.py``): lib64 platlib beside lib purelib, Fedora's
+``/usr/local`` site dirs, RPMs built by rpmbuild and installed by ``rpm --root``.
+
+Two oracles: the root's own (re-laid, Fedora-patched) interpreter in a chroot, as each identity
+with privileges dropped before exec, for ``sys.path``, ``module.__file__`` and
+``importlib.metadata.version()``; and the host's ``rpm`` on the root's database for ``rpm -qa``,
+``rpm -ql`` and ``rpm -V``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+import sitelens.checks  # noqa: F401  (registers every check)
+from fixtures.debian_root import RootUnavailable, run_in_root
+from sitelens.checks.base import REGISTRY, Context
+from sitelens.findings import Finding
+from sitelens.image import Image
+from sitelens.inventory.builder import build_inventory
+from sitelens.inventory.model import Identity
+from sitelens.inventory.syspath import runtime_env
+from tests.helpers import require_tool
+from tests.inventory_py.test_pyinv_oracle import APP, ARB, PROBE, ROOT, Case, _predict
+
+CASES = [
+    Case("plain"),
+    Case("nousersite", {"PYTHONNOUSERSITE": "1"}),
+    Case("rpmbuild", {"RPM_BUILD_ROOT": "/builddir/build/BUILDROOT"}),
+]
+EXES = ["/usr/bin/python3", "/usr/bin/python3.11", "/opt/venv-sys/bin/python"]
+IDENTS = [ROOT, APP, ARB]
+LOCAL = "/usr/local/lib/python3.11/site-packages"
+
+
+@pytest.fixture(scope="module")
+def fedora():  # type: ignore[no-untyped-def]
+    require_tool("mmdebstrap", "chroot", "rpmbuild", "rpm")
+    from fixtures.fedora_root import FedoraRootUnavailable, fedora_root
+    from fixtures.python_roots import root_filesystem
+
+    try:
+        root = fedora_root()
+    except (RootUnavailable, FedoraRootUnavailable) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    return root, root_filesystem(root, "fedora")
+
+
+def _real(root, case: Case, exe: str, ident: Identity, flags: tuple[str, ...] = ()) -> dict:  # type: ignore[no-untyped-def]
+    from fixtures.fedora_root import ORACLE_ENV, oracle_argv
+
+    env = {**runtime_env(case.config(), ident), **ORACLE_ENV}
+    proc = run_in_root(root, [*oracle_argv(exe, *flags), "-c", PROBE], userspec=f"{ident.uid}:{ident.gid}", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("flags", [(), ("-s",)], ids=["noflags", "-s"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("exe", EXES)
+def test_fedora_prediction_equals_interpreter(fedora, case: Case, exe: str, flags: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    root, fs = fedora
+    for ident in IDENTS:
+        real = _real(root, case, exe, ident, flags)
+        predicted = _predict(fs, case, exe, ident, flags)
+        assert predicted == real, f"{exe} {flags} as {ident.name} ({case.name})"
+
+
+def test_fedora_oracle_exercises_the_layout(fedora) -> None:  # type: ignore[no-untyped-def]
+    """The facts the comparisons rest on, from the interpreter itself (a broken fixture would
+    make the oracle vacuous)."""
+    root, fs = fedora
+    plain = _real(root, CASES[0], "/usr/bin/python3", ARB)
+    stdlib = ["/usr/lib64/python311.zip", "/usr/lib64/python3.11", "/usr/lib64/python3.11/lib-dynload"]
+    assert plain["path"][:3] == stdlib
+    assert plain["path"][3:] == [LOCAL, "/usr/lib64/python3.11/site-packages", "/usr/lib/python3.11/site-packages"]
+    assert plain["versions"]["idna"] == "3.6"  # pip's /usr/local copy shadows the rpm's 3.7
+    assert plain["files"]["markupsafe"] == "/usr/lib64/python3.11/site-packages/markupsafe/__init__.py"
+    assert plain["files"]["six"] == "/usr/lib/python3.11/site-packages/six.py"
+    for flags, case in ((("-s",), CASES[0]), ((), CASES[2]), ((), CASES[3])):
+        gone = _real(root, case, "/usr/bin/python3", ROOT, flags)
+        assert LOCAL not in gone["path"] and gone["versions"]["idna"] == "3.7", (flags, case.name)
+    # sys.prefix is the venv, yet Fedora's site still adds /usr/local (after the venv's own dirs)
+    venv = _real(root, CASES[0], "/opt/venv-sys/bin/python", ROOT)
+    assert venv["path"][3:] == [
+        "/opt/venv-sys/lib64/python3.11/site-packages",
+        "/opt/venv-sys/lib/python3.11/site-packages",
+        LOCAL,
+        "/usr/lib64/python3.11/site-packages",
+        "/usr/lib/python3.11/site-packages",
+    ]
+    inv = build_inventory(fs, Image("fedora", None, CASES[0].config(), []), identities=[ROOT])
+    interp = next(i for i in inv.interpreters if i.real_path == "/usr/bin/python3.11")
+    assert (interp.flavor, interp.platlibdir, interp.prefix, interp.stdlib) == (
+        "fedora", "lib64", "/usr", "/usr/lib64/python3.11")
+
+
+# ---- rpm: the installer's own records -----------------------------------------------------------
+
+def _audit(fs) -> tuple:  # type: ignore[no-untyped-def]
+    image = Image("fedora", None, CASES[0].config(), [])
+    inv = build_inventory(fs, image)
+    ctx = Context(fs, inv, image, [])
+    findings: list[Finding] = []
+    for reg in REGISTRY:
+        if set(reg.rules) & {"SL101", "SL103", "SL104", "SL106"}:
+            findings.extend(reg.fn(ctx))
+    return inv, findings
+
+
+def test_rpm_inventory_equals_rpm_qa_and_ql(fedora) -> None:  # type: ignore[no-untyped-def]
+    from fixtures.fedora_root import RPMDB, rpm_cmd
+
+    root, fs = fedora
+    inv, _ = _audit(fs)
+    (db,) = inv.package_dbs
+    assert db.manager == "rpm" and db.path == f"{RPMDB}/rpmdb.sqlite"
+    qa = rpm_cmd(root, "-qa", "--qf", "%{NAME} %{VERSION}-%{RELEASE} %{ARCH}\\n").stdout.split("\n")
+    assert sorted(filter(None, qa)) == sorted(f"{p.name} {p.version} {p.arch}" for p in db.packages)
+    for pkg in db.packages:
+        ql = rpm_cmd(root, "-ql", pkg.name).stdout.split()
+        assert sorted(ql) == sorted(f.path for f in pkg.files), pkg.name
+    algos = {p.name: {f.algo for f in p.files if not f.is_dir and f.digest} for p in db.packages}
+    assert algos["python3-six"] == {"sha256"} and algos["python3-markupsafe"] == {"md5"}
+
+
+def test_rpm_verify_agrees_with_sl103(fedora) -> None:  # type: ignore[no-untyped-def]
+    """``rpm -Va`` digest failures (``5``) are exactly SL103's changed files: the planted edits in
+    a sha256 and an md5 package. The mtime-only change (``.......T.``) stays silent."""
+    from fixtures.fedora_root import rpm_cmd
+
+    root, fs = fedora
+    _, findings = _audit(fs)
+    verify = rpm_cmd(root, "-Va").stdout
+    rows = [re.match(r"^(\S{9})\s+(?:[cdglr] )?\s*(/\S+)$", line) for line in verify.splitlines()]
+    digest_failed = sorted(m.group(2) for m in rows if m and "5" in m.group(1))
+    mtime_only = sorted(m.group(2) for m in rows if m and m.group(1) == ".......T.")
+    assert digest_failed == [
+        "/usr/lib/python3.11/site-packages/six.py",
+        "/usr/lib64/python3.11/site-packages/markupsafe/_native.py",
+    ]
+    assert mtime_only == ["/usr/lib64/python3.11/site-packages/markupsafe/__init__.py"]
+    sl103 = [f for f in findings if f.rule == "SL103"]
+    assert sorted(p for f in sl103 for p in f.evidence["changed"]) == digest_failed
+    assert {f.evidence["owners"][0] for f in sl103} == {"rpm:python3-six", "rpm:python3-markupsafe"}
+    assert not any(f.evidence["deleted"] for f in sl103)
+
+
+def test_local_pip_copy_shadows_rpm_copy(fedora) -> None:  # type: ignore[no-untyped-def]
+    root, fs = fedora
+    _, findings = _audit(fs)
+    (sl101,) = [f for f in findings if f.rule == "SL101" and f.evidence["distribution"] == "idna"
+                and f.evidence.get("interpreter") in (None, "/usr/bin/python3.11", "/usr/bin/python3")]
+    assert sl101.evidence["versions"] == ["3.6", "3.7"]
+    assert sl101.evidence["owners"][1] == "rpm:python3-idna"
+    # six and markupsafe exist once: no shadowing reported for them
+    assert not [f for f in findings if f.rule == "SL101" and f.evidence["distribution"] in ("six", "markupsafe")]
