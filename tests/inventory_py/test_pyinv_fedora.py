@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -160,3 +161,81 @@ def test_local_pip_copy_shadows_rpm_copy(fedora) -> None:  # type: ignore[no-unt
     assert sl101.evidence["owners"][1] == "rpm:python3-idna"
     # six and markupsafe exist once: no shadowing reported for them
     assert not [f for f in findings if f.rule == "SL101" and f.evidence["distribution"] in ("six", "markupsafe")]
+
+
+# ---- Software Collections: the enable script's environment -------------------------------------
+
+SCL_PY = "/opt/rh/rh-python311/root/usr/bin/python3"
+RUN = 'exec python3 -X frozen_modules=off -c "$1"'
+SCL_PATH = "/opt/rh/rh-python311/root/usr/local/bin:/opt/rh/rh-python311/root/usr/bin"
+SCL_LIBS = "/opt/rh/rh-python311/root/usr/lib64"
+SCL_ENTRYPOINTS = {
+    "bash-source": ({}, ["bash", "-c", f"source /opt/rh/rh-python311/enable && {RUN}"]),
+    "sh-dot": ({}, ["sh", "-c", f"cd /tmp; . /opt/rh/rh-python311/enable; {RUN}"]),
+    "bash-env": ({"BASH_ENV": "/opt/app-root/etc/scl_enable"}, ["bash", "-c", RUN]),
+    "image-env": ({"PATH": f"{SCL_PATH}:/usr/bin:/bin", "LD_LIBRARY_PATH": SCL_LIBS},
+                  ["python3", "-X", "frozen_modules=off", "-c", "$1"]),
+}
+
+
+@pytest.mark.parametrize("name", list(SCL_ENTRYPOINTS))
+def test_scl_entrypoint_runs_the_collection_python(fedora, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The entrypoint's shell sources the collection's enable script (or the image's ENV was set
+    from it): sitelens names the collection's interpreter and its import path, and the real shell
+    in the chroot runs exactly that one."""
+    from fixtures.fedora_root import ORACLE_ENV
+
+    root, fs = fedora
+    env, cmd = SCL_ENTRYPOINTS[name]
+    case = Case(name, env)
+    config = case.config()
+    inv = build_inventory(fs, Image("fedora", None, replace(config, cmd=cmd), []), identities=[ROOT])
+    ep = inv.entrypoint
+    assert ep is not None and ep.interpreter is not None
+    assert fs.resolve(ep.interpreter) == "/opt/rh/rh-python311/root/usr/bin/python3.11"
+    assert ep.flags == [] and ep.script == "-c"
+    for ident in IDENTS:
+        argv = cmd if cmd[0] != "python3" else ["python3", *cmd[1:4], PROBE]
+        extra = ["bash", PROBE] if cmd[0] != "python3" else []
+        proc = run_in_root(root, [*argv, *extra], userspec=f"{ident.uid}:{ident.gid}",
+                           env={**runtime_env(config, ident), **ORACLE_ENV})
+        assert proc.returncode == 0, proc.stderr
+        real = json.loads(proc.stdout)
+        assert real["files"]["six"] == "/opt/rh/rh-python311/root/usr/lib/python3.11/site-packages/six.py"
+        assert _predict(fs, case, ep.interpreter, ident) == real, f"{name} as {ident.name}"
+
+
+@pytest.mark.parametrize("name", ["bash-source", "sh-dot", "bash-env"])
+def test_scl_enable_environment_equals_the_shell(fedora, name: str) -> None:  # type: ignore[no-untyped-def]
+    root, fs = fedora
+    env, cmd = SCL_ENTRYPOINTS[name]
+    config = replace(Case(name, env).config(), cmd=[*cmd[:2], cmd[2].replace(RUN, "exec env")])
+    ep = build_inventory(fs, Image("fedora", None, config, []), identities=[ROOT]).entrypoint
+    assert ep is not None and ep.interpreter is None
+    base = runtime_env(config, ROOT)
+    proc = run_in_root(root, config.cmd or [], env=base)
+    real = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    assert ep.env["PATH"].startswith(SCL_PATH + ":") and ep.env["LD_LIBRARY_PATH"] == SCL_LIBS
+    assert {k: real.get(k) for k in ep.env} == ep.env
+    changed = {k for k, v in real.items() if k not in ("PWD", "OLDPWD", "SHLVL", "_") and base.get(k) != v}
+    assert changed == set(ep.env)
+
+
+def test_scl_enable_and_scl_source_from_spec(fedora) -> None:  # type: ignore[no-untyped-def]
+    """scl-utils (``scl``, ``scl_source``) cannot be installed here: these forms are checked
+    against what their documentation says they do, not against the tools."""
+    _, fs = fedora
+    for cmd in (
+        ["scl", "enable", "rh-python311", "--", "python3", "-s", "app.py"],
+        ["scl", "enable", "rh-python311", "python3 -s app.py"],
+        ["bash", "-c", "source scl_source enable rh-python311 && exec python3 -s app.py"],
+    ):
+        config = replace(Case("spec").config(), cmd=cmd)
+        ep = build_inventory(fs, Image("fedora", None, config, []), identities=[ROOT]).entrypoint
+        assert ep is not None and ep.interpreter == SCL_PY, cmd
+        assert ep.flags == ["-s"] and ep.script == "app.py"
+        assert ep.env["LD_LIBRARY_PATH"] == SCL_LIBS
+    # near-miss: without the enable script PATH finds the system python
+    config = replace(Case("spec").config(), cmd=["bash", "-c", "exec python3 app.py"])
+    ep = build_inventory(fs, Image("fedora", None, config, []), identities=[ROOT]).entrypoint
+    assert ep is not None and ep.interpreter == "/usr/bin/python3" and ep.env == {}

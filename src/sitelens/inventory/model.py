@@ -212,6 +212,9 @@ class Entrypoint:
     interpreter: str | None = None  # the Python executable it runs, resolved in the image
     flags: list[str] = field(default_factory=list)  # -s, -I, -E, -S, -P seen on the command line
     script: str | None = None
+    # variables the entrypoint's shell sets before it runs Python (assignments, a sourced SCL
+    # enable script, ``scl enable``): the values that differ from the image's Env
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -42,6 +42,10 @@ _REQ_NAMES = re.compile(
 # import resolver reads their central directory; a bigger one stays unknown ("not captured").
 _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
 
+# Shell fragments that set up a Software Collection's environment (inventory/scl.py): each
+# collection's enable script, scl-utils' per-collection prefix, s2i's BASH_ENV file.
+_SCL_FILES = re.compile(r"^(/opt/rh/[^/]+/enable|/etc/scl/conf/[^/]+|/opt/app-root/etc/scl_enable)$")
+
 # Files whose md5 we compute besides the sha256: what dpkg may own on the Python side.
 _MD5_PATH = re.compile(r"/python[^/]*/|-packages/|/s?bin/|/conda-meta/")
 
@@ -66,6 +70,8 @@ def capture_limit(path: str) -> int:
         return 1 * MIB
     if _ZIP_NAMES.match(name):
         return 32 * MIB
+    if _SCL_FILES.match(path):
+        return 64 * KIB
     return 0
 
 

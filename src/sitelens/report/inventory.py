@@ -179,6 +179,7 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
             "interpreter": ep.interpreter,
             "flags": ep.flags,
             "script": ep.script,
+            "env": ep.env,
         },
         "site_dirs": list(inv.site_dirs),
         "unattached_distributions": [_dist(d) for d in inv.unattached],
