@@ -239,3 +239,28 @@ def test_scl_enable_and_scl_source_from_spec(fedora) -> None:  # type: ignore[no
     config = replace(Case("spec").config(), cmd=["bash", "-c", "exec python3 app.py"])
     ep = build_inventory(fs, Image("fedora", None, config, []), identities=[ROOT]).entrypoint
     assert ep is not None and ep.interpreter == "/usr/bin/python3" and ep.env == {}
+
+
+@pytest.mark.parametrize("cmd, fires", [
+    (["python3", "-s", "app.py"], True),  # planted: /usr/local's idna 3.6 is gone under -s
+    (["python3", "app.py"], False),  # near-miss: every identity imports 3.6
+    (["/opt/venv-sys/bin/python", "-s", "app.py"], False),  # near-miss: the venv's 3.7 wins either way
+], ids=["python3 -s", "python3", "venv -s"])
+def test_sl102_fedora_local_site_vanishes_under_s(fedora, cmd: list[str], fires: bool) -> None:  # type: ignore[no-untyped-def]
+    """The entrypoint runs ``python3`` (a symlink to the python3.11 the inventory knows) with
+    ``-s``: Fedora's /usr/local site dirs are off, so idna is the rpm's 3.7, not pip's 3.6 — as
+    the real interpreter showed in ``test_fedora_oracle_exercises_the_layout``."""
+    root, fs = fedora
+    image = Image("fedora", None, replace(CASES[0].config(), cmd=cmd), [])
+    ctx = Context(fs, build_inventory(fs, image), image, [])
+    found = [f for reg in REGISTRY if "SL102" in reg.rules for f in reg.fn(ctx)]
+    idna = [f for f in found if f.evidence["distribution"] == "idna"]
+    if not fires:
+        assert idna == []
+        return
+    (f,) = idna
+    assert f.evidence["identity"]["root"] == f"{LOCAL}/idna/__init__.py"
+    assert f.evidence["identity"]["root with -s"] == "/usr/lib/python3.11/site-packages/idna/__init__.py"
+    assert "rpm:python3-idna" in f.message
+    real = _real(root, CASES[0], "/usr/bin/python3", ROOT, ("-s",))
+    assert real["files"]["idna"] == "/usr/lib/python3.11/site-packages/idna/__init__.py"
