@@ -29,6 +29,8 @@ def actual_digest(node: Node, algo: str | None) -> bytes | None:
         return node.entry.md5
     if algo == "sha1":
         return node.entry.sha1
+    if algo == "sha256-160":  # apk-tools 3's truncated sha256 in a v2 database
+        return node.entry.sha256[:20] if node.entry.sha256 is not None else None
     return None
 
 
