@@ -32,7 +32,7 @@ CASES = [
     Case("nousersite", {"PYTHONNOUSERSITE": "1"}),
     Case("rpmbuild", {"RPM_BUILD_ROOT": "/builddir/build/BUILDROOT"}),
 ]
-EXES = ["/usr/bin/python3", "/usr/bin/python3.11", "/opt/venv-sys/bin/python"]
+EXES = ["/usr/bin/python3", "/usr/bin/python3.11", "/opt/venv-sys/bin/python", "/usr/libexec/platform-python"]
 IDENTS = [ROOT, APP, ARB]
 LOCAL = "/usr/local/lib/python3.11/site-packages"
 
