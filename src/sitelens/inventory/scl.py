@@ -27,14 +27,21 @@ import shlex
 from ..fs import Filesystem
 
 SCL_PREFIX = "/opt/rh"
-MAX_DEPTH = 4
+MAX_DEPTH = 4  # nested ``source``s
+MAX_NESTING = 8  # ``${V:+${W:-…}}`` levels
+MAX_WORD = 4096
+MAX_LINE = 16 << 10
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def expand(value: str, env: dict[str, str]) -> str:
+def expand(value: str, env: dict[str, str], depth: int = 0) -> str:
     """Shell parameter expansion of one already-unquoted word (the forms enable scripts use:
-    ``$V``, ``${V}``, ``${V:+word}``, ``${V:-word}``, nested as in ``${V:+:${V}}``)."""
+    ``$V``, ``${V}``, ``${V:+word}``, ``${V:-word}``, nested as in ``${V:+:${V}}``). A word
+    nested deeper than real scripts ever are, or longer than a line of one, is left as written:
+    hostile bytes must not cost recursion or quadratic scanning."""
+    if depth > MAX_NESTING or len(value) > MAX_WORD:
+        return value
     out: list[str] = []
     i = 0
     while i < len(value):
@@ -50,7 +57,7 @@ def expand(value: str, env: dict[str, str]) -> str:
         if value.startswith("${", i):
             end = _closing_brace(value, i + 2)
             if end is not None:
-                out.append(_braced(value[i + 2:end], env))
+                out.append(_braced(value[i + 2:end], env, depth))
                 i = end + 1
                 continue
         out.append("$")
@@ -70,16 +77,16 @@ def _closing_brace(value: str, start: int) -> int | None:
     return None
 
 
-def _braced(inner: str, env: dict[str, str]) -> str:
+def _braced(inner: str, env: dict[str, str], depth: int) -> str:
     m = _NAME.match(inner)
     if m is None:
         return ""
     cur = env.get(m.group(0), "")
     rest = inner[m.end():]
     if rest.startswith(":+"):
-        return expand(rest[2:], env) if cur else ""
+        return expand(rest[2:], env, depth + 1) if cur else ""
     if rest.startswith(":-"):
-        return cur if cur else expand(rest[2:], env)
+        return cur if cur else expand(rest[2:], env, depth + 1)
     return cur
 
 
@@ -113,6 +120,8 @@ def _logical_lines(text: str) -> list[list[str]]:
     """The simple commands of a script: lines split on ``;``/``&&``/``||`` into word lists."""
     out: list[list[str]] = []
     for raw in text.replace("\\\n", "").splitlines():
+        if len(raw) > MAX_LINE:
+            continue  # shlex is quadratic on one huge token; no enable script has such a line
         try:
             lex = shlex.shlex(raw, posix=True, punctuation_chars=";&|")
             lex.whitespace_split = True
