@@ -35,6 +35,7 @@ CASES = [
 EXES = ["/usr/bin/python3", "/usr/bin/python3.11", "/opt/venv-sys/bin/python", "/usr/libexec/platform-python"]
 IDENTS = [ROOT, APP, ARB]
 LOCAL = "/usr/local/lib/python3.11/site-packages"
+LOCAL64 = "/usr/local/lib64/python3.11/site-packages"
 
 
 @pytest.fixture(scope="module")
@@ -79,18 +80,21 @@ def test_fedora_oracle_exercises_the_layout(fedora) -> None:  # type: ignore[no-
     plain = _real(root, CASES[0], "/usr/bin/python3", ARB)
     stdlib = ["/usr/lib64/python311.zip", "/usr/lib64/python3.11", "/usr/lib64/python3.11/lib-dynload"]
     assert plain["path"][:3] == stdlib
-    assert plain["path"][3:] == [LOCAL, "/usr/lib64/python3.11/site-packages", "/usr/lib/python3.11/site-packages"]
+    rpm_sites = ["/usr/lib64/python3.11/site-packages", "/usr/lib/python3.11/site-packages"]
+    assert plain["path"][3:] == [LOCAL64, LOCAL, *rpm_sites]
     assert plain["versions"]["idna"] == "3.6"  # pip's /usr/local copy shadows the rpm's 3.7
-    assert plain["files"]["markupsafe"] == "/usr/lib64/python3.11/site-packages/markupsafe/__init__.py"
+    assert plain["files"]["markupsafe"] == f"{LOCAL64}/markupsafe/__init__.py"  # platlib first
     assert plain["files"]["six"] == "/usr/lib/python3.11/site-packages/six.py"
     for flags, case in ((("-s",), CASES[0]), ((), CASES[1]), ((), CASES[2])):
         gone = _real(root, case, "/usr/bin/python3", ROOT, flags)
         assert LOCAL not in gone["path"] and gone["versions"]["idna"] == "3.7", (flags, case.name)
+        assert gone["files"]["markupsafe"] == "/usr/lib64/python3.11/site-packages/markupsafe/__init__.py"
     # sys.prefix is the venv, yet Fedora's site still adds /usr/local (after the venv's own dirs)
     venv = _real(root, CASES[0], "/opt/venv-sys/bin/python", ROOT)
     assert venv["path"][3:] == [
         "/opt/venv-sys/lib64/python3.11/site-packages",
         "/opt/venv-sys/lib/python3.11/site-packages",
+        LOCAL64,
         LOCAL,
         "/usr/lib64/python3.11/site-packages",
         "/usr/lib/python3.11/site-packages",
@@ -159,8 +163,13 @@ def test_local_pip_copy_shadows_rpm_copy(fedora) -> None:  # type: ignore[no-unt
                 and f.evidence.get("interpreter") in (None, "/usr/bin/python3.11", "/usr/bin/python3")]
     assert sl101.evidence["versions"] == ["3.6", "3.7"]
     assert sl101.evidence["owners"][1] == "rpm:python3-idna"
-    # six and markupsafe exist once: no shadowing reported for them
-    assert not [f for f in findings if f.rule == "SL101" and f.evidence["distribution"] in ("six", "markupsafe")]
+    # pip's MarkupSafe in /usr/local/lib64 is the rpm's version: reported, at low severity
+    ms = [f for f in findings if f.rule == "SL101" and f.evidence["distribution"] == "markupsafe"
+          and f.evidence.get("interpreter") in (None, "/usr/bin/python3.11", "/usr/bin/python3")]
+    assert [(f.severity, f.evidence["versions"]) for f in ms] == [("low", ["2.1.5", "2.1.5"])]
+    assert ms[0].evidence["owners"][1] == "rpm:python3-markupsafe"
+    # six exists once for this interpreter: no shadowing reported
+    assert not [f for f in findings if f.rule == "SL101" and f.evidence["distribution"] == "six"]
 
 
 # ---- Software Collections: the enable script's environment -------------------------------------
