@@ -108,3 +108,14 @@ def test_py3_packages_are_apk_owned_not_pip(work: Path) -> None:
     # no doubly-owned or RECORD findings for apk's own RECORD (apk's digest is the truth there)
     assert not [x for x in a.rule("SL106") if x.evidence.get("distribution") == "six"]
     assert not [x for x in a.rule("SL104") if "py3-six" in str(x.evidence.get("owners"))]
+
+
+def test_pip_over_apk_is_doubly_owned_and_bypasses_externally_managed(work: Path) -> None:
+    """Alpine ≥ 3.19 marks its Python EXTERNALLY-MANAGED; the pip layer forced past it (SL109), and
+    the idna files it rewrote are claimed by apk and by pip's RECORD at once (SL104)."""
+    _, a = audited(work)
+    (sl109,) = a.rule("SL109")
+    assert "/usr/lib/python3.11/EXTERNALLY-MANAGED" in sl109.message and "idna 3.6" in sl109.message
+    (sl104,) = a.rule("SL104")
+    assert sl104.evidence["owners"][:1] == ["apk:py3-idna"]
+    assert any(o.startswith("pip:") and o.endswith("idna-3.6.dist-info") for o in sl104.evidence["owners"])
