@@ -37,11 +37,8 @@ from .findings import SEVERITIES
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
-else:  # pragma: no cover - exercised on 3.10 only
-    try:
-        import tomli as _toml
-    except ImportError:
-        _toml = None
+else:  # pragma: no cover - Python 3.10: the tomli backport, a dependency there
+    import tomli as _toml
 
 FAIL_ON_CHOICES = (*SEVERITIES, "none")
 DEFAULT_FAIL_ON = "high"
@@ -96,8 +93,6 @@ def _norm(key: str) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if _toml is None:  # pragma: no cover
-        raise UsageError(f"{path}: reading TOML on Python 3.10 needs the 'tomli' package")
     try:
         data = path.read_bytes()
     except OSError as exc:

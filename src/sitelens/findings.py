@@ -72,23 +72,36 @@ def docs_url(rule: str) -> str:
     return f"{DOCS_BASE}{rule}.md"
 
 
+def _default_severity(rule: str) -> str:
+    # imported here: the catalog builds its docs links with this module's docs_url
+    from .rules.catalog import RULES
+
+    if rule not in RULES:
+        raise ValueError(f"rule {rule} is not in the catalog; pass its severity")
+    return RULES[rule].severity
+
+
 def _stable_key(evidence: dict[str, Any]) -> tuple[object, ...]:
     return tuple((k, evidence[k]) for k in STABLE_EVIDENCE_KEYS if evidence.get(k) is not None)
 
 
 def finding(
     rule: str,
-    severity: str,
     title: str,
     message: str,
     evidence: dict[str, Any],
     remediation: str,
     key: tuple[object, ...] = (),
+    severity: str | None = None,
 ) -> Finding:
     """Build a finding. ``key`` holds the stable identifying parts used for the fingerprint;
-    without one, the stable evidence keys (distribution, paths, identity, interpreter) are used."""
+    without one, the stable evidence keys (distribution, paths, identity, interpreter) are used.
+    ``severity`` defaults to the rule's in the catalog (RULES.md); a check passes one only when
+    the rule's severity note lets it pick another."""
     if not RULE_ID.match(rule):
         raise ValueError(f"malformed rule id {rule!r}")
+    if severity is None:
+        severity = _default_severity(rule)
     if severity not in SEVERITY_RANK:
         raise ValueError(f"unknown severity {severity!r}")
     return Finding(
@@ -156,10 +169,10 @@ def cap_per_rule(findings: list[Finding], limit: int = MAX_PER_RULE) -> list[Fin
         live = [f for f in rest if not f.suppressed]
         first = min(live or rest, key=lambda f: f.rank)
         more = finding(
-            rule, first.severity, f"and {len(rest)} more {rule} findings",
+            rule, f"and {len(rest)} more {rule} findings",
             f"{len(rest)} more {rule} findings ({len(live)} not suppressed) are left out of this "
             f"report; the first {limit} are listed. The worst of them: {first.message}"[:2000],
-            {"omitted": len(rest)}, first.remediation, key=("and-more",),
+            {"omitted": len(rest)}, first.remediation, key=("and-more",), severity=first.severity,
         )
         more.suppressed = not live
         kept.append(more)

@@ -287,6 +287,7 @@ class Filesystem:
             e = replace(
                 e, size=t.size, sha256=t.sha256, md5=t.md5, sha1=t.sha1, data=t.data, head=t.head,
                 truncated=t.truncated, mode=t.mode, uid=t.uid, gid=t.gid, xattrs=t.xattrs, pyinit=t.pyinit,
+                mtime=t.mtime,
             )
             shipped = 0
         else:

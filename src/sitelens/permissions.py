@@ -22,14 +22,14 @@ import posixpath
 import stat
 import struct
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .fs import PathMissing
 
 if TYPE_CHECKING:
     from .fs import Filesystem, Node
-    from .inventory.model import Identity
     from .layers.index import Entry
 
 R, W, X = 4, 2, 1
@@ -157,6 +157,19 @@ def _acl_grants(acl: list[AclEntry], entry: Entry, cred: Cred, want: int) -> tup
 # ---- credentials and answers -------------------------------------------------------------------
 
 
+class Who(Protocol):
+    """Whoever a check asks about: an inventory identity, named, with its credentials."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def uid(self) -> int: ...
+    @property
+    def gid(self) -> int: ...
+    @property
+    def groups(self) -> Iterable[int]: ...
+
+
 @dataclass(frozen=True)
 class Cred:
     """The credentials a process runs with: uid, primary gid, supplementary groups."""
@@ -171,7 +184,7 @@ class Cred:
         object.__setattr__(self, "all_groups", self.groups | {self.gid})
 
     @classmethod
-    def of(cls, who: Identity | Cred) -> Cred:
+    def of(cls, who: Who | Cred) -> Cred:
         if isinstance(who, Cred):
             return who
         return cls(who.uid, who.gid, frozenset(who.groups))
@@ -357,7 +370,7 @@ class Permissions:
 
     # -- questions
 
-    def check(self, identity: Identity | Cred, path: str, op: str) -> Access:
+    def check(self, identity: Who | Cred, path: str, op: str) -> Access:
         """``op`` is one of read, write, execute, traverse, list (see module docs):
 
         - read: the file's content (or a directory's names: r on it);
@@ -407,22 +420,22 @@ class Permissions:
         access.allowed = access.denied_by is None
         return access
 
-    def read(self, identity: Identity | Cred, path: str) -> Access:
+    def read(self, identity: Who | Cred, path: str) -> Access:
         return self.check(identity, path, "read")
 
-    def write(self, identity: Identity | Cred, path: str) -> Access:
+    def write(self, identity: Who | Cred, path: str) -> Access:
         return self.check(identity, path, "write")
 
-    def execute(self, identity: Identity | Cred, path: str) -> Access:
+    def execute(self, identity: Who | Cred, path: str) -> Access:
         return self.check(identity, path, "execute")
 
-    def traverse(self, identity: Identity | Cred, path: str) -> Access:
+    def traverse(self, identity: Who | Cred, path: str) -> Access:
         return self.check(identity, path, "traverse")
 
-    def list(self, identity: Identity | Cred, path: str) -> Access:
+    def list(self, identity: Who | Cred, path: str) -> Access:
         return self.check(identity, path, "list")
 
-    def stat(self, identity: Identity | Cred, path: str) -> Access:
+    def stat(self, identity: Who | Cred, path: str) -> Access:
         """Whether ``os.stat(path)`` succeeds (every directory searched; nothing on the target):
         what ``os.path.isdir``/``exists`` need, e.g. for site dirs and the user site."""
         cred = Cred.of(identity)
@@ -438,12 +451,12 @@ class Permissions:
         access.allowed = True
         return access
 
-    def create(self, identity: Identity | Cred, path: str) -> Access:
+    def create(self, identity: Who | Cred, path: str) -> Access:
         """Whether ``identity`` can create ``path`` (or replace it): w+x on its directory."""
         return self.check(identity, posixpath.dirname(path.rstrip("/")) or "/", "write")
 
 
-def _name(who: Identity | Cred) -> str:
+def _name(who: Who | Cred) -> str:
     return f"uid {who.uid}" if isinstance(who, Cred) else who.name
 
 

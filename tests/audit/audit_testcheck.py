@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, build, write_oci_layout
 from sitelens.checks.base import Context, check
-from sitelens.checks.derived import strategy_for
+from sitelens.checks.helpers import strategy_for
 from sitelens.findings import Finding, finding
 from sitelens.strategy import remediation_for
 
@@ -39,7 +39,6 @@ def marker_findings(ctx: Context) -> Iterator[Finding]:
         }
         yield finding(
             item["rule"],
-            item["severity"],
             f"test finding for {dist}",
             f"{dist} {' and '.join(item.get('versions', []))} at {', '.join(item.get('paths', []))}",
             {k: v for k, v in evidence.items() if v is not None},
@@ -48,7 +47,7 @@ def marker_findings(ctx: Context) -> Iterator[Finding]:
                 "system": "fix it with one installer per distribution",
                 "default": "fix it",
             }),
-            key=(dist, tuple(item.get("paths", []))),
+            key=(dist, tuple(item.get("paths", []))), severity=item["severity"],
         )
 
 

@@ -108,7 +108,7 @@ def test_config_explicit_pyproject_without_table(tmp_path: Path) -> None:
 
 
 def _f(rule: str = "SL101", sev: str = "high", **ev: object):  # type: ignore[no-untyped-def]
-    return finding(rule, sev, "t", "m", dict(ev), "fix", key=tuple(sorted(ev)))
+    return finding(rule, "t", "m", dict(ev), "fix", key=tuple(sorted(ev)), severity=sev)
 
 
 def test_suppression_matching() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from fixtures import sl1_images as imgs
 from fixtures.debian_root import chroot_mounts, run_in_root
-from sitelens.checks.resolution import winners
+from sitelens.checks.helpers import winners
 from tests.checks.sl1_harness import Audited, audit
 from tests.helpers import require_tool
 

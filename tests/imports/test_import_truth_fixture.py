@@ -210,6 +210,37 @@ def test_extension_module_beats_the_py_of_the_same_name(built: Built) -> None:
         assert rec(built, "stubext", ident)["metadata_version"] == "0.1"
 
 
+def test_unreadable_extension_is_chosen_and_fails_to_load(built: Built) -> None:
+    assert _mode(built, f"{SITE_LOCAL}/privext{EXT}") == 0o600
+    assert _mode(built, f"{SITE_LOCAL}/privext.py") == 0o644
+    root = rec(built, "privext", "root")
+    assert (root["file"], root["code_version"]) == (f"{SITE_LOCAL}/privext{EXT}", "0.1")
+    for ident in OTHERS:
+        # dlopen fails with EACCES: ImportError, and the readable privext.py is never tried
+        assert rec(built, "privext", ident)["error"] == "ImportError"
+
+
+def test_cached_bytecode_spares_an_unreadable_source_only_when_valid_without_it(built: Built) -> None:
+    flags = {}
+    for mod in ("pycok", "pycstale", "pycchecked"):
+        assert _mode(built, f"{SITE_LOCAL}/{mod}.py") == 0o600
+        pyc = f"{SITE_LOCAL}/__pycache__/{mod}.cpython-311.pyc"
+        assert _mode(built, pyc) == 0o644
+        head = _file(built, pyc).read_bytes()[:16]
+        flags[mod] = int.from_bytes(head[4:8], "little")
+        if mod == "pycstale":  # compiled before the layer was written with mtime 0
+            assert int.from_bytes(head[8:12], "little") != 0
+            assert os.lstat(_file(built, f"{SITE_LOCAL}/{mod}.py")).st_mtime == 0
+    assert flags == {"pycok": 0b01, "pycstale": 0, "pycchecked": 0b11}
+    for mod in ("pycok", "pycstale", "pycchecked"):
+        assert rec(built, mod, "root")["file"] == f"{SITE_LOCAL}/{mod}.py"
+    for ident in OTHERS:
+        assert (rec(built, "pycok", ident)["file"], rec(built, "pycok", ident)["code_version"]) == (
+            f"{SITE_LOCAL}/pycok.py", "0.1")
+        assert rec(built, "pycstale", ident)["error"] == "PermissionError"
+        assert rec(built, "pycchecked", ident)["error"] == "PermissionError"
+
+
 def test_sourceless_bytecode_loads(built: Built) -> None:
     assert not _file(built, f"{SITE_LOCAL}/typing_extensions.py").exists()
     assert not _file(built, f"{SITE_LOCAL}/iniconfig/__init__.py").exists()

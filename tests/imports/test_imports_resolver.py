@@ -7,6 +7,7 @@ on images built from real wheels and .debs; these pin each rule down on its own.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import zipfile
 
@@ -15,7 +16,7 @@ import pytest
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink
 from sitelens.fs import Filesystem
 from sitelens.inventory.attribution import Attributor
-from sitelens.inventory.imports import ImportResolver, metadata_version
+from sitelens.inventory.imports import ImportResolver, metadata_version, pyc_stands_in
 from sitelens.inventory.model import Distribution, OsPackage, OwnedFile, PathEntry, RecordEntry
 from sitelens.permissions import Cred
 from tests.helpers import fs_from_spec
@@ -37,6 +38,12 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def _pyc(flags: int, mtime: int = 0, size: int = 0) -> bytes:
+    """A pyc header as py_compile writes it (PEP 552), with a stand-in code body."""
+    tail = (mtime.to_bytes(4, "little") + size.to_bytes(4, "little")) if not flags & 1 else b"\x07" * 8
+    return importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little") + tail + b"\xe3code"
+
+
 @pytest.fixture(scope="module")
 def fs() -> Filesystem:
     spec = ImageSpec([LayerSpec([
@@ -49,7 +56,15 @@ def fs() -> Filesystem:
         # 3. a readable dir with an unreadable __init__; and one rescued by its cached bytecode
         Dir(f"{A}/secret"), File(f"{A}/secret/__init__.py", b"", 0o600),
         Dir(f"{A}/cached"), File(f"{A}/cached/__init__.py", b"", 0o600),
-        Dir(f"{A}/cached/__pycache__"), File(f"{A}/cached/__pycache__/__init__.cpython-311.pyc", b"pyc", 0o644),
+        Dir(f"{A}/cached/__pycache__"), File(f"{A}/cached/__pycache__/__init__.cpython-311.pyc", _pyc(0, 0, 0), 0o644),
+        # ... and three whose bytecode does not spare reading the source (layer mtimes are 0)
+        *(x for name, header in (("stale", _pyc(0, 1_700_000_000, 0)), ("checked", _pyc(0b11)),
+                                 ("short", b"pyc"))
+          for x in (Dir(f"{A}/{name}"), File(f"{A}/{name}/__init__.py", b"", 0o600), Dir(f"{A}/{name}/__pycache__"),
+                    File(f"{A}/{name}/__pycache__/__init__.cpython-311.pyc", header, 0o644))),
+        Dir(f"{A}/unchecked"), File(f"{A}/unchecked/__init__.py", b"x = 1\n", 0o600),
+        Dir(f"{A}/unchecked/__pycache__"),
+        File(f"{A}/unchecked/__pycache__/__init__.cpython-311.pyc", _pyc(0b01), 0o644),
         # 4. an extension module and a source module of one name; a package beats both
         File(f"{A}/speed{SO}", b"\x7fELF\0PyInit_speed\0", 0o755), File(f"{A}/speed.py", b""),
         File(f"{A}/misnamed{SO}", b"\x7fELF\0PyInit_other\0", 0o755), File(f"{A}/misnamed.py", b""),
@@ -105,6 +120,28 @@ def test_unreadable_source_raises_permission_error_unless_bytecode_is_cached(fs:
     assert _find(fs, ROOT, "secret").error is None
     cached = _find(fs, ARB, "cached")
     assert cached.error is None and cached.file == f"{A}/cached/__init__.py" and "cached bytecode" in cached.note
+    unchecked = _find(fs, ARB, "unchecked")
+    assert unchecked.error is None and "unchecked hash-based" in unchecked.note
+
+
+@pytest.mark.parametrize(("name", "why"), [("stale", "stale: it records source mtime 1700000000"),
+                                           ("checked", "checked hash-based"), ("short", "header is short")])
+def test_bytecode_that_needs_its_source_does_not_rescue_it(fs: Filesystem, name: str, why: str) -> None:
+    got = _find(fs, ARB, name)
+    assert got.error == "PermissionError" and got.file is None
+    assert why in got.steps[-1].detail
+    assert _find(fs, ROOT, name).error is None
+
+
+def test_pyc_header_rules_follow_pep_552() -> None:
+    assert pyc_stands_in(_pyc(0, 1234, 10), 1234, 10).startswith("valid")
+    assert pyc_stands_in(_pyc(0, 1234, 10), 1234 + 2**32, 10).startswith("valid")  # 32-bit fields
+    assert pyc_stands_in(_pyc(0, 1234, 10), 1235, 10).startswith("stale")
+    assert pyc_stands_in(_pyc(0, 1234, 10), 1234, 11).startswith("stale")
+    assert pyc_stands_in(_pyc(0b01), 5, 5).startswith("valid")
+    assert not pyc_stands_in(_pyc(0b11), 5, 5).startswith("valid")
+    assert not pyc_stands_in(_pyc(0b100), 0, 0).startswith("valid")
+    assert not pyc_stands_in(None, 0, 0).startswith("valid")
 
 
 def test_suffix_order_and_package_precedence(fs: Filesystem) -> None:

@@ -96,7 +96,7 @@ def test_why_follows_the_chain(built: Built, tmp_path: Path) -> None:
 
 
 def test_an_editable_install_is_one_install(audited: AuditResult) -> None:
-    from sitelens.checks.resolution import ordered_copies
+    from sitelens.checks.helpers import ordered_copies
 
     env = next(e for e in audited.inventory.environments if e.executable == SYS)
     kinds = sorted(d.kind for d in env.distributions if d.name == "eggedit")

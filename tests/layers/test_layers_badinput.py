@@ -302,7 +302,7 @@ def gzip_bomb(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_gzip_bomb_is_refused_once_past_the_ratio(gzip_bomb: str) -> None:
     # 2 GiB from 2 MiB (1000x) with a right diff_id: a valid layer, but no real layer inflates
     # like that (issue 14: a 20 GiB one took 41 s). It stops at the 1 GiB floor, never stored.
-    from sitelens.layers.decompress import INFLATE_FLOOR, INFLATE_RATIO
+    from sitelens.decompress import INFLATE_FLOOR, INFLATE_RATIO
 
     assert BOMB_BYTES > INFLATE_FLOOR and BOMB_BYTES > INFLATE_RATIO * (BOMB_BYTES >> 10)
     with pytest.raises(CorruptImage, match="decompression bomb"), load(gzip_bomb, use_cache=False):

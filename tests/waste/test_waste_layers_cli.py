@@ -8,9 +8,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from test_waste_checks import BIG
 from typer.testing import CliRunner
-from waste_specs import CHOWN, PYTHON_APP
+from waste_specs import BIG, CHOWN, PYTHON_APP
 from waste_support import run_dive_ci, run_dive_json, write_archive
 
 from sitelens.cli import app

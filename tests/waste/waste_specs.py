@@ -168,3 +168,19 @@ DIVE_FIXTURES = {
     "python-app": PYTHON_APP,
     "same-layer-edges": SAME_LAYER_EDGES,
 }
+
+
+# An apt cache deleted a layer later and an app tree chown-ed: SL301, SL302, SL303 on one image.
+BIG = ImageSpec([
+    base_layer(PY311),
+    LayerSpec([Dir("/var/lib/apt/lists"),
+               File("/var/lib/apt/lists/Packages", blob(3 * MIB, "pk")),
+               Dir("/app"), Dir("/app/lib"), File("/app/lib/model.bin", blob(2 * MIB, "m")),
+               File("/root/.cache/pip/http/w", blob(300_000, "w")),
+               File("/srv/__pycache__/x.cpython-38.pyc", blob(500, "38"))],
+              "RUN apt-get update && pip install -r requirements.txt"),
+    LayerSpec([Dir("/var/lib/apt"), Whiteout("/var/lib/apt/lists"),
+               Dir("/app", uid=1001), Dir("/app/lib", uid=1001),
+               File("/app/lib/model.bin", blob(2 * MIB, "m"), uid=1001, mode=0o640)],
+              "/bin/sh -c rm -rf /var/lib/apt/lists/* && chown -R 1001 /app"),
+])

@@ -1,6 +1,7 @@
-"""The check interface: a check is a pure function of (filesystem, inventory) → findings.
+"""The check interface: a check is a pure function of (filesystem, inventory, derived) → findings.
 
-Checks never read bytes from a source, call the network or print. Each concern lives in its own
+Checks never read file contents (the inventory parsed them), call the network or print; shared
+wording and ordering come from :mod:`sitelens.checks.helpers`. Each concern lives in its own
 module and registers its checks with :func:`check`; ``checks/__init__.py`` imports the modules so
 registration happens once. Adding a rule = one function here-shaped plus one import line.
 """
@@ -12,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding
-from ..humanize import short_command
 from .derived import Derived
 
 if TYPE_CHECKING:
@@ -55,13 +55,3 @@ def check(*rules: str) -> Callable[[CheckFn], CheckFn]:
         return fn
 
     return deco
-
-
-def layer_label(ctx: Context, layer: int | None, width: int = 70) -> str:
-    """``layer 3 (RUN pip install ...)``: how findings name a layer, with its created_by."""
-    if layer is None:
-        return "an unknown layer"
-    created = next((li.created_by for li in ctx.fs.layers if li.index == layer), None)
-    if not created:
-        return f"layer {layer}"
-    return f"layer {layer} ({short_command(created, width)})"

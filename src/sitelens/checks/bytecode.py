@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from ..findings import Finding, finding
 from ..permissions import Cred
-from ._identity_scope import (
+from .base import Context, check
+from .helpers import (
+    MAX_EXAMPLES,
     cannot_start,
     describe,
     engine,
@@ -23,12 +25,10 @@ from ._identity_scope import (
     identity_evidence,
     sys_path_for,
 )
-from .base import Context, check
 
 if TYPE_CHECKING:
     from ..inventory.model import Environment, Identity
 
-MAX_EXAMPLES = 10
 
 
 def cache_tag(env: Environment) -> str | None:
@@ -120,8 +120,7 @@ def no_bytecode(ctx: Context) -> Iterator[Finding]:
             why = ("PYTHONDONTWRITEBYTECODE is set in the image config" if never
                    else f"{describe(ident)} cannot write the __pycache__ directories")
             yield finding(
-                "SL115", "info",
-                f"{ident.name}: {missing} module(s) of {env.executable} have no bytecode",
+                "SL115", f"{ident.name}: {missing} module(s) of {env.executable} have no bytecode",
                 f"{missing} of {total} Python source file(s) on the import path of "
                 f"{env.executable} have no {tag} .pyc and {why}: every start recompiles each of "
                 "them it imports (slower start, more CPU), silently.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from ..dbreaders import OS_INSTALLERS
 from ..inventory.attribution import Attributor
 
 if TYPE_CHECKING:
@@ -22,19 +23,10 @@ if TYPE_CHECKING:
     from ..layers.index import LayerIndex
     from ..strategy import Strategy
     from ..waste import WasteReport
-    from .base import Context
-
-
-def strategy_for(ctx: Context) -> Strategy:
-    """The image's build strategy (which fix text fits), computed once per audit."""
-    return ctx.derived.strategy
-
-
-OS_MANAGERS = frozenset({"dpkg", "rpm", "apk"})
 
 
 def is_os_owned(d: Distribution) -> bool:
-    return bool(d.owner_package) or d.installer in OS_MANAGERS
+    return bool(d.owner_package) or d.installer in OS_INSTALLERS
 
 
 class Derived:

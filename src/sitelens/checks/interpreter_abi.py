@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from ..findings import Finding, finding
 from ..inventory.model import Distribution, Environment
 from .base import Context, check
-from .resolution import env_label, installer_label, layer_label, listed, norm, owner_label, remedy
+from .helpers import env_label, installer_label, layer_label, listed, norm, owner_label, remedy
 
 _EXT = re.compile(r"\.cpython-(\d)(\d+)([a-z]*)-([a-z0-9_]+)-linux-(gnu|musl)[a-z]*\.so$")
 _ARCH = {
@@ -162,7 +162,6 @@ def _sl113(
     node = ctx.fs.lookup(paths[0])
     return finding(
         "SL113",
-        "high",
         f"{name}: extension modules do not match Python {env.version}" + (f"/{libc}" if libc else ""),
         f"{who} ships {listed(paths, 4)}: {'; '.join(reasons)}. {env_label(env)} cannot load them: "
         f"the import fails, or the package silently falls back to a slower pure-Python path.",

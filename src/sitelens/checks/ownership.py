@@ -21,15 +21,7 @@ from ..fs import DELETED, Filesystem
 from ..inventory.attribution import actual_digest
 from ..inventory.model import Distribution, Environment, Interpreter, Inventory, OsPackage, OwnedFile
 from .base import Context, check
-from .resolution import (
-    installer_label,
-    is_os_owned,
-    layer_label,
-    listed,
-    norm,
-    owner_label,
-    remedy,
-)
+from .helpers import installer_label, is_os_owned, layer_label, listed, norm, owner_label, remedy
 
 # Paths images routinely strip to save space; a deleted doc is not an altered package.
 _STRIPPED = (
@@ -176,7 +168,6 @@ def _sl103(ctx: Context, alt: _Altered, claims: dict[str, list[Distribution]], d
     dist_name = pyname or (next(iter(claimants.values())).name if claimants else None)
     return finding(
         "SL103",
-        "high",
         f"files of {pkg.manager} package {pkg.name} were changed outside the package manager",
         msg,
         {
@@ -239,7 +230,6 @@ def doubly_owned_file(ctx: Context) -> Iterator[Finding]:
         paths.sort()
         yield finding(
             "SL104",
-            "medium",
             f"{len(paths)} file(s) claimed by {len(owners)} owners",
             f"{len(paths)} file(s) are claimed by {' and '.join(owners)}: {listed(paths, 5)}. Removing "
             f"or upgrading either owner deletes or rewrites files the other relies on.",
@@ -301,7 +291,6 @@ def record_integrity(ctx: Context) -> Iterator[Finding]:
         layers = sorted({layer for _, _, layer in bad} | ({d.layer} if d.layer is not None else set()))
         yield finding(
             "SL106",
-            "medium",
             f"installed files of {d.name} {d.version} do not match its RECORD",
             f"RECORD of {d.raw_name or d.name} {d.version} ({d.metadata_path}, {installer_label(d)}, "
             f"{layer_label(ctx, d.layer)}) does not match the image and no OS package explains it; "
@@ -405,7 +394,6 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
                 continue
             yield finding(
                 "SL107",
-                "low",
                 f"{modname} in {site} belongs to no package",
                 f"{path} is importable as `{modname}` ({'package' if node.kind == 'dir' else 'module'}, "
                 f"{layer_label(ctx, node.layer)}) but no OS package and no RECORD claims it: pip "
@@ -470,7 +458,6 @@ def externally_managed_bypassed(ctx: Context) -> Iterator[Finding]:
             layers_text = listed(sorted({layer_label(ctx, d.layer) for d in dists}), 3)
             yield finding(
                 "SL109",
-                "medium",
                 f"{len(dists)} distribution(s) pip-installed into externally managed {env.interpreter.path}",
                 f"{env.interpreter.stdlib or env.interpreter.prefix}/EXTERNALLY-MANAGED marks "
                 f"{env.interpreter.path} as managed by the OS, yet {installers} "

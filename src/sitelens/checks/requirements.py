@@ -8,29 +8,25 @@ does not count, which is exactly what pip's "Requirement already satisfied" hide
 
 from __future__ import annotations
 
-import importlib
-import json
 import posixpath
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..findings import Finding, finding
 from ..inventory.model import Distribution, Environment
-from ..inventory.requirement_files import LOCK_FILES
+from ..inventory.requirement_files import Wanted, parse_requirement_file
 from .base import Context, check
-from .resolution import (
+from .helpers import (
     env_label,
     import_text,
     installer_label,
     layer_label,
-    listed,
     loaded_copy,
     marker_environment,
     owner_label,
@@ -119,7 +115,6 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
             marker = f" (marker `{req.marker}` is true for Python {env.version})" if req.marker else ""
             yield finding(
                 "SL108",
-                "high",
                 f"{dname} requires {req_text}: " + ("missing" if have is None else f"{have.version} found"),
                 f"{who} requires {req_text}{marker} on {env_label(env)}, {state} for {', '.join(idents)}.",
                 {
@@ -141,131 +136,12 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
 
 
 
-@dataclass
-class Wanted:
-    source: str  # file path in the image, or the --requirements name
-    line: int | None
-    name: str  # canonical
-    text: str  # as written
-    spec: SpecifierSet
-    marker: Marker | None
-    must_exist: bool  # a requirement (True) or a lock/constraint entry (only checked if installed)
-
-
-def parse_requirements_txt(
-    text: str,
-    source: str,
-    constraint: bool = False,
-    include: dict[str, str] | None = None,
-    depth: int = 0,
-) -> list[Wanted]:
-    """pip requirements syntax: names, specifiers, markers; -r/-c followed when captured."""
-    out: list[Wanted] = []
-    joined = re.sub(r"\\\n", " ", text)
-    for no, raw in enumerate(joined.splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
-        if not line:
-            continue
-        if line.startswith(("-r ", "--requirement", "-c ", "--constraint")):
-            target = line.split(None, 1)[1].strip() if " " in line else line.split("=", 1)[-1]
-            nested = posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
-            if include is not None and nested in include and depth < 5:
-                out += parse_requirements_txt(
-                    include[nested],
-                    nested,
-                    constraint or line.startswith(("-c", "--constraint")),
-                    include,
-                    depth + 1,
-                )
-            continue
-        if line.startswith("-") or "://" in line.split(";")[0] and "@" not in line:
-            continue  # options, editables, bare URLs
-        line = re.split(r"\s--hash[=\s]", line)[0].strip()
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if req.url:
-            continue
-        out.append(
-            Wanted(
-                source,
-                no,
-                canonicalize_name(req.name),
-                line,
-                req.specifier,
-                req.marker,
-                not constraint,
-            )
-        )
-    return out
-
-
-def _pinned(name: str, version: str, source: str, marker: str | None = None) -> Wanted | None:
-    try:
-        spec = SpecifierSet(f"=={version}")
-        mk = Marker(marker) if marker else None
-    except (InvalidSpecifier, InvalidMarker):
-        return None
-    return Wanted(source, None, canonicalize_name(name), f"{name}=={version}", spec, mk, False)
-
-
-def parse_lock(text: str, source: str) -> list[Wanted]:
-    """uv.lock, poetry.lock, pylock.toml, Pipfile.lock and pyproject.toml's [project] deps."""
-    base = posixpath.basename(source)
-    out: list[Wanted] = []
-    if base == "Pipfile.lock":
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return []
-        for name, info in (doc.get("default") or {}).items():
-            ver = str((info or {}).get("version", "")).lstrip("=")
-            if ver:
-                w = _pinned(name, ver, source, (info or {}).get("markers"))
-                if w:
-                    out.append(w)
-        return out
-    try:
-        toml = importlib.import_module("tomllib")
-    except ModuleNotFoundError:  # Python 3.10: the tomli backport, a dependency there
-        try:
-            toml = importlib.import_module("tomli")
-        except ModuleNotFoundError:
-            return []
-    try:
-        doc = toml.loads(text)
-    except ValueError:  # TOMLDecodeError subclasses ValueError
-        return []
-    if base == "pyproject.toml":
-        deps = (doc.get("project") or {}).get("dependencies") or []
-        return parse_requirements_txt("\n".join(str(d) for d in deps), source)
-    packages = doc.get("package") or doc.get("packages") or []
-    for p in packages:
-        if not isinstance(p, dict) or "name" not in p or "version" not in p:
-            continue
-        src = p.get("source") or {}
-        if isinstance(src, dict) and (src.get("editable") or src.get("virtual") or src.get("directory")):
-            continue  # the project itself
-        w = _pinned(str(p["name"]), str(p["version"]), source, p.get("marker"))
-        if w:
-            out.append(w)
-    return out
-
-
 def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
     """(path or given name, text): files the inventory found in the image, then ``--requirements``."""
     out = list(ctx.inventory.requirement_files)
     for name, text in ctx.options.get("requirements") or []:
         out.append((str(name), str(text)))
     return out
-
-
-def _parse_source(path: str, text: str, siblings: dict[str, str]) -> list[Wanted]:
-    base = posixpath.basename(path)
-    if base in LOCK_FILES:
-        return parse_lock(text, path)
-    return parse_requirements_txt(text, path, constraint=base.startswith("constraints"), include=siblings)
 
 
 def _target_envs(ctx: Context) -> list[Environment]:
@@ -360,7 +236,7 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
     siblings = dict(sources)
     wanted: list[Wanted] = []
     for path, text in sources:
-        wanted += _parse_source(path, text, siblings)
+        wanted += parse_requirement_file(path, text, siblings)
     arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
     seen_keys: set[tuple[str, str, str]] = set()
     for env in _target_envs(ctx):
@@ -401,7 +277,6 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
             dists = {d.metadata_path: d for v in per_ident.values() for d in v.dists}
             yield finding(
                 "SL116",
-                "high",
                 title,
                 f"{where} asks for `{w.text}`, but on {env_label(env)} " + "; ".join(parts)
                 + ". The requirement had no effect for " + ", ".join(sorted(bad))
@@ -422,5 +297,3 @@ def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
                 key=(w.source, w.name),
             )
 
-
-__all__ = ["listed", "parse_lock", "parse_requirements_txt"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from ..findings import Finding, finding
 from ..fs import Filesystem
 from .base import Context, check
-from .resolution import layer_label, listed, remedy
+from .helpers import layer_label, listed, remedy
 
 _PYVER = re.compile(r"python(\d+\.\d+)")
 _SITE = re.compile(r"/(?:lib|lib64)/python(\d+\.\d+)/(?:site|dist)-packages$")
@@ -94,7 +94,6 @@ def broken_venv(ctx: Context) -> Iterator[Finding]:
         layer = node.layer if node is not None else None
         yield finding(
             "SL110",
-            "critical",
             f"venv {prefix} is broken",
             f"The venv {prefix} ({cfg_path}, {layer_label(ctx, layer)}) cannot start: "
             + "; ".join(problems)
@@ -125,27 +124,13 @@ SL111_FIX = {
 }
 
 
-def _shebang(head: bytes) -> tuple[str, list[str]] | None:
-    line = head.decode("utf-8", "replace")[2:].strip()
-    if not line:
-        return None
-    parts = line.split()
-    return parts[0], parts[1:]
-
-
 @check("SL111")
 def stale_shebang(ctx: Context) -> Iterator[Finding]:
     fs = ctx.fs
     path_dirs = ctx.image.config.path_env if ctx.image is not None else ["/usr/local/bin", "/usr/bin", "/bin"]
     missing: dict[str, list[tuple[str, int]]] = {}
-    for node in fs.nodes():
-        e = node.entry
-        if e.head is None or not e.head.startswith(b"#!") or "/bin/" not in e.path:
-            continue
-        sb = _shebang(e.head)
-        if sb is None:
-            continue
-        interp, args = sb
+    for script in ctx.inventory.scripts:
+        interp, args = script.interpreter, script.argument.split()
         name = posixpath.basename(interp)
         if name == "env":
             rest = [a for a in args if not a.startswith("-") and "=" not in a]
@@ -161,14 +146,13 @@ def stale_shebang(ctx: Context) -> Iterator[Finding]:
             if _is_python_file(fs, interp):
                 continue
             label = interp
-        missing.setdefault(label, []).append((e.path, node.layer))
+        missing.setdefault(label, []).append((script.path, script.layer))
     for interp, scripts in sorted(missing.items()):
         scripts.sort()
         paths = [p for p, _ in scripts]
         layers = sorted({layer for _, layer in scripts})
         yield finding(
             "SL111",
-            "high",
             f"{len(paths)} script(s) run a missing interpreter {interp}",
             f"{listed(paths, 6)} start with #!{interp.split(' ')[0]}, which does not exist in the "
             f"image ({', '.join(layer_label(ctx, layer) for layer in layers)}): running them fails "
@@ -215,7 +199,6 @@ def dead_site_packages(ctx: Context) -> Iterator[Finding]:
                 layers.add(n.layer)
         yield finding(
             "SL112",
-            "medium",
             f"{site} is for Python {m.group(1)}, which the image does not have",
             f"{site} holds {len(dists)} distribution(s) ({listed(sorted(dists), 5)}; {size} bytes, "
             f"{', '.join(layer_label(ctx, layer) for layer in sorted(layers)) or 'no files'}) for "

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Finding, finding
-from ..strategy import remediation_for
 from ..waste import WasteReport
 from ..waste import human_bytes as human
 from ..waste.hidden import HiddenCopy, Offender
-from .base import Context, check, layer_label
-from .derived import strategy_for
+from .base import Context, check
+from .helpers import layer_label, remedy, strategy_for
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -66,10 +65,6 @@ def _listed(items: list[str], total: int) -> str:
     return ", ".join(items) + more
 
 
-def _remedy(ctx: Context, texts: dict[str, str]) -> str:
-    return remediation_for(strategy_for(ctx), texts)
-
-
 def _offender_text(o: Offender) -> str:
     files = f", {o.files} files" if o.files > 1 else ""  # one file: the path says it
     return f"{o.root} ({human(o.bytes)}{files}, {CAUSE_TEXT[o.cause]})"
@@ -108,7 +103,6 @@ def hidden_bytes(ctx: Context) -> Iterator[Finding]:
         how = ", ".join(f"{human(b)} {CAUSE_TEXT[c]}" for c, b in causes.most_common())
         yield finding(
             "SL301",
-            "low",
             f"{layer_label(ctx, layer)} hides {human(total)} shipped by earlier layers",
             f"{layer_label(ctx, layer)} hides {total} bytes in {_n(files, 'file')} that "
             f"{'layer' if len(shipped) == 1 else 'layers'} "
@@ -116,7 +110,7 @@ def hidden_bytes(ctx: Context) -> Iterator[Finding]:
             f"{'carries' if len(shipped) == 1 else 'carry'} ({how}). Biggest: "
             f"{_listed([_offender_text(o) for o in top], len(offenders))}.",
             {"bytes": total, "layers": [layer, *shipped], "paths": [o.root for o in top]},
-            _remedy(ctx, SL301_FIX),
+            remedy(ctx, SL301_FIX),
             key=("hidden", _created_by(ctx, layer), *sorted(o.root for o in top)),
         )
 
@@ -179,7 +173,6 @@ def metadata_only_copy(ctx: Context) -> Iterator[Finding]:
         roots = [f"{o.root} ({human(o.bytes)}, {_n(o.files, 'file')})" for o in top]
         yield finding(
             "SL302",
-            "medium",
             f"{layer_label(ctx, layer)} re-ships {human(total)} only to change owner or mode",
             f"{layer_label(ctx, layer)} copies {_n(files, 'unchanged file')} ({total} bytes) into a new "
             f"layer to change {what}: "
@@ -187,7 +180,7 @@ def metadata_only_copy(ctx: Context) -> Iterator[Finding]:
             f" The image now carries them twice.",
             {"bytes": total, "layers": [layer, *sorted({x for o in offenders for x in o.layers})],
              "paths": [o.root for o in top]},
-            _remedy(ctx, SL302_FIX),
+            remedy(ctx, SL302_FIX),
             key=("metadata", _created_by(ctx, layer), *sorted(o.root for o in top)),
         )
 
@@ -260,7 +253,6 @@ def package_caches(ctx: Context) -> Iterator[Finding]:
             fix += " In a multi-stage build, keep it in the build stage and copy only the result."
         yield finding(
             "SL303",
-            "low",
             title,
             message,
             {"bytes": g.bytes, "layers": sorted(g.layers), "paths": [g.root],
@@ -287,14 +279,13 @@ def duplicate_distributions(ctx: Context) -> Iterator[Finding]:
     for d in report.python.duplicates:
         yield finding(
             "SL304",
-            "low",
             f"{d.name} {d.version} is installed identically in {len(d.site_dirs)} places",
             f"{d.name} {d.version} with identical files is installed in "
             f"{', '.join(d.site_dirs)} ({', '.join(human(b) for b in d.bytes_per_copy)}); "
             f"{d.reclaimable} bytes are a second copy.",
             {"distribution": d.name, "versions": [d.version], "paths": d.site_dirs,
              "bytes": d.reclaimable, "layers": sorted(d.layers)},
-            _remedy(ctx, SL304_FIX),
+            remedy(ctx, SL304_FIX),
             key=(d.name, *d.site_dirs),
         )
 
@@ -321,7 +312,6 @@ def build_toolchain(ctx: Context) -> Iterator[Finding]:
     from_packages = py.toolchain_source == "packages"
     yield finding(
         "SL305",
-        "info",
         f"Build toolchain in the final image ({human(total)})",
         (f"{len(names)} build-only packages are installed: " if from_packages
          else "Compilers or headers are present: ")
@@ -329,7 +319,7 @@ def build_toolchain(ctx: Context) -> Iterator[Finding]:
         {"bytes": total, "layers": sorted({x for t in py.toolchain for x in t.layers}),
          **({"owners": names} if from_packages
             else {"paths": [n.split(":", 1)[1] for n in names]})},
-        _remedy(ctx, SL305_FIX),
+        remedy(ctx, SL305_FIX),
         key=("toolchain",),
     )
 
@@ -384,7 +374,6 @@ def low_efficiency(ctx: Context) -> Iterator[Finding]:
         return
     yield finding(
         "SL306",
-        "high",
         "Image wastes more than the configured thresholds allow",
         f"dive-compatible figures: {'; '.join(failed)} (inefficient bytes "
         f"{dive.inefficient_bytes} of {dive.size_bytes}). sitelens's own figures: "

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from ..fs import ADDED, MODIFIED, Filesystem, Node
 from .model import Distribution, LoadedFrom, OsPackage
 
-OS_MANAGERS = frozenset({"dpkg", "rpm", "apk", "conda"})
 _SKIP_DIRS = ("__pycache__",)
 
 

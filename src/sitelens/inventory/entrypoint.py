@@ -23,6 +23,7 @@ from ..image import ImageConfig
 from . import _pyfs
 from .model import Entrypoint
 from .scl import enable_collections, expand, run_simple, scl_enable_command, source_file, split_commands
+from .scripts import parse_shebang
 
 _PY = re.compile(r"^python(\d(\.\d+)?)?[dmu]*$")
 _WRAPPERS = {"tini", "tini-static", "dumb-init", "catatonit", "gosu", "su-exec"}
@@ -182,9 +183,10 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
         head = node.entry.head if node is not None else None
         if not head:
             return ep
-        line = head[2:].decode("utf-8", "replace").strip()
-        interp, _, arg = line.partition(" ")
-        arg = arg.strip()
+        parsed = parse_shebang(head)
+        if parsed is None:
+            return ep
+        interp, arg = parsed
         ep.script = ep.script or prog
         shebang = [interp] + ([arg] if arg else [])
         if posixpath.basename(interp) == "env":

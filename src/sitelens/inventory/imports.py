@@ -13,9 +13,11 @@ for a directory entry a FileFinder (``importlib._bootstrap_external``, 3.8–3.1
   next copy, or becomes an empty namespace package);
 - else stats ``X<suffix>`` for the names present, in the same suffix order.
 A zip entry (``python3XY.zip``, a zipped egg) goes to zipimport instead (no extension modules).
-Loading then reads the file: a source module whose cached ``__pycache__`` bytecode is unreadable
-or absent must read the source (PermissionError when it cannot); an extension module that cannot
-be mapped raises ImportError; a sourceless ``.pyc`` is read directly.
+Loading then reads the file: a source module must read its source (PermissionError when it
+cannot) unless its ``__pycache__`` bytecode is readable and valid without it — a timestamp pyc
+whose recorded mtime and size match the source, or an unchecked hash-based pyc (a stale pyc, as
+layers with clamped mtimes leave, or a checked hash-based one does not spare the read); an
+extension module that cannot be mapped raises ImportError; a sourceless ``.pyc`` is read directly.
 
 Nothing here depends on the order of metadata directories: the code that loads is attributed to
 an owner by digest (:mod:`.attribution`), and ``importlib.metadata.version()`` is answered
@@ -71,6 +73,28 @@ class Found:
     namespace: list[str] = field(default_factory=list)
     steps: list[ImportStep] = field(default_factory=list)
     note: str = ""
+
+
+def pyc_stands_in(header: bytes | None, source_mtime: int, source_size: int) -> str:
+    """Whether SourceLoader.get_code takes a cached pyc without reading its source (PEP 552):
+    a timestamp pyc when its recorded mtime and size match the source's stat, an unchecked
+    hash-based pyc always; a checked hash-based pyc makes it read the source to compare hashes.
+    Returns "valid: …" or the reason it is not used. (The magic number is not compared: the
+    cache tag in the file name already pins the interpreter's minor version.)"""
+    if header is None or len(header) < 16:
+        return "its header is short or was not captured"
+    flags = int.from_bytes(header[4:8], "little")
+    if flags & 0b1:
+        if flags & 0b10:
+            return "a checked hash-based pyc: the source is read to verify it"
+        return "valid: an unchecked hash-based pyc"
+    if flags:
+        return f"invalid flags {flags:#x}"
+    mtime, size = int.from_bytes(header[8:12], "little"), int.from_bytes(header[12:16], "little")
+    if mtime != source_mtime & 0xFFFFFFFF or size != source_size & 0xFFFFFFFF:
+        return (f"stale: it records source mtime {mtime} and size {size}, the source has "
+                f"{source_mtime & 0xFFFFFFFF} and {source_size}")
+    return "valid: its timestamp and size match the source"
 
 
 class ImportResolver:
@@ -259,11 +283,21 @@ class ImportResolver:
         out.file = None
         return out
 
-    def _cached_bytecode(self, source: str) -> str | None:
+    def _cached_bytecode(self, source: str) -> tuple[str | None, str]:
+        """The ``__pycache__`` pyc SourceLoader would use *without reading the source*, or None
+        and why not (the source must then be read)."""
         d, base = posixpath.split(source)
         stem = base[: -len(".py")]
         pyc = f"{d}/__pycache__/{stem}.{self.cache_tag}.pyc"
-        return pyc if self._stat(pyc) == "file" and self._readable(pyc) else None
+        if self._stat(pyc) != "file":
+            return None, f"no {pyc}"
+        if not self._readable(pyc):
+            return None, f"{pyc} is unreadable too"
+        pyc_node, src_node = self.fs.lookup(pyc), self.fs.lookup(source)
+        if pyc_node is None or src_node is None:
+            return None, f"{pyc} cannot be compared with its source"
+        why = pyc_stands_in(pyc_node.entry.data, src_node.entry.mtime, src_node.entry.size)
+        return (pyc, why) if why.startswith("valid") else (None, f"{pyc}: {why}")
 
     def _load(self, out: Found, name: str | None = None) -> Found:
         path = out.file
@@ -275,11 +309,12 @@ class ImportResolver:
             return out
         reason = self.perm.read(self.cred, path).reason()
         if out.kind == "source":
-            pyc = self._cached_bytecode(path)
+            pyc, why = self._cached_bytecode(path)
             if pyc is not None:
-                out.note = f"source unreadable ({reason}); loads from its cached bytecode {pyc}"
+                out.note = f"source unreadable ({reason}); loads from its cached bytecode {pyc} ({why})"
                 return out
             out.error = "PermissionError"
+            reason = f"{reason}; {why}"
         elif out.kind == "extension":
             out.error = "ImportError"  # dlopen: "cannot open shared object file: Permission denied"
         else:

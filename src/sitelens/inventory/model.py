@@ -229,6 +229,16 @@ class VenvConfig:
 
 
 @dataclass
+class Script:
+    """A file in a ``bin`` directory that starts with ``#!``."""
+
+    path: str
+    layer: int
+    interpreter: str  # as written after #!
+    argument: str = ""  # the rest of the line: the kernel passes it as one argument
+
+
+@dataclass
 class Inventory:
     os_release: dict[str, str] = field(default_factory=dict)
     package_dbs: list[OsPackageDb] = field(default_factory=list)
@@ -244,6 +254,7 @@ class Inventory:
     venv_configs: dict[str, VenvConfig] = field(default_factory=dict)
     # requirement and lock files in the WorkingDir, /app and beside the entrypoint script: (path, text)
     requirement_files: list[tuple[str, str]] = field(default_factory=list)
+    scripts: list[Script] = field(default_factory=list)  # #! files in bin dirs (SL111)
     warnings: list[str] = field(default_factory=list)
 
     def all_distributions(self) -> list[Distribution]:

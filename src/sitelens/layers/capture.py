@@ -34,13 +34,16 @@ _PY_NAMES = re.compile(
     r"(^pyvenv\.cfg$|\.pth$|\._pth$|^EXTERNALLY-MANAGED$|^_sysconfigdata.*\.py$"
     r"|^__editable___.*_finder\.py$|\.egg-link$|\.(?i:egg-info)$)"
 )
-_REQ_NAMES = re.compile(
-    r"(^requirements.*\.(txt|in)$|.*-requirements\.txt$|^constraints.*\.txt$|^Pipfile\.lock$"
-    r"|^poetry\.lock$|^uv\.lock$|^pylock(\..*)?\.toml$|^pyproject\.toml$)"
-)
+# An application's requirement and lock files (the inventory finds them by the same names).
+REQUIREMENT_FILE = re.compile(r"^(requirements.*\.(txt|in)|.*-requirements\.txt|constraints.*\.txt)$")
+LOCK_FILE = re.compile(r"^(Pipfile\.lock|poetry\.lock|uv\.lock|pylock(\..*)?\.toml|pyproject\.toml)$")
 # Zip archives Python imports from: the stdlib zip (getpath always lists it) and zipped eggs. The
 # import resolver reads their central directory; a bigger one stays unknown ("not captured").
 _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
+
+# A __pycache__ pyc's header (magic, flags, source mtime and size, or source hash): whether it
+# stands in for an unreadable source (inventory/imports.py). 16 bytes, never the code.
+PYC_HEADER = 16
 
 # Shell fragments that set up a Software Collection's environment (inventory/scl.py): each
 # collection's enable script, scl-utils' per-collection prefix, s2i's BASH_ENV file.
@@ -66,12 +69,14 @@ def capture_limit(path: str) -> int:
         return 16 * MIB
     if _PY_NAMES.search(name):
         return 4 * MIB
-    if _REQ_NAMES.match(name) and "-packages/" not in path:
+    if (REQUIREMENT_FILE.match(name) or LOCK_FILE.match(name)) and "-packages/" not in path:
         return 1 * MIB
     if _ZIP_NAMES.match(name):
         return 32 * MIB
     if _SCL_FILES.match(path):
         return 64 * KIB
+    if name.endswith(".pyc") and path.endswith("/__pycache__/" + name):
+        return PYC_HEADER
     return 0
 
 

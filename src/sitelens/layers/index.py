@@ -17,7 +17,7 @@ from .capture import capture_limit, wants_md5, wants_sha1
 from .tarstream import TarReader
 
 # Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
-INDEX_FORMAT = 7
+INDEX_FORMAT = 9  # 8 is taken by another branch's layout
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
@@ -55,13 +55,16 @@ class Entry:
     truncated: bool = False  # data holds only the first capture_limit bytes
     # an extension module's exported PyInit_<name> symbols (None: not an extension, or not read)
     pyinit: tuple[str, ...] | None = None
+    # seconds since the epoch, kept for ``.py`` files only: a timestamp-based ``__pycache__`` pyc
+    # is used instead of its source only when the two agree (0 elsewhere: one shared int)
+    mtime: int = 0
     sha1: bytes | None = None  # apk's file checksum, only where capture.wants_sha1 says
 
     def to_tuple(self) -> tuple:
         return (
             self.path, self.kind, self.mode, self.uid, self.gid, self.size, self.link,
             self.sha256, self.md5, self.data, self.head, self.xattrs, self.acl, self.truncated,
-            self.pyinit, self.sha1,
+            self.pyinit, self.mtime, self.sha1,
         )
 
     @classmethod
@@ -186,6 +189,8 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
             if acl:
                 e.acl = acl
         if kind == "file":
+            if path.endswith(".py"):
+                e.mtime = m.mtime_value
             limit = capture_limit(path)
             h5 = md5() if wants_md5(path) else None
             h1 = sha1() if wants_sha1(path) else None

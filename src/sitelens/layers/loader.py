@@ -21,10 +21,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from ..decompress import HashingReader, InflationGuard, open_tar_stream
 from ..errors import CorruptImage, ImageError, SitelensError
 from ..image import Image, Layer
 from .cache import LayerCache
-from .decompress import HashingReader, InflationGuard, open_tar_stream
 from .index import Entry, LayerIndex, build_index
 
 Progress = Callable[[Layer, str], None]
@@ -36,7 +36,7 @@ def index_layer(image: Image, layer: Layer) -> LayerIndex:
         outer = HashingReader(raw)
         with open_tar_stream(outer, where) as (tar, codec):  # type: ignore[arg-type]
             # A plain blob is its own tar: the blob digest is the diff_id, hash it once.
-            guarded = InflationGuard(tar, outer, where)
+            guarded = InflationGuard(tar, lambda: outer.count, where)
             inner = HashingReader(guarded) if codec != "plain" else outer  # type: ignore[arg-type]
             index = build_index(tar if codec == "plain" else inner, layer.diff_id, where, codec)  # type: ignore[arg-type]
         outer.drain()

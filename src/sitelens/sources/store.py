@@ -22,8 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from ..decompress import (
+    ARCHIVE_INFLATE_FLOOR,
+    ARCHIVE_INFLATE_RATIO,
+    GZIP_MAGIC,
+    ZSTD_MAGIC,
+    InflationGuard,
+    open_tar_stream,
+)
 from ..errors import CorruptImage
-from ..layers.decompress import GZIP_MAGIC, ZSTD_MAGIC, open_tar_stream
 
 # Manifests, indexes and configs are small; a "document" larger than this is garbage or hostile.
 MAX_DOCUMENT = 64 << 20
@@ -226,38 +233,6 @@ class TarStore(_ArchiveMembers):
             yield Section(f, m.offset, m.size, f"{self.where}: {name}")  # type: ignore[misc]
 
 
-class _Inflation(io.RawIOBase):
-    """Counts the bytes a compressed archive inflates to and stops a bomb at ``limit``."""
-
-    def __init__(self, raw: IO[bytes], limit: int, where: str) -> None:
-        self._raw = raw
-        self._limit = limit
-        self._where = where
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self.count += len(data)
-        if self.count > self._limit:
-            raise CorruptImage(
-                f"{self._where}: compressed archive inflates past {self._limit >> 20} MiB "
-                f"(more than {INFLATE_RATIO}x its size): refused as a decompression bomb"
-            )
-        return data
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-
-# A ``docker save | gzip`` archive inflates 2-5x; a thousandfold is a bomb. Small archives get a
-# floor so a tiny image of sparse files still opens.
-INFLATE_RATIO = 100
-INFLATE_FLOOR = 256 << 20
 SMALL_MEMBER = 1 << 20  # members kept in memory on the first pass (manifests, configs)
 SMALL_TOTAL = 64 << 20
 
@@ -282,9 +257,10 @@ class StreamTarStore(_ArchiveMembers):
     @contextmanager
     def _tar(self) -> Iterator[tarfile.TarFile]:
         with open_regular(self.path, self.where) as raw:
-            limit = max(INFLATE_FLOOR, INFLATE_RATIO * os.fstat(raw.fileno()).st_size)
+            size = os.fstat(raw.fileno()).st_size
             with open_tar_stream(raw, self.where) as (stream, _):
-                capped = _Inflation(stream, limit, self.where)
+                capped = InflationGuard(stream, lambda: size, self.where,
+                                        ARCHIVE_INFLATE_RATIO, ARCHIVE_INFLATE_FLOOR)
                 try:
                     with tarfile.open(fileobj=capped, mode="r|") as tar:
                         yield tar

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
 import zstandard
 from isal import igzip
 
-from ..errors import CorruptImage, SitelensError
+from .errors import CorruptImage, SitelensError
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -109,15 +109,23 @@ class _Guarded(io.RawIOBase):
 # layer inflating more than RATIO times the compressed bytes read so far is refused as a bomb.
 INFLATE_RATIO = 200
 INFLATE_FLOOR = 1 << 30
+# A ``docker save | gzip`` archive inflates 2-5x; its whole size is known before reading, and a
+# small archive gets a floor so a tiny image of sparse files still opens.
+ARCHIVE_INFLATE_RATIO = 100
+ARCHIVE_INFLATE_FLOOR = 256 << 20
 
 
 class InflationGuard(io.RawIOBase):
-    """Stops reading a decompressed layer that outgrows ``INFLATE_RATIO`` × its compressed bytes."""
+    """Stops reading a decompressed stream once it outgrows ``floor`` and ``ratio`` × the
+    compressed bytes (``compressed()``: read so far for a layer, the file size for an archive)."""
 
-    def __init__(self, inflated: IO[bytes], compressed: HashingReader, where: str) -> None:
+    def __init__(self, inflated: IO[bytes], compressed: Callable[[], int], where: str,
+                 ratio: int = INFLATE_RATIO, floor: int = INFLATE_FLOOR) -> None:
         self._raw = inflated
         self._compressed = compressed
         self._where = where
+        self._ratio = ratio
+        self._floor = floor
         self.count = 0
 
     def readable(self) -> bool:
@@ -126,10 +134,10 @@ class InflationGuard(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
         self.count += len(data)
-        if self.count > INFLATE_FLOOR and self.count > INFLATE_RATIO * self._compressed.count:
+        if self.count > self._floor and self.count > self._ratio * (packed := self._compressed()):
             raise CorruptImage(
-                f"{self._where}: inflates more than {INFLATE_RATIO}x its compressed size "
-                f"({self.count >> 20} MiB from {self._compressed.count >> 20} MiB): refused as a decompression bomb"
+                f"{self._where}: inflates more than {self._ratio}x its compressed size "
+                f"({self.count >> 20} MiB from {packed >> 20} MiB): refused as a decompression bomb"
             )
         return data
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from waste_specs import MIB, PY311, PYTHON_APP, base_layer, blob, dist, dpkg_db
-from waste_support import context_for
 
-from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Whiteout
+from fixtures.imagebuilder import File, ImageSpec, LayerSpec
 from sitelens.checks.waste import (
     build_toolchain,
     duplicate_distributions,
@@ -17,20 +15,8 @@ from sitelens.checks.waste import (
     thresholds,
 )
 from sitelens.findings import SEVERITIES
-
-BIG = ImageSpec([
-    base_layer(PY311),
-    LayerSpec([Dir("/var/lib/apt/lists"),
-               File("/var/lib/apt/lists/Packages", blob(3 * MIB, "pk")),
-               Dir("/app"), Dir("/app/lib"), File("/app/lib/model.bin", blob(2 * MIB, "m")),
-               File("/root/.cache/pip/http/w", blob(300_000, "w")),
-               File("/srv/__pycache__/x.cpython-38.pyc", blob(500, "38"))],
-              "RUN apt-get update && pip install -r requirements.txt"),
-    LayerSpec([Dir("/var/lib/apt"), Whiteout("/var/lib/apt/lists"),
-               Dir("/app", uid=1001), Dir("/app/lib", uid=1001),
-               File("/app/lib/model.bin", blob(2 * MIB, "m"), uid=1001, mode=0o640)],
-              "/bin/sh -c rm -rf /var/lib/apt/lists/* && chown -R 1001 /app"),
-])
+from tests.waste.waste_specs import BIG, MIB, PY311, PYTHON_APP, base_layer, blob, dist, dpkg_db
+from tests.waste.waste_support import context_for
 
 
 def _check(finding) -> None:

@@ -1,0 +1,96 @@
+"""checks/resolution.py: SL101, SL102, SL105, SL114 on hand-built inventories over real layer tars."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fixtures.imagebuilder import File, LayerSpec
+from sitelens.checks.resolution import context_dependent_import, duplicate_metadata, shadowed_distribution
+from sitelens.inventory.import_truth import fill_imports
+from sitelens.inventory.model import (
+    Entrypoint,
+    Identity,
+    Inventory,
+    OsPackage,
+    OsPackageDb,
+    OwnedFile,
+    RecordEntry,
+)
+from tests.checks.check_support import LIB64, LOCAL, ctx_for, dist, fedora_env
+
+
+def test_fedora_local_site_vanishes_under_dash_s() -> None:
+    new, old = b"__version__ = '2.32.0'\n", b"__version__ = '2.28.1'\n"
+    pip = dist("requests", "2.32.0", LOCAL)
+    pip.top_level = ["requests"]
+    pip.record = [RecordEntry(f"{LOCAL}/requests/__init__.py", "requests/__init__.py", "sha256",
+                              hashlib.sha256(new).digest())]
+    rpm = dist("requests", "2.28.1", LIB64, "rpm", 0, owner="rpm:python3-requests")
+    rpm.top_level = ["requests"]
+    pkg = OsPackage("rpm", "python3-requests", "2.28.1-1.fc38", files=[
+        OwnedFile(f"{LIB64}/requests/__init__.py", "sha256", hashlib.sha256(old).digest())])
+    inv = Inventory(
+        package_dbs=[OsPackageDb("rpm", "/var/lib/rpm/rpmdb.sqlite", 0, [pkg])],
+        identities=[Identity("image-user", 1000, 1000), Identity("arbitrary-uid", 1000620000, 0, [0])],
+        environments=[fedora_env([pip, rpm])],
+        entrypoint=Entrypoint(["python3", "-s", "app.py"], "/usr/bin/python3.12", ["-s"], "app.py"),
+    )
+    layers = [LayerSpec([File("/usr/bin/python3.12", b"\x7fELF", 0o755),
+                         File(f"{LOCAL}/requests/__init__.py", new), File(f"{LIB64}/requests/__init__.py", old)])]
+    ctx = ctx_for(layers, inv)
+    fill_imports(ctx.fs, inv)
+    (f,) = list(context_dependent_import(ctx))
+    assert f.evidence["identity"]["image-user"] == f"{LOCAL}/requests/__init__.py"
+    assert f.evidence["identity"]["image-user with -s"] == f"{LIB64}/requests/__init__.py"
+    assert "2.32.0 from" in f.message and "2.28.1 from" in f.message
+    (s,) = list(shadowed_distribution(ctx))
+    assert s.severity == "high" and s.evidence["owners"] == [
+        f"pip:{LOCAL}/requests-2.32.0.dist-info",
+        "rpm:python3-requests",
+    ]
+    assert s.evidence["loaded_version"] == "2.32.0"  # the bytes in /usr/local are pip's 2.32.0
+    # near-miss: the same image run without -s
+    inv.entrypoint = Entrypoint(["python3", "app.py"], "/usr/bin/python3.12", [], "app.py")
+    assert list(context_dependent_import(ctx_for(layers, inv))) == []
+
+
+def test_same_dir_is_duplicate_metadata_not_shadowing() -> None:
+    dists = [dist("jinja2", "2.6", LIB64, "rpm", 0), dist("jinja2", "2.8", LIB64)]
+    ctx = ctx_for([LayerSpec([File("/x", b"")])], Inventory(environments=[fedora_env(dists)]))
+    assert list(shadowed_distribution(ctx)) == []
+    (f,) = list(duplicate_metadata(ctx))
+    assert f.evidence["versions"] == ["2.6", "2.8"]
+
+
+def test_site_dir_without_interpreter_is_still_inventoried_and_checked() -> None:
+    """A python3.9 site-packages left behind (no 3.9 interpreter): its distributions are in the
+    inventory, and two metadata dirs for one name there are still SL105."""
+    from sitelens.inventory.builder import build_inventory
+
+    old = "/usr/lib/python3.9/site-packages"
+    layers = [LayerSpec([
+        File(f"{old}/attrs-21.0.dist-info/METADATA", b"Name: attrs\nVersion: 21.0\n"),
+        File(f"{old}/attrs-23.1.dist-info/METADATA", b"Name: attrs\nVersion: 23.1\n"),
+        File(f"{old}/attr/__init__.py", b""),
+    ])]
+    ctx = ctx_for(layers, Inventory())
+    ctx.inventory = build_inventory(ctx.fs, ctx.image)
+    assert ctx.inventory.environments == []
+    assert sorted(d.version or "" for d in ctx.inventory.unattached) == ["21.0", "23.1"]
+    (f,) = list(duplicate_metadata(ctx))
+    assert f.evidence["versions"] == ["21.0", "23.1"]
+
+
+def test_sl101_names_the_installing_layer_not_a_later_chmod() -> None:
+    meta_new, meta_old = b"Name: requests\nVersion: 2.32.0\n", b"Name: requests\nVersion: 2.28.1\n"
+    pip = dist("requests", "2.32.0", LOCAL, layer=2)  # the chmod layer last wrote its metadata
+    rpm = dist("requests", "2.28.1", LIB64, "rpm", 0, owner="rpm:python3-requests")
+    layers = [
+        LayerSpec([File(f"{LIB64}/requests-2.28.1.dist-info/METADATA", meta_old)], "dnf install python3-requests"),
+        LayerSpec([File(f"{LOCAL}/requests-2.32.0.dist-info/METADATA", meta_new)], "pip install requests"),
+        LayerSpec([File(f"{LOCAL}/requests-2.32.0.dist-info/METADATA", meta_new, 0o664, 0, 0)], "chmod -R g=u /usr"),
+    ]
+    ctx = ctx_for(layers, Inventory(environments=[fedora_env([pip, rpm])]))
+    (f,) = list(shadowed_distribution(ctx))
+    assert f.evidence["layers"] == [1, 0] and f.evidence["last_touched_layers"] == [2, 0]
+    assert "installed in layer 1" in f.message and "last touched in layer 2" in f.message

@@ -1,0 +1,29 @@
+"""checks/user_site.py: SL202, SL203 on small images built from specs (real layer tars, no chroot)."""
+
+from __future__ import annotations
+
+from fixtures.imagebuilder import Dir, File
+from sitelens.image import ImageConfig
+from tests.checks.check_support import PASSWD, run_rules
+
+
+def test_sl203_home_equal_to_workdir_is_one_finding():
+    out = run_rules([Dir("/srv", 0o755)], ImageConfig(user="1234", workdir="/srv",
+                                                env={"HOME": "/srv"}), rules={"SL203"})
+    mine = [f for f in out if "image-user" in f.evidence["identities"]]
+    assert len(mine) == 1 and mine[0].evidence["what"] == ["HOME", "WorkingDir"]
+    assert "HOME and WorkingDir /srv is not writable" in mine[0].message
+
+
+def test_sl203_home_slash_for_an_arbitrary_uid_and_missing_workdir():
+    # /etc/passwd group-writable: CRI-O injects nothing, so HOME is "/" for the arbitrary uid
+    entries = [File("/etc/passwd", PASSWD, 0o664), Dir("/home/app", 0o700, 1001, 1001)]
+    out = run_rules(entries, ImageConfig(user="app", workdir="/srv/app"), rules={"SL203"})
+    got = {(n, w, f.evidence["paths"][0]) for f in out for w in f.evidence["what"]
+           for n in f.evidence["identities"]}
+    assert got == {("arbitrary-uid", "HOME", "/"), ("arbitrary-uid", "WorkingDir", "/srv/app"),
+                   ("image-user", "WorkingDir", "/srv/app"),
+                   ("root", "HOME", "/root")}  # this tiny image has no /root at all
+    root_home = next(f for f in out if f.evidence["identity"] == "root")
+    assert "HOME=/root does not exist" in root_home.message
+    assert "chgrp -R 0" in out[0].remediation
