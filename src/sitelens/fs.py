@@ -285,7 +285,7 @@ class Filesystem:
             # A hard link is a second name for the target's inode: content *and* mode/owner are
             # the target's (extractors call link(2), which ignores the link header's mode).
             e = replace(
-                e, size=t.size, sha256=t.sha256, md5=t.md5, data=t.data, head=t.head,
+                e, size=t.size, sha256=t.sha256, md5=t.md5, sha1=t.sha1, data=t.data, head=t.head,
                 truncated=t.truncated, mode=t.mode, uid=t.uid, gid=t.gid, xattrs=t.xattrs, pyinit=t.pyinit,
                 mtime=t.mtime,
             )

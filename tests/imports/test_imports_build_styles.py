@@ -87,7 +87,7 @@ def test_poetry_system_install() -> None:
     for quiet in ("six", "tomli", "iniconfig"):
         assert _sl116(a, quiet) == [], quiet
     six = next(d for d in a.inventory.all_distributions() if d.name == "six")
-    assert six.site_dir == "/usr/local/lib/python3.11/dist-packages" and six.installer.startswith("poetry")
+    assert six.site_dir == "/usr/local/lib/python3.11/dist-packages" and six.installer_name == "poetry"
 
 
 def test_pdm_venv_stale_after_relock() -> None:

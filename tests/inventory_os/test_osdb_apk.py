@@ -14,6 +14,7 @@ from helpers import fs_from_spec
 
 from fixtures.imagebuilder import Dir, File, ImageSpec, LayerSpec, Symlink
 from sitelens.inventory.apk import parse_apk_installed, parse_checksum
+from sitelens.inventory.attribution import Attributor
 from sitelens.inventory.ospkg import find_package_dbs
 
 LD = b"\x7fELF fake loader\n"
@@ -156,3 +157,34 @@ def test_checksums() -> None:
     assert parse_checksum("Q2" + base64.b64encode(b"y" * 32).decode()) == ("sha256", b"y" * 32)
     assert parse_checksum("Q1AAAA") is None
     assert parse_checksum("") is None
+
+
+def test_xattr_acl_and_sha256_160_from_apk_tools_source() -> None:
+    """Two details of apk-tools' ``apk_db_fdb_write``/``apk_db_fdb_read`` (from its source, no apk
+    here): ``a``/``M`` may end in ``:<xattr checksum>``, and a package flagged ``f:S`` keeps the
+    first 160 bits of each file's sha256 in its ``Q1`` fields — comparing those with a sha1 would
+    report every file of such a package as altered."""
+    site = "/usr/lib/python3.11/site-packages"
+    mod = b"VALUE = 1\n"
+    trunc = "Q1" + base64.b64encode(hashlib.sha256(mod).digest()[:20]).decode()
+    xattr = "Q1" + base64.b64encode(b"z" * 20).decode()
+    db = (
+        f"P:py3-new\nV:1-r0\nf:S\nF:{site.lstrip('/')}\nM:0:0:755:{xattr}\n"
+        f"R:newmod.py\na:0:0:640:{xattr}\nZ:{trunc}\n\n"
+        f"P:py3-old\nV:1-r0\nF:{site.lstrip('/')}\nR:oldmod.py\nZ:{q1(mod)}\n\n"
+    ).encode()
+    warnings: list[str] = []
+    new, old = parse_apk_installed(db, warnings)
+    assert warnings == []
+    newdir, newfile = new.files
+    assert newdir.mode == stat.S_IFDIR | 0o755 and newfile.mode == stat.S_IFREG | 0o640
+    assert (newfile.algo, newfile.digest) == ("sha256-160", hashlib.sha256(mod).digest()[:20])
+    assert old.files[1].algo == "sha1"
+    spec = ImageSpec([LayerSpec([
+        File("/lib/apk/db/installed", db), File(f"{site}/newmod.py", mod), File(f"{site}/oldmod.py", mod),
+    ])])
+    fs = fs_from_spec(spec, compression=None)
+    (pdb,) = find_package_dbs(fs)
+    att = Attributor(fs, [], pdb.packages)
+    assert [c.owner for c in att.file(f"{site}/newmod.py").matches] == ["apk:py3-new"]
+    assert [c.owner for c in att.file(f"{site}/oldmod.py").matches] == ["apk:py3-old"]

@@ -62,3 +62,37 @@ def test_pyinv_entrypoint_shebang_and_path() -> None:
     ep = resolve_entrypoint(fs, ImageConfig(env=env, cmd=["python3", "-I", "-m", "http.server"]))
     assert ep is not None and ep.interpreter == "/usr/bin/python3" and ep.flags == ["-I"]
     assert ep.script == "-m http.server"
+
+
+def test_scl_expansion_and_hostile_words() -> None:
+    from sitelens.inventory.scl import MAX_WORD, expand
+
+    env = {"PATH": "/usr/bin", "E": ""}
+    assert expand("/opt/x/bin${PATH:+:${PATH}}", env) == "/opt/x/bin:/usr/bin"
+    assert expand("/opt/x/lib${E:+:${E}}", env) == "/opt/x/lib"
+    assert expand("${MISSING:-/usr/local/share:/usr/share}:$PATH", env) == "/usr/local/share:/usr/share:/usr/bin"
+    assert expand("${PATH", env) == "${PATH"  # unterminated: left as written
+    deep = "${PATH:+" * 5000 + "x" + "}" * 5000
+    assert expand(deep, env) == deep  # longer than any real line: not expanded, no recursion
+    nested = "${PATH:+" * 50 + "x" + "}" * 50
+    assert len(nested) < MAX_WORD and "x" in expand(nested, env)
+
+
+def test_scl_hostile_sourced_files_end_quietly() -> None:
+    """A BASH_ENV file that sources itself, an enable script of one 60 KiB line and one of deep
+    nesting: the resolver ends, within the capture limit, without an exception."""
+    loop = b"source /opt/app-root/etc/scl_enable\nexport A=1\n"
+    spec = ImageSpec([LayerSpec([
+        Dir("/opt"), Dir("/opt/app-root"), Dir("/opt/app-root/etc"), File("/opt/app-root/etc/scl_enable", loop),
+        Dir("/opt/rh"), Dir("/opt/rh/big"), File("/opt/rh/big/enable", b"export P=" + b"${P:+" * 12000 + b"\n"),
+        Dir("/opt/rh/deep"), File("/opt/rh/deep/enable", b"export P=" + b"${P:-" * 500 + b"x" + b"}" * 500 + b"\n"),
+        Dir("/usr"), Dir("/usr/bin"), File("/usr/bin/python3", b"\x7fELF", 0o755),
+    ])])
+    fs = fs_from_spec(spec)
+    env = {"PATH": "/usr/bin", "BASH_ENV": "/opt/app-root/etc/scl_enable"}
+    ep = resolve_entrypoint(fs, ImageConfig(env=env, cmd=["bash", "-c", "exec python3 app.py"]))
+    assert ep is not None and ep.interpreter == "/usr/bin/python3" and ep.env["A"] == "1"
+    for coll in ("big", "deep"):
+        cmd = ["scl", "enable", coll, "--", "python3", "app.py"]
+        ep = resolve_entrypoint(fs, ImageConfig(env={"PATH": "/usr/bin"}, cmd=cmd))
+        assert ep is not None and ep.interpreter == "/usr/bin/python3"

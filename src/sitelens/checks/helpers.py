@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..humanize import short_command
 from ..inventory.attribution import content_layer
 from ..inventory.attribution import owner_label as owner_label
+from ..inventory.builder import environment_for
 from ..inventory.model import Distribution, Environment, Identity, ModuleImport, PathEntry
 from ..paths import normpath
 from ..permissions import Cred, Permissions
@@ -215,7 +216,7 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
     (patch 00251); ``-I``/``-E`` ignore PYTHONPATH."""
     out = dict(env.sys_path)
     ep = ctx.inventory.entrypoint
-    if ep is None or not ep.flags or not _runs_env(ep.interpreter, env):
+    if ep is None or not ep.flags or not _runs_env(ctx, ep.interpreter, env):
         return out
     flags = set(ep.flags)
     no_user = bool(flags & {"-s", "-I"})
@@ -239,12 +240,14 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
     return out
 
 
-def _runs_env(interpreter: str | None, env: Environment) -> bool:
-    return interpreter is not None and interpreter in (
-        env.executable,
-        env.interpreter.path,
-        env.interpreter.real_path,
-    )
+def _runs_env(ctx: Context, interpreter: str | None, env: Environment) -> bool:
+    """The entrypoint execs this environment: by one of its names, or (``CMD ["python3", …]``
+    where the interpreter is known as python3.11) through a symlink to its binary."""
+    if interpreter is None:
+        return False
+    if interpreter in (env.executable, env.interpreter.path, env.interpreter.real_path):
+        return True
+    return environment_for(ctx.inventory, interpreter, ctx.fs) is env
 
 
 def marker_environment(env: Environment, architecture: str = "amd64") -> dict[str, str]:

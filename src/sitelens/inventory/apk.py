@@ -4,8 +4,11 @@ Blank-line separated records of ``X:value`` lines (apk-tools' ``apk_db_fdb_write
 ``V`` version, ``A`` arch, ``o`` origin (the source package), then the file tree: ``F`` a
 directory relative to ``/``, optionally ``M:uid:gid:mode`` for it; ``R`` a file in the last
 ``F`` directory, optionally ``a:uid:gid:mode`` and ``Z`` its checksum. Checksums are ``Q1`` +
-base64 sha1 (``Q2`` + base64 sha256 in newer apk) or plain hex md5 in very old databases.
-Without ``a``/``M`` apk applies its defaults: root-owned, 0644 files and 0755 directories.
+base64 sha1 (``Q2`` + base64 sha256 in newer apk) or plain hex md5 in very old databases; a
+package whose ``f:`` flags hold ``S`` (written by apk-tools 3) stores the first 160 bits of the
+sha256 in its ``Q1`` fields instead of a sha1. ``a``/``M`` may carry a fourth field, the checksum
+of the entry's xattrs. Without ``a``/``M`` apk applies its defaults: root-owned, 0644 files and
+0755 directories.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def parse_checksum(value: str) -> tuple[str, bytes] | None:
 
 def _acl(value: str) -> tuple[str, str, int] | None:
     parts = value.split(":")
-    if len(parts) != 3:
+    if len(parts) not in (3, 4):  # uid:gid:mode[:xattr checksum]
         return None
     try:
         return parts[0], parts[1], int(parts[2], 8)
@@ -56,6 +59,7 @@ def parse_apk_installed(data: bytes, warnings: list[str] | None = None) -> list[
     last_file: OwnedFile | None = None
     last_dir: OwnedFile | None = None
     start = 1
+    sha256_160 = False
 
     def finish(lineno: int) -> None:
         nonlocal pkg
@@ -72,7 +76,7 @@ def parse_apk_installed(data: bytes, warnings: list[str] | None = None) -> list[
             continue
         if pkg is None:
             pkg = OsPackage(manager="apk", name="", version="")
-            cur_dir, last_file, last_dir, start = "", None, None, no
+            cur_dir, last_file, last_dir, start, sha256_160 = "", None, None, no, False
         key, sep, value = line.partition(":")
         if not sep or len(key) != 1:
             warn.append(f"installed line {no}: malformed line {line[:60]!r} ignored")
@@ -85,6 +89,8 @@ def parse_apk_installed(data: bytes, warnings: list[str] | None = None) -> list[
             pkg.arch = value or None
         elif key == "o":
             pkg.source = value or None
+        elif key == "f":
+            sha256_160 = "S" in value
         elif key == "F":
             cur_dir = value.strip("/")
             last_file = None
@@ -112,6 +118,8 @@ def parse_apk_installed(data: bytes, warnings: list[str] | None = None) -> list[
                 warn.append(f"installed line {no}: unrecognised checksum {value[:40]!r}")
             else:
                 last_file.algo, last_file.digest = parsed
+                if sha256_160 and parsed[0] == "sha1":
+                    last_file.algo = "sha256-160"
     finish(start)
     return out
 

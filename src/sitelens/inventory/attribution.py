@@ -1,7 +1,8 @@
 """Whose bytes are these? Files attributed to their owners by digest, not by metadata order.
 
 Every owner that records a digest for a path is a *claim*: a RECORD row (``sha256=``), a dpkg
-md5sums line, an rpm file digest (sha256 or md5), an apk checksum. A claim *matches* when the
+md5sums line, an rpm file digest (sha256 or md5), an apk checksum (sha1, kept by the layer index
+for ``/usr/lib/python3.X/site-packages``, where apk's py3 packages live). A claim *matches* when the
 bytes in the image have that digest. The code version that runs is the version of the owner whose
 claim matches the file that loads; a package dir whose files match two versions exclusively is a
 *mixed tree* (an older install's leftovers, or files overwritten in place by another installer).
@@ -25,6 +26,10 @@ def actual_digest(node: Node, algo: str | None) -> bytes | None:
         return node.entry.sha256
     if algo == "md5":
         return node.entry.md5
+    if algo == "sha1":
+        return node.entry.sha1
+    if algo == "sha256-160":  # apk-tools 3's truncated sha256 in a v2 database
+        return node.entry.sha256[:20] if node.entry.sha256 is not None else None
     return None
 
 
@@ -183,7 +188,8 @@ class Attributor:
         if att.matches:
             pick = _pick(att.matches, layer, self.package_dir(package_dir) if package_dir else None)
             return LoadedFrom(pick.owner, pick.distribution, pick.version, layer)
-        # Claimed without a comparable digest (an apk sha1, a RECORD row without hash): the
+        # Claimed without a comparable digest (an apk sha1 outside the tree the index hashes, a
+        # RECORD row without hash): the
         # claimant is the best evidence, and its version is unverified.
         if att.unverified and not att.mismatches:
             pick = _pick(att.unverified, layer, None)

@@ -6,6 +6,11 @@ dumb-init) are seen through; a script is followed through its ``#!`` line (Linux
 after the interpreter as one argument, so ``#!/usr/bin/python3 -sE`` means ``-s -E``); a pyenv shim
 is followed to the version pyenv would choose (:mod:`.pyenv`), ``poetry run``/``pdm run`` to the
 project's environment (:mod:`.project_runner`).
+
+A shell command may change the environment before it runs Python: assignments, ``export``,
+``source``/``.`` of a Software Collection's ``enable`` script or ``scl_source enable C``, bash's
+``BASH_ENV`` file, or ``scl enable C -- cmd`` (see ``scl.py``). The PATH lookup (and a shim's
+choice) then uses the changed environment, and :attr:`Entrypoint.env` records what changed.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+from collections.abc import Callable
+from dataclasses import replace
 
 from ..fs import Filesystem
 from ..image import ImageConfig
@@ -20,13 +27,20 @@ from . import _pyfs
 from .model import Entrypoint
 from .project_runner import project_run
 from .pyenv import pyenv_select, pyenv_shim
+from .scl import enable_collections, expand, run_simple, scl_enable_command, source_file, split_commands
 from .scripts import parse_shebang
 
 _PY = re.compile(r"^python(\d(\.\d+)?)?[dmu]*$")
 _WRAPPERS = {"tini", "tini-static", "dumb-init", "catatonit", "gosu", "su-exec"}
 _SHELLS = {"sh", "bash", "dash", "ash", "zsh"}
+# commands a shell line may run before the program without changing what runs or its environment
+_INERT = {"cd", "set", "echo", "umask", "true", ":", "printf"}
 _ARG_OPTS = {"W", "X", "Q"}  # python options that take a value
 MAX_HOPS = 8
+
+
+def _path_lookup(fs: Filesystem, config: ImageConfig) -> Callable[[str], str | None]:
+    return lambda name: which(fs, name, config)
 
 
 def which(fs: Filesystem, name: str, config: ImageConfig) -> str | None:
@@ -80,27 +94,63 @@ def _python_flags(args: list[str]) -> tuple[list[str], str | None]:
 MAX_SHELL_COMMAND = 16 << 10
 
 
-def _strip_wrappers(argv: list[str]) -> list[str]:
+def _shell_words(command: str) -> list[list[str]] | None:
+    """The simple commands of a ``sh -c`` string (split on ``;``, ``&&``, ``||``)."""
+    if len(command) > MAX_SHELL_COMMAND:
+        # shlex builds each token by string concatenation: quadratic on a hostile
+        # megabyte. A command this long is not one whose interpreter we can name.
+        return None
+    try:
+        lex = shlex.shlex(command, posix=True, punctuation_chars=";&|")
+        lex.whitespace_split = True
+        return split_commands(list(lex))
+    except ValueError:
+        return None
+
+
+def _program(fs: Filesystem | None, commands: list[list[str]], env: dict[str, str]) -> list[str]:
+    """The command a shell line runs, after applying the environment changes before it."""
+    for words in commands:
+        if fs is not None and run_simple(fs, words, env):
+            continue
+        if words[0] in _INERT:
+            continue
+        while words and (words[0] == "exec" or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0])):
+            if words[0] != "exec":
+                name, _, value = words[0].partition("=")
+                env[name] = expand(value, env)
+            words = words[1:]
+        return words
+    return []
+
+
+def _strip_wrappers(argv: list[str], fs: Filesystem | None = None, env: dict[str, str] | None = None) -> list[str]:
+    env = env if env is not None else {}
     for _ in range(MAX_HOPS):
         if not argv:
             return argv
         base = posixpath.basename(argv[0])
         if base in _SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc", "-exc"):
-            if len(argv[2]) > MAX_SHELL_COMMAND:
-                # shlex builds each token by string concatenation: quadratic on a hostile
-                # megabyte. A command this long is not one whose interpreter we can name.
+            commands = _shell_words(argv[2])
+            if commands is None:
                 return argv
-            try:
-                words = shlex.split(argv[2])
-            except ValueError:
-                return argv
-            while words and (words[0] == "exec" or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0])):
-                words = words[1:]
-            argv = words
+            if base == "bash" and env.get("BASH_ENV") and fs is not None:
+                # bash sources $BASH_ENV before running a non-interactive command (s2i images)
+                source_file(fs, expand(env["BASH_ENV"], env), env)
+            argv = _program(fs, commands, env)
+            continue
+        scl = scl_enable_command(argv)
+        if scl is not None:
+            if fs is not None:
+                enable_collections(fs, scl[0], env)
+            argv = scl[1]
             continue
         if base == "env":
             rest = argv[1:]
             while rest and (rest[0].startswith("-") or "=" in rest[0]):
+                if "=" in rest[0] and not rest[0].startswith("-"):
+                    name, _, value = rest[0].partition("=")
+                    env[name] = value
                 rest = rest[1:]
             argv = rest
             continue
@@ -122,14 +172,17 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
     if not argv:
         return None
     ep = Entrypoint(argv=argv)
-    cur = _strip_wrappers(list(argv))
+    env = dict(config.env)
+    cur = _strip_wrappers(list(argv), fs, env)
     for _ in range(MAX_HOPS):
+        ep.env = {k: v for k, v in env.items() if config.env.get(k) != v}
+        run_config = replace(config, env=env) if ep.env else config
         if not cur:
             return ep
-        prog = which(fs, cur[0], config)
+        prog = which(fs, cur[0], run_config)
         if prog is None:
             return ep
-        run = project_run(fs, prog, cur[1:], config, lambda name: which(fs, name, config))
+        run = project_run(fs, prog, cur[1:], run_config, _path_lookup(fs, run_config))
         if run is not None:
             target, ep.selected_by = run
             if target is None:
@@ -139,7 +192,7 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
         # a pyenv shim is named python too: follow it before taking the name for an interpreter
         shim = pyenv_shim(fs, prog)
         if shim is not None:
-            chosen, why = pyenv_select(fs, config, shim, posixpath.basename(prog))
+            chosen, why = pyenv_select(fs, run_config, shim, posixpath.basename(prog))
             ep.selected_by = why
             if chosen is None:
                 return ep
@@ -168,6 +221,6 @@ def resolve_entrypoint(fs: Filesystem, config: ImageConfig) -> Entrypoint | None
                 words = words[1:]
             shebang = words
         else:
-            shebang = _strip_wrappers(shebang)
+            shebang = _strip_wrappers(shebang, fs, env)
         cur = [*shebang, prog, *cur[1:]]
     return ep

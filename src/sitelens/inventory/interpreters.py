@@ -2,12 +2,14 @@
 
 An interpreter is a regular, non-script file named ``python``, ``pythonX`` or ``pythonX.Y[abi]``
 in a ``bin`` directory (``/usr/bin``, ``/usr/local/bin``, ``/opt/rh/*/root/usr/bin``, pyenv's
-``versions/*/bin``, conda prefixes' ``bin``). Launchers inside venvs (a ``pyvenv.cfg`` beside or
-above them) are venvs, not interpreters (see ``venv.py``); a ``python`` package extracted in a
-conda package cache (``pkgs/python-3.11.7-h…/bin``, ``info/index.json`` beside ``bin``) is
-cache content that nothing runs. The version comes from the file name,
-then ``lib/pythonX.Y``, ``libpythonX.Y``, ``_sysconfigdata``; prefix and exec_prefix follow
-CPython's getpath landmark search (``Modules/getpath.py``).
+``versions/*/bin``, conda prefixes' ``bin``), or RHEL/CentOS 8's
+``/usr/libexec/platform-python3.6`` (the interpreter dnf runs; ``/usr/bin/python3`` exists only
+when a python3X module is installed). Launchers inside venvs (a ``pyvenv.cfg`` beside or above
+them) are venvs, not interpreters (see ``venv.py``); a ``python`` package extracted in a conda
+package cache (``pkgs/python-3.11.7-h…/bin``, ``info/index.json`` beside ``bin``) is cache
+content that nothing runs. The version comes from the file name, then ``lib/pythonX.Y``,
+``libpythonX.Y``, ``_sysconfigdata``; prefix and exec_prefix follow CPython's getpath landmark
+search (``Modules/getpath.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from . import _pyfs
 from .model import Interpreter
 
 _EXE_NAME = re.compile(r"^python(?:(\d)(?:\.(\d+))?)?([dmu]*)$")
+_PLATFORM_DIR = "/usr/libexec"
+_PLATFORM_PREFIX = "platform-"
 _LIBDIR_NAME = re.compile(r"^python(\d)\.(\d+)([dmut]*)$")
 _LIBPYTHON = re.compile(r"^libpython(\d)\.(\d+)([dmut]*)\.so")
 _SYSCONF_VAR = re.compile(r"""['"](prefix|exec_prefix|PLATLIBDIR|ABIFLAGS|VERSION|LIBDIR)['"]\s*:\s*['"]([^'"]*)['"]""")
@@ -61,10 +65,16 @@ def _candidates(fs: Filesystem) -> list[_Candidate]:
     out = []
     for node in fs.nodes():
         path = node.path
-        if "/bin/" not in path:  # cheap test first: a handful of the image's paths pass it
+        # cheap test first: a handful of the image's paths pass it
+        if "/bin/" not in path and not path.startswith("/usr/libexec/platform-"):
             continue
         parent = posixpath.dirname(path)
-        if posixpath.basename(parent) != "bin" or not _EXE_NAME.match(posixpath.basename(path)):
+        name = posixpath.basename(path)
+        if parent == _PLATFORM_DIR and name.startswith(_PLATFORM_PREFIX):
+            name = name[len(_PLATFORM_PREFIX):]
+        elif posixpath.basename(parent) != "bin":
+            continue
+        if not _EXE_NAME.match(name):
             continue
         real = fs.resolve(path)
         target = fs.get(real) if real else None
@@ -79,7 +89,7 @@ def _candidates(fs: Filesystem) -> list[_Candidate]:
 
 
 def _version_from_name(name: str) -> tuple[str | None, str]:
-    m = _EXE_NAME.match(name)
+    m = _EXE_NAME.match(name.removeprefix(_PLATFORM_PREFIX))
     if m and m.group(1) and m.group(2):
         return f"{m.group(1)}.{m.group(2)}", m.group(3) or ""
     return None, ""

@@ -253,6 +253,9 @@ class Entrypoint:
     script: str | None = None
     # how a version-manager shim (pyenv) chose the interpreter: "pyenv 3.11.7 (PYENV_VERSION)"
     selected_by: str | None = None
+    # variables the entrypoint's shell sets before it runs Python (assignments, a sourced SCL
+    # enable script, ``scl enable``): the values that differ from the image's Env
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

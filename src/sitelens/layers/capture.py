@@ -1,4 +1,4 @@
-"""Which files' bytes the layer index keeps, and which get an md5 besides the sha256.
+"""Which files' bytes the layer index keeps, and which get an md5 or sha1 besides the sha256.
 
 The inventory reads only these bytes, so this is the one place that decides what a check can
 know about file *contents*. Changing a rule here changes what an index holds: bump
@@ -51,6 +51,9 @@ _ZIP_NAMES = re.compile(r"^(python\d+\.zip|.+\.egg)$")
 # stands in for an unreadable source (inventory/imports.py). 16 bytes, never the code.
 PYC_HEADER = 16
 
+# Shell fragments that set up a Software Collection's environment (inventory/scl.py): each
+# collection's enable script, scl-utils' per-collection prefix, s2i's BASH_ENV file.
+_SCL_FILES = re.compile(r"^(/opt/rh/[^/]+/enable|/etc/scl/conf/[^/]+|/opt/app-root/etc/scl_enable)$")
 
 # Files whose md5 we compute besides the sha256: what dpkg may own on the Python side.
 _MD5_PATH = re.compile(r"/python[^/]*/|-packages/|/s?bin/|/conda-meta/")
@@ -81,6 +84,8 @@ def capture_limit(path: str) -> int:
         return 1 * MIB
     if _ZIP_NAMES.match(name):
         return 32 * MIB
+    if _SCL_FILES.match(path):
+        return 64 * KIB
     if name.endswith(".pyc") and path.endswith("/__pycache__/" + name):
         return PYC_HEADER
     if _PYENV.search(path):
@@ -97,3 +102,15 @@ def wants_md5(path: str) -> bool:
     """md5 is what dpkg's md5sums (and old rpm file digests) record: only where a package may
     own the file, so images full of pip/venv files under /usr/local or /opt do not pay for it."""
     return not path.startswith(_NOT_PACKAGED) and _MD5_PATH.search(path) is not None
+
+
+# Where apk's ``py3-*`` packages put Python files: the only place an apk sha1 (``Z:Q1…``) is
+# worth comparing. Alpine has no /usr/local split and no dist-packages, so this one tree covers it.
+_SHA1_PATH = re.compile(r"^/usr/lib/python3\.\d+/site-packages/")
+
+
+def wants_sha1(path: str) -> bool:
+    """sha1 is what apk's installed database records per file. Only the site-packages of a
+    ``/usr`` Python: on Debian images nothing lives there; on Fedora it is the noarch purelib,
+    the one tree where the extra hash costs anything (see benchmarks/bench_sha1.py)."""
+    return _SHA1_PATH.match(path) is not None

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from ..errors import CorruptImage
-from .capture import capture_limit, wants_md5
+from .capture import capture_limit, wants_md5, wants_sha1
 from .tarstream import TarReader
 
 # Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
-INDEX_FORMAT = 8
+INDEX_FORMAT = 9
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
@@ -58,12 +58,13 @@ class Entry:
     # seconds since the epoch, kept for ``.py`` files only: a timestamp-based ``__pycache__`` pyc
     # is used instead of its source only when the two agree (0 elsewhere: one shared int)
     mtime: int = 0
+    sha1: bytes | None = None  # apk's file checksum, only where capture.wants_sha1 says
 
     def to_tuple(self) -> tuple:
         return (
             self.path, self.kind, self.mode, self.uid, self.gid, self.size, self.link,
             self.sha256, self.md5, self.data, self.head, self.xattrs, self.acl, self.truncated,
-            self.pyinit, self.mtime,
+            self.pyinit, self.mtime, self.sha1,
         )
 
     @classmethod
@@ -156,6 +157,7 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
     captured_total = 0
     sha256 = hashlib.sha256
     md5 = hashlib.md5
+    sha1 = hashlib.sha1
     for m in reader:
         if len(entries) >= MAX_ENTRIES:
             raise CorruptImage(f"{where}: layer has more than {MAX_ENTRIES} entries")
@@ -191,6 +193,7 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                 e.mtime = m.mtime_value
             limit = capture_limit(path)
             h5 = md5() if wants_md5(path) else None
+            h1 = sha1() if wants_sha1(path) else None
             exports: set[str] | None = set() if _is_extension(path) else None
             if m.size <= reader.buffered:
                 # The whole member is already in the reader's buffer: one slice, no loop.
@@ -201,6 +204,9 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                 if h5 is not None:
                     h5.update(data)
                     e.md5 = h5.digest()
+                if h1 is not None:
+                    h1.update(data)
+                    e.sha1 = h1.digest()
                 if data[:2] == b"#!":
                     e.head = data[:SHEBANG_MAX].split(b"\n", 1)[0]
                 if limit:
@@ -222,6 +228,8 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                     h.update(chunk)
                     if h5 is not None:
                         h5.update(chunk)
+                    if h1 is not None:
+                        h1.update(chunk)
                     if kept < limit:
                         piece = bytes(chunk[: limit - kept])
                         keep.append(piece)
@@ -229,6 +237,8 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                 e.sha256 = h.digest()
                 if h5 is not None:
                     e.md5 = h5.digest()
+                if h1 is not None:
+                    e.sha1 = h1.digest()
                 if head[:2] == b"#!":
                     e.head = head.split(b"\n", 1)[0]
                 if limit:

@@ -185,6 +185,7 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
             "flags": ep.flags,
             "script": ep.script,
             "selected_by": ep.selected_by,
+            "env": ep.env,
         },
         "declared_requirements": [
             {"source": w.source, "line": w.line, "name": w.name, "text": w.text, "spec": str(w.spec),
