@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LEAVES = {
     "sitelens", "sitelens.errors", "sitelens.findings", "sitelens.rules",
     "sitelens.humanize", "sitelens.config", "sitelens.dive_ci", "sitelens.suppress", "sitelens.diff",
-    "sitelens.decompress", "sitelens.dbreaders",
+    "sitelens.decompress", "sitelens.dbreaders", "sitelens.paths",
 }
 STAGES = [
     ("sources", {"sitelens.sources", "sitelens.image"}),
@@ -28,7 +28,8 @@ STAGES = [
     # facts derived from the inventory for the checks: build strategy, the waste model
     ("checks", {"sitelens.checks", "sitelens.strategy", "sitelens.waste"}),
     # the run: open the image, index, inventory, check; its result is what reports render
-    ("audit", {"sitelens.pipeline", "sitelens.audit"}),
+    # (the result cache keys and replays a whole run)
+    ("audit", {"sitelens.pipeline", "sitelens.audit", "sitelens.result_cache"}),
     ("report", {"sitelens.report"}),
     ("front ends", {"sitelens.cli", "sitelens.scan", "sitelens.baseline", "sitelens.__main__"}),
 ]
