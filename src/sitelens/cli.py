@@ -85,9 +85,14 @@ def _coerce_without_pydantic() -> None:
     variable, parsers) goes to typer's coercion unchanged, errors and all."""
     from typing import Any, get_args, get_origin
 
-    from typer._coercion import build_runtime_param
-    from typer._param_types import coerce_cli_path
-    from typer.core import _TyperParameter
+    try:
+        from typer._coercion import build_runtime_param
+        from typer._param_types import coerce_cli_path
+        from typer.core import _TyperParameter
+    except ImportError:
+        return  # another typer (pyproject allows >=0.12): its own coercion, only slower
+    if not hasattr(_TyperParameter, "get_runtime_param"):
+        return
 
     class PlainValues:
         def __init__(self, owner: _TyperParameter) -> None:
