@@ -139,6 +139,17 @@ def test_distutils_shim_off_when_stdlib_is_asked_for() -> None:
     assert interpret("/s/d.pth", line, {"SETUPTOOLS_USE_DISTUTILS": "stdlib"})[0].effect == "none"
 
 
+@pytest.mark.parametrize("line", [
+    "x=" + "a+" * 4000 + "a",  # ast.parse: RecursionError
+    "x=" + "-" * 8000 + "1",  # MemoryError ("too complex")
+    "x=[" + "1," * 1_000_000 + "]",  # unparsed: a 2 MB statement took 6 s to show
+    "import os;" + "f(" * 150 + ")" * 150,
+])
+def test_hostile_pth_lines_are_unknown_quickly_and_shown_short(line: str) -> None:
+    got, changes = interpret("/s/evil.pth", line, {})
+    assert got.effect == "unknown" and changes == [] and len(got.detail) < 300
+
+
 SHIM = (b'#!/usr/bin/env bash\nset -e\n[ -n "$PYENV_DEBUG" ] && set -x\n\nprogram="${0##*/}"\n\n'
         b'export PYENV_ROOT="/root/.pyenv"\nexec "/root/.pyenv/libexec/pyenv" exec "$program" "$@"\n')
 

@@ -32,6 +32,14 @@ FINDER_LINE = re.compile(r"\b(__editable___[\w.]*_finder)\b")
 _NSPKG = re.compile(r"sys\.modules\.setdefault\('([\w.]+)'")
 # modules whose import alone changes nothing on sys.path or sys.meta_path
 _INERT = frozenset({"sys", "os", "site", "types", "importlib", "importlib.util", "importlib.machinery"})
+# Real import lines are one statement or a few (setuptools' -nspkg lines, the longest, are ~600
+# characters): a longer one is not parsed, so a hostile .pth costs neither time nor recursion.
+MAX_LINE = 8192
+MAX_SHOWN = 200
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
 
 
 def _literal_path_call(node: ast.expr) -> tuple[str, int | None, str] | None:
@@ -66,11 +74,15 @@ def interpret(pth: str, line: str, env: dict[str, str]) -> tuple[PthEffect, list
             return PthEffect(pth, line, "none", "SETUPTOOLS_USE_DISTUTILS is not 'local': the shim stays off"), []
         return PthEffect(pth, line, "distutils-shim",
                          "`import distutils` loads setuptools/_distutils (a sys.meta_path shim)"), []
+    if len(text) > MAX_LINE:
+        return PthEffect(pth, line, "unknown", f"a {len(text)}-character line, not interpreted"), []
     try:
         tree = ast.parse(text)
     except SyntaxError:
         return PthEffect(pth, line, "unknown", "not valid Python: site reports the error and skips the rest "
                          "of the file"), []
+    except (RecursionError, MemoryError, ValueError):
+        return PthEffect(pth, line, "unknown", "too deeply nested to interpret"), []
     changes: list[tuple[str, int | None, str]] = []
     for stmt in tree.body:
         if isinstance(stmt, ast.Import) and all(a.name in _INERT and a.asname is None for a in stmt.names):
@@ -82,7 +94,8 @@ def interpret(pth: str, line: str, env: dict[str, str]) -> tuple[PthEffect, list
             if call is not None:
                 changes.append(call)
                 continue
-        return PthEffect(pth, line, "unknown", f"runs `{ast.unparse(stmt)}`, whose effect sitelens does not "
+        code = ast.get_source_segment(text, stmt) or text
+        return PthEffect(pth, line, "unknown", f"runs `{_shown(code)}`, whose effect sitelens does not "
                          "model"), []
     if changes:
         return PthEffect(pth, line, "path", "; ".join(f"sys.path.{op}({'' if i is None else f'{i}, '}{p!r})"
