@@ -364,6 +364,15 @@ _LAYER_CASES = {
     "non-utf8-file-name": [File("/usr/bin/\udcff\udcfe", b"x", mode=0o4755)],
     "setuid-many": [File(f"/usr/bin/s{i}", b"", mode=0o4755) for i in range(20_000)],
     "empty-files-many": [File(f"/e/{i}", b"") for i in range(50_000)],
+    # project and lock files the inventory parses (TOML and JSON decoders recurse on nesting)
+    "poetry-lock-deep": [Dir("/app"), File("/app/poetry.lock", b"a = " + nested(DEEP) + b"\n")],
+    "pyproject-deep-inline-tables": [Dir("/app"), File("/app/pyproject.toml",
+                                                       b"x = " + b"{a=" * 5000 + b"1" + b"}" * 5000 + b"\n")],
+    "pipfile-lock-deep": [Dir("/app"), File("/app/Pipfile.lock", nested(DEEP))],
+    "direct-url-deep": [File(f"{_SITE}/du-1.dist-info/METADATA", b"Name: du\nVersion: 1\n"),
+                        File(f"{_SITE}/du-1.dist-info/direct_url.json", nested(DEEP))],
+    "pth-import-line-deep": [File(f"{_SITE}/evil.pth", b"import os; x = " + b"-" * 8000 + b"1\n"
+                                  + b"import os; y = [" + b"1," * 1_000_000 + b"]\n")],
 }
 for _name, _entries in _LAYER_CASES.items():
     # the image itself is sound: a bad file in it is a warning and the audit goes on

@@ -258,7 +258,7 @@ class DirScanner:
                 if isinstance(doc, dict) and isinstance(doc.get("archive_info"), dict):
                     d.archive_url = str(doc.get("url", "")) or None
                     d.archive_hashes = archive_hashes(doc["archive_info"])
-            except ValueError:
+            except (ValueError, RecursionError):  # hostile nesting recurses in the decoder
                 d.warnings.append(f"{path}/direct_url.json: not valid JSON")
         return d
 

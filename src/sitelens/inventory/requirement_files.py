@@ -138,7 +138,7 @@ def toml_document(text: str) -> dict[str, Any] | None:
     """A TOML document, or None when the text is not TOML."""
     try:
         doc = tomllib.loads(text)
-    except ValueError:  # TOMLDecodeError subclasses ValueError
+    except (ValueError, RecursionError):  # TOMLDecodeError subclasses ValueError; deep nesting recurses
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -173,7 +173,7 @@ def parse_lock(text: str, source: str) -> list[Wanted]:
     if base == "Pipfile.lock":
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting recurses in the decoder
             return []
         for name, info in (doc.get("default") or {}).items() if isinstance(doc, dict) else ():
             info = info if isinstance(info, dict) else {}
