@@ -78,6 +78,20 @@ def test_scl_expansion_and_hostile_words() -> None:
     assert len(nested) < MAX_WORD and "x" in expand(nested, env)
 
 
+def test_scl_self_doubling_assignments_stay_bounded() -> None:
+    """``export A=$A$A$A$A`` forty times would be 4**40 bytes: a value past MAX_VALUE stays as
+    written, and a real PATH prepend is untouched."""
+    from sitelens.inventory.scl import MAX_VALUE, run_simple
+
+    env = {"A": "xx", "PATH": "/usr/bin"}
+    fs = fs_from_spec(ImageSpec([LayerSpec([Dir("/opt")])]))
+    for _ in range(40):
+        assert run_simple(fs, ["export", "A=$A$A$A$A"], env)
+        assert len(env["A"]) <= MAX_VALUE
+    run_simple(fs, ["export", "PATH=/opt/rh/c/root/usr/bin${PATH:+:${PATH}}"], env)
+    assert env["PATH"] == "/opt/rh/c/root/usr/bin:/usr/bin"
+
+
 def test_scl_hostile_sourced_files_end_quietly() -> None:
     """A BASH_ENV file that sources itself, an enable script of one 60 KiB line and one of deep
     nesting: the resolver ends, within the capture limit, without an exception."""

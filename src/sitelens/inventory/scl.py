@@ -31,6 +31,9 @@ MAX_DEPTH = 4  # nested ``source``s
 MAX_NESTING = 8  # ``${V:+${W:-…}}`` levels
 MAX_WORD = 4096
 MAX_LINE = 16 << 10
+# An expanded value (PATH, LD_LIBRARY_PATH: a few hundred bytes in real scripts) longer than this
+# is kept as written: ``A=$A$A`` repeated would otherwise double it per line, gigabytes in 30 lines
+MAX_VALUE = 64 << 10
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -38,30 +41,34 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def expand(value: str, env: dict[str, str], depth: int = 0) -> str:
     """Shell parameter expansion of one already-unquoted word (the forms enable scripts use:
     ``$V``, ``${V}``, ``${V:+word}``, ``${V:-word}``, nested as in ``${V:+:${V}}``). A word
-    nested deeper than real scripts ever are, or longer than a line of one, is left as written:
-    hostile bytes must not cost recursion or quadratic scanning."""
+    nested deeper than real scripts ever are, longer than a line of one, or expanding to more than
+    :data:`MAX_VALUE`, is left as written: hostile bytes must not cost recursion, quadratic
+    scanning or exponential growth."""
     if depth > MAX_NESTING or len(value) > MAX_WORD:
         return value
     out: list[str] = []
+    size = 0
     i = 0
     while i < len(value):
         if value[i] != "$":
-            out.append(value[i])
+            piece = value[i]
             i += 1
-            continue
-        m = _NAME.match(value, i + 1)
-        if m:  # $V
-            out.append(env.get(m.group(0), ""))
-            i = m.end()
-            continue
-        if value.startswith("${", i):
-            end = _closing_brace(value, i + 2)
-            if end is not None:
-                out.append(_braced(value[i + 2:end], env, depth))
+        else:
+            m = _NAME.match(value, i + 1)
+            end = _closing_brace(value, i + 2) if m is None and value.startswith("${", i) else None
+            if m:  # $V
+                piece = env.get(m.group(0), "")
+                i = m.end()
+            elif end is not None:
+                piece = _braced(value[i + 2:end], env, depth)
                 i = end + 1
-                continue
-        out.append("$")
-        i += 1
+            else:
+                piece = "$"
+                i += 1
+        size += len(piece)
+        if size > MAX_VALUE:
+            return value
+        out.append(piece)
     return "".join(out)
 
 
