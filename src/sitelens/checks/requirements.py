@@ -19,8 +19,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from ..findings import Finding, finding
-from ..inventory.model import Distribution, Environment
-from ..inventory.requirement_files import Wanted, parse_requirement_file
+from ..inventory.model import Distribution, Environment, Wanted
+from ..inventory.requirement_files import parse_requirement_file
 from .base import Context, check
 from .helpers import (
     env_label,
@@ -137,12 +137,12 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
 
 
 
-def _requirement_sources(ctx: Context) -> list[tuple[str, str]]:
-    """(path or given name, text): files the inventory found in the image, then ``--requirements``."""
-    out = list(ctx.inventory.requirement_files)
-    for name, text in ctx.options.get("requirements") or []:
-        out.append((str(name), str(text)))
-    return out
+def _wanted(ctx: Context) -> list[Wanted]:
+    """What the image's requirement and lock files declare (parsed by the inventory), then the
+    ``--requirements`` files given on the command line (their ``-r`` may name an image file)."""
+    given = [(str(name), str(text)) for name, text in ctx.options.get("requirements") or []]
+    siblings = dict([*ctx.inventory.requirement_files, *given])
+    return [*ctx.inventory.declared, *(w for path, text in given for w in parse_requirement_file(path, text, siblings))]
 
 
 def _target_envs(ctx: Context) -> list[Environment]:
@@ -235,13 +235,9 @@ def _seen_for(ctx: Context, env: Environment, ident: str, w: Wanted, anywhere: s
 
 @check("SL116")
 def requirement_not_effective(ctx: Context) -> Iterator[Finding]:
-    sources = _requirement_sources(ctx)
-    if not sources:
+    wanted = _wanted(ctx)
+    if not wanted:
         return
-    siblings = dict(sources)
-    wanted: list[Wanted] = []
-    for path, text in sources:
-        wanted += parse_requirement_file(path, text, siblings)
     arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
     seen_keys: set[tuple[str, str, str]] = set()
     for env in _target_envs(ctx):

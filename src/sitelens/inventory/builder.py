@@ -20,7 +20,7 @@ from .interpreters import describe_interpreter, find_interpreters
 from .model import Distribution, Environment, Identity, Interpreter, Inventory, OsPackageDb
 from .ospkg import find_package_dbs
 from .osrelease import read_os_release
-from .requirement_files import find_requirement_files
+from .requirement_files import find_requirement_files, parse_requirement_files
 from .scripts import find_scripts
 from .syspath import compute_sys_path
 from .venv import find_venvs, venv_configs
@@ -105,6 +105,7 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
     inv.entrypoint = resolve_entrypoint(fs, config)
     inv.venv_configs = venv_configs(fs)
     inv.requirement_files = find_requirement_files(fs, config, inv.entrypoint)
+    inv.declared = parse_requirement_files(inv.requirement_files)
     inv.scripts = find_scripts(fs)
     fill_imports(fs, inv)
     return inv

@@ -8,6 +8,11 @@ sha256 can be compared with the filesystem's digests directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+    from packaging.specifiers import SpecifierSet
 
 
 @dataclass(slots=True)  # one per file a package names: 10^5 of them in a big image
@@ -280,6 +285,21 @@ class Script:
 
 
 @dataclass
+class Wanted:
+    """One requirement a requirement, constraint, lock or project file declares."""
+
+    source: str  # file path in the image, or the --requirements name
+    line: int | None
+    name: str  # canonical
+    text: str  # as written (a Poetry constraint as written; its PEP 440 form is ``spec``)
+    spec: SpecifierSet
+    marker: Marker | None
+    must_exist: bool  # a requirement (True) or a lock/constraint/optional entry (only checked if installed)
+    kind: str = "requirements"  # requirements | constraints | lock | pyproject
+    files: list[LockedFile] = field(default_factory=list)  # artefacts the lock (or --hash) vouches for
+
+
+@dataclass
 class Inventory:
     os_release: dict[str, str] = field(default_factory=dict)
     package_dbs: list[OsPackageDb] = field(default_factory=list)
@@ -295,6 +315,7 @@ class Inventory:
     venv_configs: dict[str, VenvConfig] = field(default_factory=dict)
     # requirement and lock files in the WorkingDir, /app and beside the entrypoint script: (path, text)
     requirement_files: list[tuple[str, str]] = field(default_factory=list)
+    declared: list[Wanted] = field(default_factory=list)  # those files parsed (SL116, the inventory JSON)
     scripts: list[Script] = field(default_factory=list)  # #! files in bin dirs (SL111)
     warnings: list[str] = field(default_factory=list)
 

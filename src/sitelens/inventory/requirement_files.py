@@ -17,7 +17,6 @@ import json
 import posixpath
 import re
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
@@ -28,7 +27,7 @@ from packaging.utils import canonicalize_name
 from ..fs import Filesystem
 from ..image import ImageConfig
 from ..layers.capture import LOCK_FILE, REQUIREMENT_FILE
-from .model import Entrypoint, LockedFile
+from .model import Entrypoint, LockedFile, Wanted
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,19 +56,6 @@ def find_requirement_files(fs: Filesystem, config: ImageConfig, entrypoint: Entr
                 if text is not None:
                     out.append((posixpath.join(real, child), text))
     return out
-
-
-@dataclass
-class Wanted:
-    source: str  # file path in the image, or the --requirements name
-    line: int | None
-    name: str  # canonical
-    text: str  # as written (a Poetry constraint as written; its PEP 440 form is ``spec``)
-    spec: SpecifierSet
-    marker: Marker | None
-    must_exist: bool  # a requirement (True) or a lock/constraint/optional entry (only checked if installed)
-    kind: str = "requirements"  # requirements | constraints | lock | pyproject
-    files: list[LockedFile] = field(default_factory=list)  # artefacts the lock (or --hash) vouches for
 
 
 _HASH = re.compile(r"^(sha256|sha384|sha512|md5)[:=]([0-9a-fA-F]+)$")
@@ -339,6 +325,12 @@ def parse_pyproject(doc: dict[str, Any], source: str) -> list[Wanted]:
     for deps in dev.values() if isinstance(dev, dict) else ():
         pep508(deps, False)
     return out
+
+
+def parse_requirement_files(files: list[tuple[str, str]]) -> list[Wanted]:
+    """Every requirement of ``files`` ((path, text), in order); ``-r``/``-c`` follow the others."""
+    siblings = dict(files)
+    return [w for path, text in files for w in parse_requirement_file(path, text, siblings)]
 
 
 def parse_requirement_file(path: str, text: str, siblings: dict[str, str]) -> list[Wanted]:

@@ -15,7 +15,6 @@ from .. import __version__
 from ..fs import Filesystem
 from ..image import Image
 from ..inventory.model import Distribution, Environment, Identity, Inventory, ModuleImport, PathEntry
-from ..inventory.requirement_files import parse_requirement_file
 
 
 def module_import_json(mi: ModuleImport) -> dict[str, Any]:
@@ -191,8 +190,7 @@ def inventory_document(inv: Inventory, image: Image | None, fs: Filesystem | Non
             {"source": w.source, "line": w.line, "name": w.name, "text": w.text, "spec": str(w.spec),
              "marker": str(w.marker) if w.marker else None, "kind": w.kind, "required": w.must_exist,
              "file_hashes": len(w.files)}
-            for path, text in inv.requirement_files
-            for w in parse_requirement_file(path, text, dict(inv.requirement_files))
+            for w in inv.declared
         ],
         "site_dirs": list(inv.site_dirs),
         "unattached_distributions": [_dist(d) for d in inv.unattached],
