@@ -360,7 +360,6 @@ def audit(
 
     from .audit import AuditOptions, AuditResult
     from .config import FAIL_ON_CHOICES, load_config
-    from .errors import UsageError
     from .findings import SEVERITIES
     from .report.formats import renderer
     from .report.interface import RenderOptions
@@ -379,14 +378,7 @@ def audit(
         threshold_opt = _severity_choice(fail_on, "--fail-on", FAIL_ON_CHOICES)
         shown = _severity_choice(severity, "--severity", SEVERITIES)
         targets = parse_outputs(output or [], fmt, quiet)
-        users = []
-        for u in user or []:
-            from .inventory.identities import parse_user_option
-
-            try:
-                users.append(parse_user_option(u))
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
+        users = _user_options(user)
         cfg = load_config(config)
         threshold = threshold_opt or cfg.fail_on
         opts = AuditOptions(
@@ -600,6 +592,20 @@ def scan(
     raise typer.Exit(code)
 
 
+def _user_options(values: list[str] | None) -> list[str]:
+    """``--user UID[:GID]`` values, validated; a malformed one is a usage error (exit 2)."""
+    from .errors import UsageError
+    from .inventory.identities import parse_user_option
+
+    out = []
+    for u in values or []:
+        try:
+            out.append(parse_user_option(u))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return out
+
+
 @app.command()
 def inventory(
     ref: RefArg,
@@ -617,19 +623,13 @@ def inventory(
 ) -> None:
     """What is installed where, by whom, and visible to whom: interpreters, venvs, sys.path per
     identity, distributions. No judgement (see `audit`)."""
-    from .errors import UsageError
     from .inventory.builder import build_inventory
-    from .inventory.identities import parse_user_option, resolve_identities
+    from .inventory.identities import resolve_identities
     from .pipeline import load
     from .report.inventory import render_inventory
 
     with _guard():
-        users = []
-        for u in user or []:
-            try:
-                users.append(parse_user_option(u))
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
+        users = _user_options(user)
         with load(ref, source_options(platform, insecure_registry, timeout), cache_dir, not no_cache,
                   progress_for_tty()) as loaded:
             warnings: list[str] = []
@@ -659,7 +659,7 @@ def why(
     version, mixed trees) and what importlib.metadata reports."""
     from .errors import UsageError
     from .inventory.builder import build_inventory
-    from .inventory.identities import parse_user_option, resolve_identities
+    from .inventory.identities import resolve_identities
     from .inventory.import_truth import ImportTruth, cannot_start
     from .permissions import Cred
     from .pipeline import load
@@ -669,12 +669,7 @@ def why(
     with _guard():
         if not top.isidentifier():
             raise UsageError(f"{module!r} is not a module name")
-        users = []
-        for u in user or []:
-            try:
-                users.append(parse_user_option(u))
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
+        users = _user_options(user)
         with load(ref, source_options(platform, insecure_registry), cache_dir, not no_cache,
                   progress_for_tty()) as loaded:
             idents = resolve_identities(loaded.fs, loaded.image.config, users)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from sitelens.cli import app
 
 COMMANDS = ["", "audit", "inventory", "layers", "ls", "rules", "explain", "scan"]
 
@@ -77,3 +81,11 @@ def test_audit_help_names_every_format() -> None:
     text = " ".join(_help("audit").split())
     for name in FORMATS:
         assert name in text and renderer(name).name == name
+
+
+@pytest.mark.parametrize("argv", [["audit", "REF"], ["inventory", "REF"], ["why", "yaml", "REF"]])
+def test_a_malformed_user_is_one_usage_line_before_any_image_is_read(argv: list[str], tmp_path: Path) -> None:
+    ref = str(tmp_path / "never-read.tar")  # absent: the --user value is refused first
+    res = CliRunner().invoke(app, [*(ref if a == "REF" else a for a in argv), "--user", "bob"])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
