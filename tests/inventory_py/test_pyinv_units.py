@@ -110,3 +110,18 @@ def test_scl_hostile_sourced_files_end_quietly() -> None:
         cmd = ["scl", "enable", coll, "--", "python3", "app.py"]
         ep = resolve_entrypoint(fs, ImageConfig(env={"PATH": "/usr/bin"}, cmd=cmd))
         assert ep is not None and ep.interpreter == "/usr/bin/python3"
+
+
+def test_deeply_nested_direct_url_keeps_the_distribution() -> None:
+    """json's decoder recurses: 100 000 nested arrays raise RecursionError. The distribution
+    stays in the inventory with a warning (the scanner's catch-all used to drop it whole)."""
+    from sitelens.inventory.distributions import DirScanner
+
+    site = "/usr/local/lib/python3.11/dist-packages"
+    spec = ImageSpec([LayerSpec([
+        File(f"{site}/du-1.dist-info/METADATA", b"Name: du\nVersion: 1\n"),
+        File(f"{site}/du-1.dist-info/direct_url.json", b"[" * 100_000 + b"]" * 100_000),
+    ])])
+    (d,) = DirScanner(fs_from_spec(spec)).scan(site)
+    assert (d.name, d.version) == ("du", "1")
+    assert any("direct_url.json: not valid JSON" in w for w in d.warnings)
