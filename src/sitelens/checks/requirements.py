@@ -19,6 +19,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from ..findings import Finding, finding
+from ..inventory.builder import environment_for
 from ..inventory.model import Distribution, Environment, Wanted
 from ..inventory.requirement_files import parse_requirement_file
 from .base import Context, check
@@ -149,13 +150,11 @@ def _target_envs(ctx: Context) -> list[Environment]:
     envs = ctx.inventory.environments
     ep = ctx.inventory.entrypoint
     if ep is not None and ep.interpreter:
-        hit = [e for e in envs if ep.interpreter in (e.executable, e.interpreter.path, e.interpreter.real_path)]
-        if not hit:
-            # a link to the interpreter (pyenv's versions/X/bin/python -> python3.11)
-            real = ctx.fs.resolve(ep.interpreter)
-            hit = [e for e in envs if e.kind != "venv" and e.interpreter.real_path == real]
-        if hit:
-            return hit
+        # the inventory's one launch-path -> environment rule (venv launchers, links such as
+        # pyenv's versions/X/bin/python -> python3.11), as the other checks use it
+        target = environment_for(ctx.inventory, ep.interpreter, ctx.fs)
+        if target is not None:
+            return [target]
     # No resolvable entrypoint: the first python3 on the image's PATH, as `python3 app.py` would.
     if ctx.image is not None:
         for d in ctx.image.config.path_env:
