@@ -12,10 +12,12 @@ Attribution is a property of the image's bytes, the same for every identity, so 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from ..fs import ADDED, MODIFIED, Filesystem, Node
-from .model import Distribution, LoadedFrom, OsPackage
+from .model import Distribution, LoadedFrom, OsPackage, OwnedFile, RecordEntry
 
 _SKIP_DIRS = ("__pycache__",)
 
@@ -90,13 +92,33 @@ def owner_label(d: Distribution) -> str:
     return f"{d.installer_name}:{d.metadata_path}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Owner:
+    """What all claims of one owner share: built once per distribution or package, not per file."""
+
+    owner: str
+    distribution: str | None
+    version: str | None
+    metadata_layer: int | None
+
+    def claim(self, row: _Row) -> Claim:
+        return Claim(self.owner, self.distribution, self.version, row.algo, row.digest, self.metadata_layer)
+
+
+_Row: TypeAlias = "OwnedFile | RecordEntry"  # a claim's own part: the path, algo and digest
+
+
 class Attributor:
-    """Claims of every owner, keyed by the canonical path of the file they name."""
+    """Claims of every owner, keyed by the canonical path of the file they name.
+
+    An image names tens of thousands of owned files and an audit asks about a few package dirs:
+    the index keeps each row with its owner, and a :class:`Claim` is built only for a file asked
+    about; a package dir's walk counts versions straight from the rows.
+    """
 
     def __init__(self, fs: Filesystem, distributions: list[Distribution], packages: list[OsPackage]) -> None:
         self.fs = fs
-        self._dir_real: dict[str, str] = {}
-        self.claims: dict[str, list[Claim]] = {}
+        self.claims: dict[str, list[tuple[_Owner, _Row]]] = {}
         self._file_cache: dict[str, Attribution] = {}
         self._dir_cache: dict[str, DirSummary] = {}
         by_owner: dict[str, list[Distribution]] = {}
@@ -108,34 +130,34 @@ class Attributor:
             if d.owner_package or not d.record or d.metadata_path in seen_records:
                 continue
             seen_records.add(d.metadata_path)
-            label = owner_label(d)
-            for r in d.record:
-                if r.path.endswith((".pyc",)) and r.digest is None:
-                    continue
-                self._add(r.path, Claim(label, d.name, d.version, r.algo, r.digest, d.layer))
+            owner = _Owner(owner_label(d), d.name, d.version, d.layer)
+            self._index(owner, (r for r in d.record if r.digest is not None or not r.path.endswith(".pyc")))
         for pkg in packages:
             dists = by_owner.get(pkg.owner_id, [])
-            for f in pkg.files:
-                if f.is_dir or f.is_ghost:
-                    continue
+            files = (f for f in pkg.files if not (f.is_dir or f.is_ghost))
+            if len(dists) <= 1:
+                # _dist_for's answer does not depend on the path then: one owner for every file
+                od = dists[0] if dists else None
+                self._index(_package_owner(pkg, od), files)
+                continue
+            owners: dict[int, _Owner] = {}
+            for f in files:
                 od = _dist_for(dists, f.path)
-                self._add(f.path, Claim(pkg.owner_id, od.name if od else None, od.version if od else None,
-                                        f.algo, f.digest, od.layer if od else None))
+                key = id(od)
+                found = owners.get(key)
+                if found is None:
+                    found = owners[key] = _package_owner(pkg, od)
+                self._index(found, (f,))
+
+    def _index(self, owner: _Owner, rows: Iterable[_Row]) -> None:
+        claims, canonical = self.claims, self.fs.canonical
+        for row in rows:
+            path = row.path
+            claims.setdefault(canonical(path) or path, []).append((owner, row))
 
     def canonical(self, path: str) -> str:
         """``path`` with its directory's symlinks resolved (usr-merge, a venv's lib64 link)."""
-        i = path.rfind("/")
-        parent, base = path[:i] or "/", path[i + 1:]
-        real = self._dir_real.get(parent)
-        if real is None:
-            node = self.fs.get(parent)
-            # nodes are keyed by their real path: an existing dir there has no link on its way
-            real = parent if node is not None and node.kind == "dir" else (self.fs.resolve(parent) or parent)
-            self._dir_real[parent] = real
-        return f"{real}/{base}" if real != "/" else f"/{base}"
-
-    def _add(self, path: str, claim: Claim) -> None:
-        self.claims.setdefault(self.canonical(path), []).append(claim)
+        return self.fs.canonical(path) or path
 
     def file(self, path: str) -> Attribution:
         key = self.canonical(path)
@@ -144,7 +166,8 @@ class Attributor:
             return got
         out = Attribution()
         node = self.fs.lookup(key)
-        for c in self.claims.get(key, []):
+        for owner, row in self.claims.get(key, ()):
+            c = owner.claim(row)
             actual = actual_digest(node, c.algo) if node is not None and node.kind in ("file", "hardlink") else None
             if c.digest is None or actual is None:
                 out.unverified.append(c)
@@ -162,6 +185,7 @@ class Attributor:
             return got
         out = DirSummary()
         by_version, exclusive = out.by_version, out.exclusive
+        claims = self.claims
         skip = len(real)
         for node in self.fs.walk(real):
             entry = node.entry
@@ -170,7 +194,10 @@ class Attributor:
                 continue
             if "__pycache__" in path and any(part in _SKIP_DIRS for part in path[skip:].split("/")):
                 continue
-            versions = self.file(path).versions
+            # The walk's paths are canonical and its node is the file: Attribution.versions of
+            # self.file(path), without a Claim or an Attribution per file of the tree.
+            versions = {(owner.distribution, owner.version) for owner, row in claims.get(path, ())
+                        if row.digest is not None and actual_digest(node, row.algo) == row.digest}
             if not versions:
                 out.unknown += 1
                 continue
@@ -198,6 +225,12 @@ class Attributor:
             c = att.mismatches[0]
             return LoadedFrom("unknown", c.distribution, None, layer)
         return None
+
+
+def _package_owner(pkg: OsPackage, od: Distribution | None) -> _Owner:
+    if od is None:
+        return _Owner(pkg.owner_id, None, None, None)
+    return _Owner(pkg.owner_id, od.name, od.version, od.layer)
 
 
 def _dist_for(dists: list[Distribution], path: str) -> Distribution | None:

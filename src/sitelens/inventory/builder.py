@@ -99,7 +99,7 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
                     continue
                 seen.add(e.path)
                 env.distributions.extend(scanner.scan(e.path))
-    inv.site_dirs = sorted(n.path for n in fs.nodes() if n.kind == "dir" and _SITE_DIR.search(n.path))
+    inv.site_dirs = _site_dirs(fs)
     inv.unattached = _unattached(fs, inv, scanner)
     inv.warnings.extend(w for w in scanner.warnings if w not in inv.warnings)
     inv.entrypoint = resolve_entrypoint(fs, config)
@@ -109,6 +109,12 @@ def build_inventory(fs: Filesystem, image: Image | None, identities: Sequence[Id
     inv.scripts = find_scripts(fs)
     fill_imports(fs, inv)
     return inv
+
+
+def _site_dirs(fs: Filesystem) -> list[str]:
+    # every path of the image passes here: a substring test before the regex and the kind
+    entries = (n.entry for n in fs.nodes())
+    return sorted(e.path for e in entries if "-packages" in e.path and e.kind == "dir" and _SITE_DIR.search(e.path))
 
 
 def _unattached(fs: Filesystem, inv: Inventory, scanner: DirScanner) -> list[Distribution]:

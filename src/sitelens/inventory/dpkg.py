@@ -210,15 +210,16 @@ def parse_md5sums(data: bytes, warnings: list[str] | None = None, source: str = 
     warn = warnings if warnings is not None else []
     out: dict[str, bytes] = {}
     bad = 0
+    is_md5, fromhex = _MD5.match, bytes.fromhex  # one lookup each, not one per line
     for line in data.decode("utf-8", "surrogateescape").split("\n"):
         if not line.strip():
             continue
         digest, _, rel = line.partition(" ")
         rel = rel[1:] if rel[:1] in (" ", "*") else rel
-        if not _MD5.match(digest) or not rel:
+        if not rel or not is_md5(digest):
             bad += 1
             continue
-        out[normpath("/" + rel.lstrip("/"))] = bytes.fromhex(digest)
+        out[normpath("/" + rel.lstrip("/"))] = fromhex(digest)
     if bad:
         warn.append(f"{source}: {bad} malformed line(s) ignored")
     return out
@@ -234,17 +235,14 @@ def parse_conffiles(data: bytes) -> list[str]:
 
 def owned_files(paths: list[str], md5s: dict[str, bytes], conffiles: dict[str, bytes | None]) -> list[OwnedFile]:
     """OwnedFile rows: the list's paths (or the md5sums' when there is no list), digests joined."""
-    order = paths or list(md5s)
-    seen: set[str] = set()
     out: list[OwnedFile] = []
-    for path in order:
-        if path in seen:
-            continue
-        seen.add(path)
+    append = out.append  # thousands of rows per package db: one lookup, not one per row
+    # dict.fromkeys: the paths in order, each once (a list may repeat one)
+    for path in dict.fromkeys(paths) if paths else md5s:
         digest = md5s.get(path)
         if digest is None:
             digest = conffiles.get(path)
-        out.append(OwnedFile(path=path, algo="md5" if digest else None, digest=digest, is_config=path in conffiles))
+        append(OwnedFile(path, "md5" if digest else None, digest, is_config=path in conffiles))
     return out
 
 
@@ -261,11 +259,14 @@ def canonical_path(fs: Filesystem, path: str) -> str | None:
 def _mark_dirs(fs: Filesystem, files: list[OwnedFile]) -> None:
     # dpkg does not record file types; a listed path without a digest that is a directory in
     # the image is the package's directory.
+    # The paths come from parse_list / parse_md5sums, normalised already: canonical_path's
+    # normpath would be a no-op per row.
+    canonical, lookup = fs.canonical, fs.lookup
     for f in files:
         if f.digest is None:
-            real = canonical_path(fs, f.path)
-            node = fs.lookup(real) if real else None
-            f.is_dir = node is not None and node.kind == "dir"
+            real = canonical(f.path)
+            node = lookup(real) if real else None
+            f.is_dir = node is not None and node.entry.kind == "dir"
 
 
 def _read_info(fs: Filesystem, rec: DpkgRecord, warnings: list[str]) -> None:

@@ -64,12 +64,14 @@ def _in_conda_package(fs: Filesystem, real: str) -> bool:
 def _candidates(fs: Filesystem) -> list[_Candidate]:
     out = []
     for node in fs.nodes():
-        path = node.path
-        # cheap test first: a handful of the image's paths pass it
+        path = node.entry.path
+        # cheap tests first: a handful of the image's paths pass them
         if "/bin/" not in path and not path.startswith("/usr/libexec/platform-"):
             continue
-        parent = posixpath.dirname(path)
-        name = posixpath.basename(path)
+        # a node's path is normalised and absolute: rpartition is dirname and basename here
+        parent, _, name = path.rpartition("/")
+        if not name.startswith(("python", _PLATFORM_PREFIX)):
+            continue
         if parent == _PLATFORM_DIR and name.startswith(_PLATFORM_PREFIX):
             name = name[len(_PLATFORM_PREFIX):]
         elif posixpath.basename(parent) != "bin":

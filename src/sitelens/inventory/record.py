@@ -30,7 +30,9 @@ def resolve_record_path(raw: str, site_dir: str) -> str:
     """RECORD paths are relative to the dir holding the .dist-info (or absolute)."""
     if raw.startswith("/"):
         return posixpath.normpath(raw)
-    out = normpath(posixpath.join(site_dir, raw))
+    # posixpath.join's result for a relative ``raw``, without its per-call type checks
+    joined = site_dir + raw if not site_dir or site_dir[-1] == "/" else f"{site_dir}/{raw}"
+    out = normpath(joined)
     return out if out[:1] == "/" and out[1:2] != "/" else "/" + out.lstrip("/")
 
 
@@ -53,35 +55,40 @@ def parse_record(data: bytes, site_dir: str, where: str) -> tuple[list[RecordEnt
     except csv.Error as exc:
         warn(f"not valid CSV ({exc}); reading it line by line")
         rows = [line.split(",") for line in text.splitlines()]
+    # A big wheel's RECORD has thousands of rows: each entry is built once with all its fields.
+    append = entries.append
     for n, row in enumerate(rows, 1):
-        if not row or (len(row) == 1 and not row[0].strip()):
+        fields = len(row)
+        if not fields or (fields == 1 and not row[0].strip()):
             continue
-        if len(row) > 3:
-            warn(f"row {n} has {len(row)} fields (3 expected)")
+        if fields > 3:
+            warn(f"row {n} has {fields} fields (3 expected)")
         raw = row[0]
         if not raw:
             warn(f"row {n} has an empty path")
             continue
-        entry = RecordEntry(path=resolve_record_path(raw, site_dir), raw=raw)
-        hash_field = row[1].strip() if len(row) > 1 else ""
+        algo: str | None = None
+        digest: bytes | None = None
+        size: int | None = None
+        hash_field = row[1].strip() if fields > 1 else ""
         if hash_field:
-            algo, eq, value = hash_field.partition("=")
-            if not eq or not algo or not value:
+            name, eq, value = hash_field.partition("=")
+            if not eq or not name or not value:
                 warn(f"row {n} has a malformed hash {hash_field[:40]!r}")
             else:
                 try:
-                    entry.digest = decode_digest(value)
-                    entry.algo = algo.lower()
+                    digest = decode_digest(value)
+                    algo = name.lower()
                 except ValueError:
                     warn(f"row {n} has an undecodable digest {value[:40]!r}")
-        size_field = row[2].strip() if len(row) > 2 else ""
+        size_field = row[2].strip() if fields > 2 else ""
         if size_field:
             try:
-                entry.size = int(size_field)
-                if entry.size < 0:
-                    raise ValueError
+                size = int(size_field)
             except ValueError:
-                entry.size = None
+                size = None
+            if size is None or size < 0:
+                size = None
                 warn(f"row {n} has a malformed size {size_field[:20]!r}")
-        entries.append(entry)
+        append(RecordEntry(resolve_record_path(raw, site_dir), raw, algo, digest, size))
     return entries, warnings

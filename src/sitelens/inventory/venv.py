@@ -148,7 +148,8 @@ def venv_configs(fs: Filesystem) -> dict[str, VenvConfig]:
     out: dict[str, VenvConfig] = {}
     for node in fs.nodes():
         p = node.entry.path
-        if node.kind not in ("file", "hardlink") or posixpath.basename(p) != "pyvenv.cfg":
+        # every path of the image passes here: the str test first, nothing else per node
+        if not p.endswith("/pyvenv.cfg") or node.entry.kind not in ("file", "hardlink"):
             continue
         d = posixpath.dirname(p)
         prefix = posixpath.dirname(d) if posixpath.basename(d) == "bin" else d
