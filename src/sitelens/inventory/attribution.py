@@ -97,12 +97,15 @@ class _Owner:
     """What all claims of one owner share: built once per distribution or package, not per file."""
 
     owner: str
-    distribution: str | None
-    version: str | None
+    key: tuple[str | None, str | None]  # (distribution, version): what a package dir counts
     metadata_layer: int | None
 
     def claim(self, row: _Row) -> Claim:
-        return Claim(self.owner, self.distribution, self.version, row.algo, row.digest, self.metadata_layer)
+        return Claim(self.owner, self.key[0], self.key[1], row.algo, row.digest, self.metadata_layer)
+
+    def matches(self, row: _Row, node: Node) -> bool:
+        """The row's digest is that of the bytes at ``node`` (a regular file)."""
+        return row.digest is not None and actual_digest(node, row.algo) == row.digest
 
 
 _Row: TypeAlias = "OwnedFile | RecordEntry"  # a claim's own part: the path, algo and digest
@@ -130,7 +133,7 @@ class Attributor:
             if d.owner_package or not d.record or d.metadata_path in seen_records:
                 continue
             seen_records.add(d.metadata_path)
-            owner = _Owner(owner_label(d), d.name, d.version, d.layer)
+            owner = _Owner(owner_label(d), (d.name, d.version), d.layer)
             self._index(owner, (r for r in d.record if r.digest is not None or not r.path.endswith(".pyc")))
         for pkg in packages:
             dists = by_owner.get(pkg.owner_id, [])
@@ -150,13 +153,17 @@ class Attributor:
                 self._index(found, (f,))
 
     def _index(self, owner: _Owner, rows: Iterable[_Row]) -> None:
-        claims, canonical = self.claims, self.fs.canonical
+        claims, canonical = self.claims, self.canonical
         for row in rows:
-            path = row.path
-            claims.setdefault(canonical(path) or path, []).append((owner, row))
+            claims.setdefault(canonical(row.path), []).append((owner, row))
 
     def canonical(self, path: str) -> str:
         """``path`` with its directory's symlinks resolved (usr-merge, a venv's lib64 link)."""
+        node = self.fs.get(path[:path.rfind("/")] or "/")
+        if node is not None and node.entry.kind == "dir":
+            # nodes are keyed by their real path: an existing dir there has no link on its way
+            # (most rows; Filesystem.canonical would walk each new dir from the root)
+            return path
         return self.fs.canonical(path) or path
 
     def file(self, path: str) -> Attribution:
@@ -196,8 +203,16 @@ class Attributor:
                 continue
             # The walk's paths are canonical and its node is the file: Attribution.versions of
             # self.file(path), without a Claim or an Attribution per file of the tree.
-            versions = {(owner.distribution, owner.version) for owner, row in claims.get(path, ())
-                        if row.digest is not None and actual_digest(node, row.algo) == row.digest}
+            rows = claims.get(path)
+            if rows is not None and len(rows) == 1:  # nearly every file: one owner names it
+                owner, row = rows[0]
+                if owner.matches(row, node):
+                    by_version[owner.key] += 1
+                    exclusive[owner.key] += 1
+                else:
+                    out.unknown += 1
+                continue
+            versions = {owner.key for owner, row in rows or () if owner.matches(row, node)}
             if not versions:
                 out.unknown += 1
                 continue
@@ -229,8 +244,8 @@ class Attributor:
 
 def _package_owner(pkg: OsPackage, od: Distribution | None) -> _Owner:
     if od is None:
-        return _Owner(pkg.owner_id, None, None, None)
-    return _Owner(pkg.owner_id, od.name, od.version, od.layer)
+        return _Owner(pkg.owner_id, (None, None), None)
+    return _Owner(pkg.owner_id, (od.name, od.version), od.layer)
 
 
 def _dist_for(dists: list[Distribution], path: str) -> Distribution | None:

@@ -330,8 +330,11 @@ class Inventory:
         return [seen[k] for k in sorted(seen)]
 
     def os_owners(self) -> dict[str, list[OsPackage]]:
+        # every database's owners_by_path merged, in one pass: one list per path, not two
         out: dict[str, list[OsPackage]] = {}
+        setdefault = out.setdefault
         for db in self.package_dbs:
-            for path, pkgs in db.owners_by_path().items():
-                out.setdefault(path, []).extend(pkgs)
+            for pkg in db.packages:
+                for f in pkg.files:
+                    setdefault(f.path, []).append(pkg)
         return out
