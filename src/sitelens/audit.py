@@ -15,6 +15,7 @@ code is 2, because an incomplete audit must neither pass a gate (0) nor pose as 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,13 +123,12 @@ def import_analysis() -> None:
 
 # Checks run in the forked child beside the parent's (see forked.py). The child also computes the
 # Python waste figures, so it takes the checks that read them (waste, venv_integrity through
-# interpreter_versions, interpreter_abi) and a few cheap ones; the parent keeps the permission
-# walks and the ownership checks, which share derived claims. Measured on the audit benchmark's
-# image: ≈ 0.18 s child, ≈ 0.24 s parent, 0.41 s in one process. Only speed depends on this
-# split: a check that reads a fact the other process computed derives it again.
-CHILD_CHECK_MODULES = frozenset(
-    {"waste", "venv_integrity", "interpreter_abi", "requirements", "privilege", "user_site", "runnable"}
-)
+# interpreter_versions, interpreter_abi) and the requirement checks; the parent keeps the
+# ownership checks and every permission walk, which share derived claims and access caches a
+# second process would build again. Measured on the audit benchmark's image: ≈ 0.17 s child,
+# ≈ 0.25 s parent, 0.41 s in one process. Only speed depends on this split: a check that reads
+# a fact the other process computed derives it again.
+CHILD_CHECK_MODULES = frozenset({"waste", "venv_integrity", "interpreter_abi", "requirements"})
 
 
 def _in_child(rc: RegisteredCheck) -> bool:
@@ -192,9 +192,29 @@ def audit_image(
     """Audit an image whose layers are already indexed and merged. ``fork``: None uses a
     second process for part of the analysis where that is safe (:func:`forked.can_fork`);
     True/False forces the choice (tests)."""
+    from .forked import can_fork
+
+    # The filesystem and the indexes (most of the heap) live through the whole analysis:
+    # collections need not traverse them again and again, and a forked child shares their pages
+    # instead of copying each one a collection touches (gc.freeze's documented use).
+    gc.freeze()
+    try:
+        return _audit(image, indexes, fs, options, build_inventory, can_fork() if fork is None else fork)
+    finally:
+        gc.unfreeze()
+
+
+def _audit(
+    image: Image,
+    indexes: list[LayerIndex],
+    fs: Filesystem,
+    options: AuditOptions | None,
+    build_inventory: InventoryBuilder | None,
+    fork: bool,
+) -> AuditResult:
     from .checks.base import Context
     from .checks.derived import Derived
-    from .forked import Forked, can_fork
+    from .forked import Forked
     from .inventory.identities import resolve_identities
     from .strategy import detect_strategy
     from .suppress import apply_config
@@ -203,7 +223,6 @@ def audit_image(
     opts = options or AuditOptions()
     config = opts.config
     warnings: list[str] = []
-    fork = can_fork() if fork is None else fork
     # dive's figures and the hidden copies need no inventory: a child computes them meanwhile
     layers_part = Forked(lambda: layer_waste(fs, indexes), fork)
     try:

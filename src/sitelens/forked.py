@@ -15,6 +15,7 @@ job's processes, a Dask worker) that already keeps every core busy.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import pickle
@@ -76,6 +77,9 @@ class Forked(Generic[T]):
         try:
             # Ctrl-C is the parent's to handle: it kills and reaps this child.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            # A collection would write to every object the parent built (their GC headers),
+            # copying each shared page; the child's garbage ends with it anyway.
+            gc.disable()
             try:
                 value = self._fn()
             except BaseException as exc:  # noqa: BLE001 - the function's failure is the caller's
