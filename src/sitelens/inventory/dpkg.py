@@ -46,6 +46,9 @@ _FIELD = re.compile(rb"^[^\s:#][^:\s]*:")
 MAX_STANZAS = 20_000
 MAX_WARNINGS = 50
 _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
+# A well-formed md5sums line: the digest, one space, an optional second space or ``*`` (binary
+# mode; possessive: a line with nothing after it is malformed), then a non-empty path.
+_MD5SUMS_LINE = re.compile(r"^([0-9a-fA-F]{32}) [ *]?+(.+)$", re.MULTILINE)
 
 
 @dataclass
@@ -198,30 +201,21 @@ class _Capped(list[str]):
 
 def parse_list(data: bytes) -> list[str]:
     """Paths of an ``info/*.list`` file, normalised (``/.`` becomes ``/``)."""
-    out = []
-    for line in data.decode("utf-8", "surrogateescape").split("\n"):
-        if line.startswith("/"):
-            out.append(normpath(line))
-    return out
+    return [normpath(line) for line in data.decode("utf-8", "surrogateescape").split("\n") if line.startswith("/")]
 
 
 def parse_md5sums(data: bytes, warnings: list[str] | None = None, source: str = "md5sums") -> dict[str, bytes]:
     """Absolute path -> raw md5 digest (md5sums paths are relative to ``/``)."""
     warn = warnings if warnings is not None else []
-    out: dict[str, bytes] = {}
-    bad = 0
-    is_md5, fromhex = _MD5.match, bytes.fromhex  # one lookup each, not one per line
-    for line in data.decode("utf-8", "surrogateescape").split("\n"):
-        if not line.strip():
-            continue
-        digest, _, rel = line.partition(" ")
-        rel = rel[1:] if rel[:1] in (" ", "*") else rel
-        if not rel or not is_md5(digest):
-            bad += 1
-            continue
-        out[normpath("/" + rel.lstrip("/"))] = fromhex(digest)
-    if bad:
-        warn.append(f"{source}: {bad} malformed line(s) ignored")
+    text = data.decode("utf-8", "surrogateescape")
+    # An image's md5sums hold thousands of lines: the well-formed ones are found in one scan
+    rows = _MD5SUMS_LINE.findall(text)
+    out = {normpath("/" + rel.lstrip("/")): bytes.fromhex(digest) for digest, rel in rows}
+    lines = text.count("\n") + 1 - (not text or text.endswith("\n"))  # split("\n") minus a last ""
+    if len(rows) != lines:  # blank or malformed lines: only the malformed ones are reported
+        bad = sum(1 for line in text.split("\n") if line.strip()) - len(rows)
+        if bad:
+            warn.append(f"{source}: {bad} malformed line(s) ignored")
     return out
 
 
