@@ -36,6 +36,24 @@ def resolve_record_path(raw: str, site_dir: str) -> str:
     return out if out[:1] == "/" and out[1:2] != "/" else "/" + out.lstrip("/")
 
 
+def _unquoted_rows(text: str) -> list[list[str]] | None:
+    """The csv reader's rows, split by str methods, for a RECORD with nothing to unquote (pip
+    quotes no path of a normal wheel) and CRLF or LF line ends only: a third of the parse of a
+    big RECORD. None when the csv reader must read it (a quote, a lone CR, or a line long enough
+    for a field to pass the reader's size limit: it raises there, and the caller warns)."""
+    if '"' in text:
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if max(map(len, lines)) >= csv.field_size_limit():
+        return None
+    # an empty line is [''] here and [] for the reader: the caller skips both alike
+    return [line.split(",") for line in lines]
+
+
 def parse_record(data: bytes, site_dir: str, where: str) -> tuple[list[RecordEntry], list[str]]:
     entries: list[RecordEntry] = []
     warnings: list[str] = []
@@ -50,11 +68,13 @@ def parse_record(data: bytes, site_dir: str, where: str) -> tuple[list[RecordEnt
     if "\0" in text:
         warn("contains NUL bytes; they were dropped")
         text = text.replace("\0", "")
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        warn(f"not valid CSV ({exc}); reading it line by line")
-        rows = [line.split(",") for line in text.splitlines()]
+    rows = _unquoted_rows(text)
+    if rows is None:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            warn(f"not valid CSV ({exc}); reading it line by line")
+            rows = [line.split(",") for line in text.splitlines()]
     # A big wheel's RECORD has thousands of rows: each entry is built once with all its fields.
     append = entries.append
     for n, row in enumerate(rows, 1):
