@@ -327,15 +327,17 @@ class DirScanner:
         text = self.fs.read_text(f"{meta_dir}/top_level.txt")
         if text is not None:
             return [t.strip() for t in text.splitlines() if t.strip()]
-        names: set[str] = set()
         prefix = d.site_dir.rstrip("/") + "/"
+        n = len(prefix)
+        # top_level_name looks at the first component and whether a "/" follows: a big RECORD
+        # (thousands of rows, a few dozen first components) is reduced to those first
+        heads: set[str] = set()
         for e in d.record or []:
-            if not e.path.startswith(prefix):  # RECORD paths are normalised: outside the site dir
-                continue
-            name = top_level_name(e.path[len(prefix) :])
-            if name is not None:
-                names.add(name)
-        return sorted(names)
+            path = e.path
+            if path.startswith(prefix):  # RECORD paths are normalised: outside the site dir
+                end = path.find("/", n)
+                heads.add(path[n:] if end < 0 else path[n:end + 1])
+        return sorted({name for head in heads if (name := top_level_name(head)) is not None})
 
     # ---- PEP 660 ----------------------------------------------------------------------------
 
