@@ -127,6 +127,7 @@ class Filesystem:
         self.layers: list[LayerInfo] = []
         self.warnings: list[str] = []
         self._dirs: dict[str, str | None] = {}  # memo of canonical(): parent dir -> resolved
+        self._listings: dict[str, tuple[Node, ...]] = {}  # memo of children()
 
     # ---- building ---------------------------------------------------------------------------
 
@@ -195,6 +196,7 @@ class Filesystem:
 
     def apply(self, index: LayerIndex, layer: int, created_by: str | None = None) -> None:
         self._dirs.clear()
+        self._listings.clear()
         self.layers.append(
             LayerInfo(
                 index=layer, diff_id=index.diff_id, created_by=created_by,
@@ -353,6 +355,22 @@ class Filesystem:
             return []
         return sorted(self._children.get(real, ()))
 
+    def children(self, path: str) -> tuple[Node, ...]:
+        """The nodes directly in ``path`` (a canonical path, not followed), in name order, as
+        ``listdir(path, follow=False)`` names them. Memoised: the permission checks walk the same
+        import dirs once per identity and environment, and sorting was most of a walk."""
+        got = self._listings.get(path)
+        if got is None:
+            kids = self._children.get(path)
+            if kids:
+                nodes = self._nodes
+                prefix = path if path == "/" else path.rstrip("/") + "/"
+                got = tuple([n for k in sorted(kids) if (n := nodes.get(prefix + k)) is not None])
+            else:
+                got = ()
+            self._listings[path] = got
+        return got
+
     def history(self, path: str) -> list[Change]:
         return self._history.get(path, [])
 
@@ -370,17 +388,12 @@ class Filesystem:
         start = self._nodes.get(top)
         if start is None:
             return
-        stack = [top]
+        stack = [start]
         while stack:
-            p = stack.pop()
-            node = self._nodes.get(p)
-            if node is None:
-                continue
+            node = stack.pop()
             yield node
-            kids = self._children.get(p)
-            if kids:
-                prefix = p.rstrip("/") + "/"
-                stack.extend(prefix + k for k in sorted(kids, reverse=True))
+            if node.entry.kind == "dir":
+                stack.extend(reversed(self.children(node.entry.path)))
 
     def resolve(self, path: str, follow_last: bool = True) -> str | None:
         """Canonical path inside the image, following symlinks as a chroot would.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, finding
-from ..permissions import acl_of, mode_str
+from ..permissions import acl_of, may_have_acl, mode_str
 from .base import Context, check
 from .helpers import APP_ORIGINS, GROUP0_FIX, MAX_EXAMPLES, identities, image_user
 
@@ -56,7 +56,7 @@ def _writers(node: Node, ids: RuntimeIds) -> list[Writer]:
             out.append(Writer(f"group {e.gid}"))
         if mode & 0o200 and e.uid not in ids.uids:
             out.append(Writer(f"owner uid {e.uid}"))
-    acl = acl_of(e)
+    acl = acl_of(e) if may_have_acl(e) else None
     if acl:
         mask = next((a.perms for a in acl if a.tag == "mask"), 7)
         for a in acl:
@@ -72,14 +72,12 @@ def _walk_below(fs: Filesystem, top: str, stops: set[str]) -> Iterator[Node]:
     one (site-packages inside the stdlib dir) gets its own finding."""
     stack = [top]
     while stack:
-        d = stack.pop()
-        for name in fs.listdir(d, follow=False):
-            p = d.rstrip("/") + "/" + name
-            node = fs.get(p)
-            if node is None or p in stops:
+        for node in fs.children(stack.pop()):
+            p = node.entry.path
+            if p in stops:
                 continue
             yield node
-            if node.kind == "dir":
+            if node.entry.kind == "dir":
                 stack.append(p)
 
 
