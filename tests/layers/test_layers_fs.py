@@ -6,9 +6,22 @@ import hashlib
 
 import pytest
 
-from fixtures.imagebuilder import Device, Dir, File, Hardlink, ImageSpec, LayerSpec, Opaque, Symlink, Whiteout
-from sitelens.fs import ADDED, DELETED, METADATA, MODIFIED, UNCHANGED
-from tests.helpers import fs_from_spec
+from fixtures.imagebuilder import (
+    Device,
+    Dir,
+    File,
+    Hardlink,
+    ImageSpec,
+    LayerSpec,
+    Opaque,
+    Symlink,
+    Whiteout,
+    build,
+)
+from sitelens.fs import ADDED, DELETED, METADATA, MODIFIED, UNCHANGED, Filesystem
+from sitelens.layers.cache import LayerCache
+from sitelens.layers.loader import load_indexes
+from tests.helpers import fs_from_spec, image_from_built
 
 
 def fs_of(*layers: list, compression: str = "gzip"):  # type: ignore[no-untyped-def]
@@ -241,3 +254,24 @@ def test_explicit_dir_entry_replaces_a_symlink() -> None:
     fs = fs_of([Dir("/usr/lib"), Symlink("/lib", "usr/lib")], [Dir("/lib"), File("/lib/x", b"x")])
     assert fs.get("/lib").kind == "dir" and fs.get("/lib/x") is not None
     assert fs.get("/usr/lib/x") is None
+
+
+
+def test_children_are_listdir_in_name_order_and_follow_each_layer() -> None:
+    # children() is listdir(follow=False) as nodes, memoised: applying a layer must refresh it
+    spec = ImageSpec([
+        LayerSpec([Dir("/d"), File("/d/b", b"b"), File("/d/a-b", b"1"), Dir("/d/a"),
+                   File("/d/a/x", b"x"), Symlink("/d/l", "a")]),
+        LayerSpec([File("/d/c", b"c"), Whiteout("/d/b")]),
+    ])
+    image = image_from_built(build(spec))
+    indexes = load_indexes(image, LayerCache(None, enabled=False))
+    fs = Filesystem()
+    fs.apply(indexes[0], 0)
+    assert [n.path for n in fs.children("/d")] == ["/d/a", "/d/a-b", "/d/b", "/d/l"]
+    assert [n.path for n in fs.children("/")] == ["/d"]
+    assert fs.children("/d/l") == () and fs.children("/d/b") == () and fs.children("/nope") == ()
+    fs.apply(indexes[1], 1)
+    assert [n.path for n in fs.children("/d")] == ["/d/a", "/d/a-b", "/d/c", "/d/l"]
+    assert [n.path for n in fs.children("/d")] == ["/d/" + n for n in fs.listdir("/d", follow=False)]
+    assert [n.path for n in fs.walk("/d")] == ["/d", "/d/a", "/d/a/x", "/d/a-b", "/d/c", "/d/l"]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, finding
-from ..permissions import Cred
+from ..permissions import Cred, W, X
 from .base import Context, check
 from .helpers import (
     MAX_EXAMPLES,
@@ -51,6 +51,11 @@ def _missing_pyc(ctx: Context, top: str, tag: str, ident: Identity,
     if real is None:
         return 0, 0, []
     suffix = f".{tag}.pyc"
+    # The walk descends only into dirs ``cred`` may list (r+x), so every dir it reaches is
+    # searchable on the way down from ``real``: when ``real`` itself is reachable, may the
+    # identity write a dir it reached is the bits of that dir alone, and the full permission
+    # walk (for its evidence) is needed only where they deny.
+    reachable = not never_written and perms.stat(ident, real).allowed
     missing = total = 0
     examples: list[dict[str, object]] = []
     stack = [real]
@@ -79,7 +84,9 @@ def _missing_pyc(ctx: Context, top: str, tag: str, ident: Identity,
                 lacking.append(name)
         if not lacking:
             continue
-        target = cache if cache_node else d
+        target, target_node = (cache, cache_node) if cache_node else (d, node)
+        if reachable and target_node.entry.kind == "dir" and allows(target_node, cred, W | X) is None:
+            continue  # what perms.write(ident, target) answers, without walking from the root
         acc = None if never_written else perms.write(ident, target)
         if acc is not None and acc.allowed:
             continue
