@@ -460,8 +460,7 @@ class Filesystem:
         # A key of _nodes is a canonical path (every ancestor a real directory), so a hit that
         # needs no link following is the answer resolve would give.
         node = self._nodes.get(path)
-        if node is not None and (not follow or node.entry.kind != "symlink"):
-            return node
+        real = path
         if node is None and path[:1] == "/":
             # Most misses are aliases through a parent link (usr-merge /bin/x, a venv's lib64):
             # the memoised parent gives the canonical path; a node there that is not itself a
@@ -469,16 +468,26 @@ class Filesystem:
             i = path.rfind("/")
             name = path[i + 1:]
             if name and name != "." and name != "..":
-                real = self.canonical(path)
-                if real is None:
+                found = self.canonical(path)
+                if found is None:
                     return None  # the walk stops in the parent too
+                real = found
                 node = self._nodes.get(real)
                 if node is None:
                     return None  # the parent is where the walk gets to; the name is not there
-                if not follow or node.entry.kind != "symlink":
-                    return node
-        real = self.resolve(path, follow_last=follow)
-        return self._nodes.get(real) if real is not None else None
+        if node is not None:
+            if not follow or node.entry.kind != "symlink":
+                return node
+            # A link to a sibling (libz.so.1 -> libz.so.1.2.13, what package databases list by
+            # the thousand): in a canonical dir its target is the sibling, unless that is a link
+            # again or missing, which the walk decides (as for "." and "..": no key ends so).
+            target = node.entry.link or ""
+            if target and "/" not in target:
+                sibling = self._nodes.get(real[: real.rfind("/") + 1] + target)
+                if sibling is not None and sibling.entry.kind != "symlink":
+                    return sibling
+        resolved = self.resolve(path, follow_last=follow)
+        return self._nodes.get(resolved) if resolved is not None else None
 
     def canonical(self, path: str) -> str | None:
         """A normalised absolute path with its parent's symlinks resolved and the last component

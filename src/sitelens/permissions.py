@@ -332,7 +332,8 @@ class Permissions:
             if want & X and kind != "dir" and not (e.mode & 0o111):
                 return Denial(node.path, _bits(want), e.mode, e.uid, e.gid, "root", kind)
             return None
-        acl = self._acl(e) if may_have_acl(e) else None
+        # may_have_acl, inlined: the import-path walks ask this for every file
+        acl = self._acl(e) if e.acl or (e.xattrs and ACL_XATTR in e.xattrs) else None
         if acl is not None:
             ok, label = _acl_grants(acl, e, cred, want)
             if acls is not None:
@@ -340,7 +341,7 @@ class Permissions:
             if ok:
                 return None
             return Denial(node.path, _bits(want), e.mode, e.uid, e.gid, label, kind)
-        # class_bits, inlined: the import-path walks ask this for every file
+        # class_bits, inlined likewise
         if cred.uid == e.uid:
             bits = e.mode >> 6
         elif e.gid in cred.all_groups:

@@ -219,6 +219,26 @@ def test_lookup_read_bytes_and_listdir_follow_links(linked) -> None:  # type: ig
     assert linked.exists("/usr/bin/abs") and not linked.exists("/dangling")
 
 
+def test_lookup_is_the_walk_for_every_alias_and_link() -> None:
+    # lookup's shortcuts (a canonical parent, a link to a sibling) must answer what the full
+    # walk answers: sibling links to files, dirs, other links, nothing, themselves
+    fs = fs_of([
+        Dir("/usr"), Dir("/usr/lib"), Symlink("/lib", "usr/lib"), File("/usr/lib/libz.so.1.2", b"z"),
+        Symlink("/usr/lib/libz.so.1", "libz.so.1.2"), Symlink("/usr/lib/libz.so", "libz.so.1"),
+        Symlink("/usr/lib/gone.so", "gone.so.1"), Symlink("/usr/lib/me", "me"),
+        Dir("/usr/lib/d"), Symlink("/usr/lib/to_d", "d"), Symlink("/usr/lib/dot", "."),
+        Symlink("/usr/lib/up", ".."), File("/usr/lib/d/f", b"f"), Symlink("/usr/lib/d/back", "../libz.so"),
+    ])
+    names = ["libz.so.1.2", "libz.so.1", "libz.so", "gone.so", "me", "d", "to_d", "dot", "up",
+             "d/f", "d/back", "to_d/f", "to_d/back", "up/lib/libz.so", "nope", "d/nope"]
+    for parent in ("/usr/lib/", "/lib/", "/lib/dot/", "/usr/lib/up/lib/"):
+        for name in names:
+            path = parent + name
+            for follow in (True, False):
+                real = fs.resolve(path, follow_last=follow)
+                assert fs.lookup(path, follow) is (fs.get(real) if real else None), (path, follow)
+
+
 def test_read_bytes_returns_captured_content_only() -> None:
     fs = fs_of([File("/etc/os-release", b"ID=debian\n"), File("/srv/data", b"x"), Symlink("/etc/link", "os-release")])
     assert fs.read_bytes("/etc/os-release") == b"ID=debian\n"

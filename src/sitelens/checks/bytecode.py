@@ -52,9 +52,8 @@ def _missing_pyc(ctx: Context, top: str, tag: str, ident: Identity,
         return 0, 0, []
     suffix = f".{tag}.pyc"
     # The walk descends only into dirs ``cred`` may list (r+x), so every dir it reaches is
-    # searchable on the way down from ``real``: when ``real`` itself is reachable, may the
-    # identity write a dir it reached is the bits of that dir alone, and the full permission
-    # walk (for its evidence) is needed only where they deny.
+    # searchable on the way down from ``real``: when ``real`` itself is reachable, whether the
+    # identity may write a dir it reached is that dir's bits alone.
     reachable = not never_written and perms.stat(ident, real).allowed
     missing = total = 0
     examples: list[dict[str, object]] = []
@@ -85,8 +84,14 @@ def _missing_pyc(ctx: Context, top: str, tag: str, ident: Identity,
         if not lacking:
             continue
         target, target_node = (cache, cache_node) if cache_node else (d, node)
-        if reachable and target_node.entry.kind == "dir" and allows(target_node, cred, W | X) is None:
-            continue  # what perms.write(ident, target) answers, without walking from the root
+        if reachable and target_node.entry.kind == "dir":
+            # what perms.write(ident, target) answers, without walking from the root; its
+            # Access (the evidence) only for the dirs an example names
+            if allows(target_node, cred, W | X) is None:
+                continue
+            if len(examples) >= MAX_EXAMPLES:
+                missing += len(lacking)
+                continue
         acc = None if never_written else perms.write(ident, target)
         if acc is not None and acc.allowed:
             continue

@@ -49,6 +49,8 @@ def _writers(node: Node, ids: RuntimeIds) -> list[Writer]:
     if e.kind == "symlink":
         return out
     mode = e.mode
+    if not mode & 0o022 and (not mode & 0o200 or e.uid in ids.uids) and not may_have_acl(e):
+        return out  # writable by its owner at most, a runtime one (0644 root:root: nearly all)
     if mode & 0o002:
         out.append(Writer("any user (world-writable)"))
     else:  # (a world-writable path needs no owner or group story)
@@ -114,6 +116,7 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
                 if env.executable not in interp:
                     interp.append(env.executable)
                 dirs[real] = ((old[0] and app) if old else app, interp)
+    stops = set(dirs)
     reported_ancestors: set[str] = set()
     reported: set[str] = set()  # nested import dirs (lib-dynload in the stdlib) count once
     for top, (app, interps) in sorted(dirs.items()):
@@ -134,10 +137,10 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
                 hits.append(("dir", node, w))
         if not app:
             # Installed code: every file and directory below matters (.py, .pth, __pycache__).
-            for sub in _walk_below(fs, top, set(dirs)):
-                if sub.path in reported:
+            for sub in _walk_below(fs, top, stops):
+                if sub.entry.path in reported:
                     continue
-                reported.add(sub.path)
+                reported.add(sub.entry.path)
                 for w in _writers(sub, ids):
                     hits.append(("content", sub, w))
         if hits:
