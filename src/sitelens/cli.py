@@ -74,6 +74,14 @@ def _plain_argument_help() -> None:
 _plain_argument_help()
 
 
+# The spellings of a boolean that click and pydantic both accept, in an environment variable
+# (SITELENS_NO_RESULT_CACHE=1); any other text goes to typer and gets its error.
+_BOOL_TEXT = {
+    **dict.fromkeys(("1", "true", "t", "yes", "y", "on"), True),
+    **dict.fromkeys(("0", "false", "f", "no", "n", "off"), False),
+}
+
+
 def _coerce_without_pydantic() -> None:
     """Typer 0.2x coerces every parameter through a pydantic TypeAdapter built on first use,
     even an option left unset, so every command imports pydantic (≈ 0.15 s, most of a cached
@@ -81,8 +89,9 @@ def _coerce_without_pydantic() -> None:
     own results: unset (None, or () for a repeatable option), a str for a str option, str items
     for list[str], a str for a Path option (converted as pydantic does, ``Path(value)``, then
     typer's own ``coerce_cli_path`` checks) and an int or float already in its option's range
-    (a default). Anything else (a number from text, choices, bools from an environment
-    variable, parsers) goes to typer's coercion unchanged, errors and all."""
+    (a default), a bool spelled in an environment variable as both click and pydantic read it.
+    Anything else (a number from text, choices, parsers) goes to typer's coercion unchanged,
+    errors and all."""
     from typing import Any, get_args, get_origin
 
     try:
@@ -112,6 +121,8 @@ def _coerce_without_pydantic() -> None:
                         return value
                     if ann is Path and type(value) is str:
                         return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
+                    if ann is bool and type(value) is str and value.lower() in _BOOL_TEXT:
+                        return _BOOL_TEXT[value.lower()]  # a flag set in the environment
                     if (ann is float or ann is int) and type(value) is ann and not info.clamp and (
                         (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
                     ):

@@ -9,6 +9,7 @@ test that builds a :class:`Context` by hand gets the rest derived the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -41,8 +42,10 @@ class Derived:
         indexes: list[LayerIndex],
         strategy: Strategy | None = None,
         waste: WasteReport | None = None,
+        waste_from: Callable[[], WasteReport] | None = None,
     ) -> None:
         self._fs, self._inv, self._image, self._indexes = fs, inventory, image, indexes
+        self._waste_from = waste_from
         if strategy is not None:
             self.__dict__["strategy"] = strategy
         if waste is not None:
@@ -58,8 +61,10 @@ class Derived:
     def waste(self) -> WasteReport:
         from ..waste import compute_waste
 
-        # the audit hands in the waste it computed from its inventory; a hand-built context may
-        # hold a partial inventory, so the waste model reads the package databases itself
+        if self._waste_from is not None:
+            return self._waste_from()  # the audit's own way, from parts it already computed
+        # a hand-built context may hold a partial inventory: the waste model reads the package
+        # databases itself
         return compute_waste(self._fs, self._indexes, self._image)
 
     @cached_property

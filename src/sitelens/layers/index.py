@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import struct
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -17,7 +18,7 @@ from .capture import capture_limit, wants_md5, wants_sha1
 from .tarstream import TarReader
 
 # Bump when Entry fields, capture rules or normalisation change: cached indexes are rebuilt.
-INDEX_FORMAT = 9
+INDEX_FORMAT = 10
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
@@ -115,15 +116,20 @@ _MAX_PYINIT = 32
 
 
 def _is_extension(path: str) -> bool:
-    """A CPython extension module: its import needs the PyInit_<name> symbol its file name says."""
-    return path.endswith(".so") and (
-        ".cpython-" in path or ".abi3." in path or "-packages/" in path or "/lib-dynload/" in path
+    """A CPython extension module: its import needs the PyInit_<name> symbol its file name says.
+    A name whose part before the first dot is no identifier (``libopenblas-6cdc3b4a.so``, a
+    wheel's bundled library) can never be imported as a module: its symbols are not read."""
+    if not path.endswith(".so"):
+        return False
+    base = path[path.rfind("/") + 1 :]
+    return base.partition(".")[0].isidentifier() and (
+        ".cpython-" in base or ".abi3." in base or "-packages/" in path or "/lib-dynload/" in path
     )
 
 
 def pyinit_names(data: bytes | memoryview, found: set[str]) -> None:
     """Add the ``PyInit_<name>`` symbol names in ``data`` (NUL-terminated, as in ``.dynstr``)."""
-    buf = bytes(data)
+    buf = data if isinstance(data, bytes) else bytes(data)
     i = buf.find(_PYINIT)
     while i >= 0 and len(found) < _MAX_PYINIT:
         j = i + len(_PYINIT)
@@ -133,6 +139,99 @@ def pyinit_names(data: bytes | memoryview, found: set[str]) -> None:
             if name.replace(b"_", b"a").isalnum() and name.isascii():
                 found.add(name.decode())
         i = buf.find(_PYINIT, j)
+
+
+# ELF class → (e_phoff at, its format, p_offset at, p_filesz at, their format) per the ELF spec
+_ELF_LAYOUT = {1: (0x1C, "I", 4, 16, "I"), 2: (0x20, "Q", 8, 32, "Q")}
+_PT_LOAD = 1
+
+
+def elf_first_segment(head: bytes | memoryview) -> int:
+    """Where an ELF file's first loadable segment ends (0: not ELF, or its program headers are
+    not within ``head``). The dynamic string table, with the exported ``PyInit_`` names, sits in
+    that segment (after the headers, before the code or in a read-only segment of its own), so
+    a scan that finds the names there need not read a large extension to its end."""
+    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] not in _ELF_LAYOUT or head[5] not in (1, 2):
+        return 0
+    phoff_at, phoff_fmt, offset_at, filesz_at, word = _ELF_LAYOUT[head[4]]
+    order = "<" if head[5] == 1 else ">"
+    (phoff,) = struct.unpack_from(order + phoff_fmt, head, phoff_at)
+    # e_phentsize and e_phnum follow e_flags and e_ehsize, 42 (32-bit) or 54 (64-bit) bytes in
+    entsize, count = struct.unpack_from(order + "HH", head, 0x2A if head[4] == 1 else 0x36)
+    need = filesz_at + struct.calcsize(word)
+    for i in range(min(count, 64)):
+        at = phoff + i * entsize
+        if entsize < need or at + need > len(head):
+            return 0
+        (p_type,) = struct.unpack_from(order + "I", head, at)
+        (p_offset,) = struct.unpack_from(order + word, head, at + offset_at)
+        if p_type == _PT_LOAD and p_offset == 0:
+            return int(struct.unpack_from(order + word, head, at + filesz_at)[0])
+    return 0
+
+
+class ExportScan:
+    """The ``PyInit_`` names of an extension module, fed its bytes in order. An ELF file's first
+    loadable segment is scanned first, and the rest only when that segment names none (not ELF,
+    an unusual layout). Fed in one piece or in chunks, the same bytes give the same names."""
+
+    HEAD = 4096  # enough for the ELF header and the program headers of any real extension
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self._pending: list[bytes] = []  # bytes held until the head is complete
+        self._held = 0
+        self._end = -1  # the first segment's end; -1 until the head is read, 0: scan it all
+        self._seen = 0  # stream offset of the next byte to scan
+        self._tail = b""  # the last bytes scanned: a name may straddle two pieces
+        self._done = False
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        if self._done:
+            return
+        view = memoryview(chunk)
+        if self._end < 0:
+            need = self.HEAD - self._held
+            self._pending.append(bytes(view[:need]))
+            self._held += min(need, len(view))
+            if self._held < self.HEAD:
+                return  # the head is not complete yet
+            self._start()
+            view = view[need:]
+        if len(view):
+            self._scan(view)
+
+    def finish(self) -> tuple[str, ...]:
+        if self._end < 0:
+            self._start()
+        return tuple(sorted(self.found))
+
+    def _start(self) -> None:
+        head = b"".join(self._pending)
+        self._pending = []
+        self._end = elf_first_segment(head)
+        self._scan(head)
+
+    def _scan(self, data: bytes | memoryview) -> None:
+        if self._done:
+            return
+        if self._seen < self._end:
+            first = data[: self._end - self._seen]
+            self._search(first)
+            if self._seen >= self._end and self.found:
+                self._done = True  # the exported names are all in that segment
+                return
+            data = data[len(first):]
+        if len(data):
+            self._search(data)
+
+    def _search(self, piece: bytes | memoryview) -> None:
+        raw = piece if isinstance(piece, bytes) else bytes(piece)  # only what is scanned is copied
+        if self._tail:  # a name may straddle two pieces
+            pyinit_names(self._tail + raw[:300], self.found)
+        pyinit_names(raw, self.found)
+        self._tail = raw[-300:]
+        self._seen += len(raw)
 
 
 def _special(path: str, index: LayerIndex) -> Entry | None:
@@ -194,12 +293,12 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
             limit = capture_limit(path)
             h5 = md5() if wants_md5(path) else None
             h1 = sha1() if wants_sha1(path) else None
-            exports: set[str] | None = set() if _is_extension(path) else None
+            exports = ExportScan() if _is_extension(path) else None
             if m.size <= reader.buffered:
                 # The whole member is already in the reader's buffer: one slice, no loop.
                 data = reader.read_all()
                 if exports is not None:
-                    pyinit_names(data, exports)
+                    exports.feed(data)
                 e.sha256 = sha256(data).digest()
                 if h5 is not None:
                     h5.update(data)
@@ -216,15 +315,11 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                 head = b""
                 keep: list[bytes] = []
                 kept = 0
-                tail = b""
                 for chunk in reader.read_data():
                     if len(head) < SHEBANG_MAX:
                         head += bytes(chunk[: SHEBANG_MAX - len(head)])
                     if exports is not None:
-                        # a symbol may straddle two chunks: scan the last bytes of the previous one too
-                        joined = tail + bytes(chunk)
-                        pyinit_names(joined, exports)
-                        tail = joined[-300:]
+                        exports.feed(chunk)
                     h.update(chunk)
                     if h5 is not None:
                         h5.update(chunk)
@@ -244,7 +339,7 @@ def build_index(stream: IO[bytes], diff_id: str, where: str, codec: str = "plain
                 if limit:
                     e.data = b"".join(keep)
             if exports is not None:
-                e.pyinit = tuple(sorted(exports))
+                e.pyinit = exports.finish()
             if e.data is not None:
                 e.truncated = m.size > limit
                 captured_total += len(e.data)

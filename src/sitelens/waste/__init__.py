@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from ..inventory.model import Inventory, RecordEntry
     from ..layers.index import LayerIndex
 
-__all__ = ["WasteReport", "compute_waste", "human_bytes", "DiveFigures", "HiddenFigures", "PythonWaste"]
+__all__ = [
+    "WasteReport", "compute_waste", "layer_waste", "python_waste", "human_bytes", "DiveFigures", "HiddenFigures",
+    "PythonWaste",
+]
 
 OFFENDERS_IN_JSON = 50
 
@@ -80,16 +83,25 @@ def _inventory_records(inventory: Inventory) -> dict[str, list[RecordEntry]]:
     return out
 
 
+def layer_waste(fs: Filesystem, indexes: list[LayerIndex]) -> tuple[DiveFigures, HiddenFigures]:
+    """The figures that need no inventory: dive's, and every hidden copy (the audit computes
+    them beside the inventory)."""
+    return dive_figures(indexes), compute_hidden(fs)
+
+
+def python_waste(fs: Filesystem, inventory: Inventory | None = None) -> PythonWaste:
+    """The Python breakdown; with the ``inventory`` its OS package databases and RECORDs are
+    reused instead of read again."""
+    if inventory is None:
+        return compute_python_waste(fs)
+    return compute_python_waste(fs, inventory.package_dbs, _inventory_records(inventory))
+
+
 def compute_waste(
     fs: Filesystem, indexes: list[LayerIndex], image: Image | None = None, inventory: Inventory | None = None
 ) -> WasteReport:
     """``image`` is accepted for symmetry with the pipeline; every figure comes from ``fs`` and
-    ``indexes`` (the layers' created_by are already on ``fs.layers``). With the ``inventory``
-    its OS package databases and RECORDs are reused instead of read again."""
+    ``indexes`` (the layers' created_by are already on ``fs.layers``)."""
     del image
-    python = (
-        compute_python_waste(fs)
-        if inventory is None
-        else compute_python_waste(fs, inventory.package_dbs, _inventory_records(inventory))
-    )
-    return WasteReport(dive=dive_figures(indexes), hidden=compute_hidden(fs), python=python)
+    dive, hidden = layer_waste(fs, indexes)
+    return WasteReport(dive=dive, hidden=hidden, python=python_waste(fs, inventory))
