@@ -399,11 +399,17 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
             walked.add(nxt)
             parent = nxt
 
+    # only a path under a site dir can claim a name there (and the dirs a walk up from any
+    # other path passes are below no site dir): the rest is skipped before the call
+    under_site = tuple(s.rstrip("/") + "/" for s in sites)
     for path in _os_owners(ctx):
-        claim(path)
+        if path.startswith(under_site):
+            claim(path)
     for d in _all_dists(ctx.inventory):
         for r in d.record or []:
-            claim(norm(r.path))
+            path = norm(r.path)
+            if path.startswith(under_site):
+                claim(path)
         for top in d.top_level:
             claimed.setdefault(norm(d.site_dir), set()).update({top, top + ".py"})
     for site in sites:
