@@ -8,8 +8,10 @@ The image defaults to the audit benchmark's (``pyimage.py`` builds it under ``ou
 
 Each run is a fresh process (``--one``) that loads the image from the layer cache, builds the
 inventory, then times ``compute_waste`` (and its three parts) and each registered check, and the
-time the garbage collector took inside each stage (a full collection of the audit's heap lands in
-whichever stage crosses the threshold, so it is reported apart). With ``--base SRC`` every run
+time the garbage collector took inside each stage (a full collection lands in whichever stage
+crosses the threshold, so it is reported apart). All in one process, as a scan worker runs it
+(``audit_image`` may run parts in a forked child: see forked.py), with ``audit_image``'s
+``gc.freeze()`` of the loaded image. With ``--base SRC`` every run
 of this checkout is paired with one of the sitelens under ``SRC`` (another checkout's ``src``),
 one after the other, so both see the same machine load. Medians over the runs.
 """
@@ -52,6 +54,7 @@ def _one(ref: str, cache_dir: Path) -> dict[str, object]:
 
     audit.import_analysis()
     with load(ref, None, cache_dir, True, None) as loaded:
+        gc.freeze()  # as audit_image does: the filesystem and indexes are out of the collector's way
         fs, image = loaded.fs, loaded.image
         inventory = build_inventory(fs, image, resolve_identities(fs, image.config, [], warnings=[]))
         strategy = detect_strategy(inventory, fs)
@@ -119,11 +122,14 @@ def main() -> None:
         print(json.dumps(_one(args.image, args.cache_dir)))
         return
     here_src = HERE.parent / "src"
-    _run(here_src, args.image, args.cache_dir)  # fills the layer cache: not timed
+    base_cache = args.cache_dir / "base"  # the other version's index format may differ
+    _run(here_src, args.image, args.cache_dir)  # fills the layer caches: not timed
+    if args.base is not None:
+        _run(args.base, args.image, base_cache)
     mine, base = [], []
     for _ in range(args.runs):
         if args.base is not None:
-            base.append(_run(args.base, args.image, args.cache_dir))
+            base.append(_run(args.base, args.image, base_cache))
         mine.append(_run(here_src, args.image, args.cache_dir))
     if base:
         _summary(f"base ({args.base})", base)
