@@ -32,6 +32,7 @@ from ..layers.index import LayerIndex
 
 WHITEOUT_PREFIX = ".wh."
 DOUBLE_WHITEOUT_PREFIX = ".wh..wh.."
+_DOUBLE_COMPONENT = "/" + DOUBLE_WHITEOUT_PREFIX  # a path component starting with it
 
 
 # Leaves share this empty mapping and get a dict of their own on the first child (``own``): a
@@ -290,7 +291,7 @@ class _LayerView:
                 path = f"{parent}/{WHITEOUT_PREFIX}{base}"
             elif kind == "opaque":
                 path = path.rstrip("/") + "/" + DOUBLE_WHITEOUT_PREFIX + ".opq"
-            cut = path.find("/" + DOUBLE_WHITEOUT_PREFIX)
+            cut = path.find(_DOUBLE_COMPONENT)
             if cut >= 0:
                 path = path[:cut]  # its parents are created; no payload is set
                 if not path or path in payload:
