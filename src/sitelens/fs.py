@@ -127,6 +127,7 @@ class Filesystem:
         self.layers: list[LayerInfo] = []
         self.warnings: list[str] = []
         self._dirs: dict[str, str | None] = {}  # memo of canonical(): parent dir -> resolved
+        self._listings: dict[str, tuple[Node, ...]] = {}  # memo of children()
 
     # ---- building ---------------------------------------------------------------------------
 
@@ -195,6 +196,7 @@ class Filesystem:
 
     def apply(self, index: LayerIndex, layer: int, created_by: str | None = None) -> None:
         self._dirs.clear()
+        self._listings.clear()
         self.layers.append(
             LayerInfo(
                 index=layer, diff_id=index.diff_id, created_by=created_by,
@@ -353,6 +355,22 @@ class Filesystem:
             return []
         return sorted(self._children.get(real, ()))
 
+    def children(self, path: str) -> tuple[Node, ...]:
+        """The nodes directly in ``path`` (a canonical path, not followed), in name order, as
+        ``listdir(path, follow=False)`` names them. Memoised: the permission checks walk the same
+        import dirs once per identity and environment, and sorting was most of a walk."""
+        got = self._listings.get(path)
+        if got is None:
+            kids = self._children.get(path)
+            if kids:
+                nodes = self._nodes
+                prefix = path if path == "/" else path.rstrip("/") + "/"
+                got = tuple([n for k in sorted(kids) if (n := nodes.get(prefix + k)) is not None])
+            else:
+                got = ()
+            self._listings[path] = got
+        return got
+
     def history(self, path: str) -> list[Change]:
         return self._history.get(path, [])
 
@@ -370,17 +388,12 @@ class Filesystem:
         start = self._nodes.get(top)
         if start is None:
             return
-        stack = [top]
+        stack = [start]
         while stack:
-            p = stack.pop()
-            node = self._nodes.get(p)
-            if node is None:
-                continue
+            node = stack.pop()
             yield node
-            kids = self._children.get(p)
-            if kids:
-                prefix = p.rstrip("/") + "/"
-                stack.extend(prefix + k for k in sorted(kids, reverse=True))
+            if node.entry.kind == "dir":
+                stack.extend(reversed(self.children(node.entry.path)))
 
     def resolve(self, path: str, follow_last: bool = True) -> str | None:
         """Canonical path inside the image, following symlinks as a chroot would.
@@ -447,8 +460,7 @@ class Filesystem:
         # A key of _nodes is a canonical path (every ancestor a real directory), so a hit that
         # needs no link following is the answer resolve would give.
         node = self._nodes.get(path)
-        if node is not None and (not follow or node.entry.kind != "symlink"):
-            return node
+        real = path
         if node is None and path[:1] == "/":
             # Most misses are aliases through a parent link (usr-merge /bin/x, a venv's lib64):
             # the memoised parent gives the canonical path; a node there that is not itself a
@@ -456,16 +468,26 @@ class Filesystem:
             i = path.rfind("/")
             name = path[i + 1:]
             if name and name != "." and name != "..":
-                real = self.canonical(path)
-                if real is None:
+                found = self.canonical(path)
+                if found is None:
                     return None  # the walk stops in the parent too
+                real = found
                 node = self._nodes.get(real)
                 if node is None:
                     return None  # the parent is where the walk gets to; the name is not there
-                if not follow or node.entry.kind != "symlink":
-                    return node
-        real = self.resolve(path, follow_last=follow)
-        return self._nodes.get(real) if real is not None else None
+        if node is not None:
+            if not follow or node.entry.kind != "symlink":
+                return node
+            # A link to a sibling (libz.so.1 -> libz.so.1.2.13, what package databases list by
+            # the thousand): in a canonical dir its target is the sibling, unless that is a link
+            # again or missing, which the walk decides (as for "." and "..": no key ends so).
+            target = node.entry.link or ""
+            if target and "/" not in target:
+                sibling = self._nodes.get(real[: real.rfind("/") + 1] + target)
+                if sibling is not None and sibling.entry.kind != "symlink":
+                    return sibling
+        resolved = self.resolve(path, follow_last=follow)
+        return self._nodes.get(resolved) if resolved is not None else None
 
     def canonical(self, path: str) -> str | None:
         """A normalised absolute path with its parent's symlinks resolved and the last component

@@ -6,9 +6,22 @@ import hashlib
 
 import pytest
 
-from fixtures.imagebuilder import Device, Dir, File, Hardlink, ImageSpec, LayerSpec, Opaque, Symlink, Whiteout
-from sitelens.fs import ADDED, DELETED, METADATA, MODIFIED, UNCHANGED
-from tests.helpers import fs_from_spec
+from fixtures.imagebuilder import (
+    Device,
+    Dir,
+    File,
+    Hardlink,
+    ImageSpec,
+    LayerSpec,
+    Opaque,
+    Symlink,
+    Whiteout,
+    build,
+)
+from sitelens.fs import ADDED, DELETED, METADATA, MODIFIED, UNCHANGED, Filesystem
+from sitelens.layers.cache import LayerCache
+from sitelens.layers.loader import load_indexes
+from tests.helpers import fs_from_spec, image_from_built
 
 
 def fs_of(*layers: list, compression: str = "gzip"):  # type: ignore[no-untyped-def]
@@ -206,6 +219,26 @@ def test_lookup_read_bytes_and_listdir_follow_links(linked) -> None:  # type: ig
     assert linked.exists("/usr/bin/abs") and not linked.exists("/dangling")
 
 
+def test_lookup_is_the_walk_for_every_alias_and_link() -> None:
+    # lookup's shortcuts (a canonical parent, a link to a sibling) must answer what the full
+    # walk answers: sibling links to files, dirs, other links, nothing, themselves
+    fs = fs_of([
+        Dir("/usr"), Dir("/usr/lib"), Symlink("/lib", "usr/lib"), File("/usr/lib/libz.so.1.2", b"z"),
+        Symlink("/usr/lib/libz.so.1", "libz.so.1.2"), Symlink("/usr/lib/libz.so", "libz.so.1"),
+        Symlink("/usr/lib/gone.so", "gone.so.1"), Symlink("/usr/lib/me", "me"),
+        Dir("/usr/lib/d"), Symlink("/usr/lib/to_d", "d"), Symlink("/usr/lib/dot", "."),
+        Symlink("/usr/lib/up", ".."), File("/usr/lib/d/f", b"f"), Symlink("/usr/lib/d/back", "../libz.so"),
+    ])
+    names = ["libz.so.1.2", "libz.so.1", "libz.so", "gone.so", "me", "d", "to_d", "dot", "up",
+             "d/f", "d/back", "to_d/f", "to_d/back", "up/lib/libz.so", "nope", "d/nope"]
+    for parent in ("/usr/lib/", "/lib/", "/lib/dot/", "/usr/lib/up/lib/"):
+        for name in names:
+            path = parent + name
+            for follow in (True, False):
+                real = fs.resolve(path, follow_last=follow)
+                assert fs.lookup(path, follow) is (fs.get(real) if real else None), (path, follow)
+
+
 def test_read_bytes_returns_captured_content_only() -> None:
     fs = fs_of([File("/etc/os-release", b"ID=debian\n"), File("/srv/data", b"x"), Symlink("/etc/link", "os-release")])
     assert fs.read_bytes("/etc/os-release") == b"ID=debian\n"
@@ -241,3 +274,24 @@ def test_explicit_dir_entry_replaces_a_symlink() -> None:
     fs = fs_of([Dir("/usr/lib"), Symlink("/lib", "usr/lib")], [Dir("/lib"), File("/lib/x", b"x")])
     assert fs.get("/lib").kind == "dir" and fs.get("/lib/x") is not None
     assert fs.get("/usr/lib/x") is None
+
+
+
+def test_children_are_listdir_in_name_order_and_follow_each_layer() -> None:
+    # children() is listdir(follow=False) as nodes, memoised: applying a layer must refresh it
+    spec = ImageSpec([
+        LayerSpec([Dir("/d"), File("/d/b", b"b"), File("/d/a-b", b"1"), Dir("/d/a"),
+                   File("/d/a/x", b"x"), Symlink("/d/l", "a")]),
+        LayerSpec([File("/d/c", b"c"), Whiteout("/d/b")]),
+    ])
+    image = image_from_built(build(spec))
+    indexes = load_indexes(image, LayerCache(None, enabled=False))
+    fs = Filesystem()
+    fs.apply(indexes[0], 0)
+    assert [n.path for n in fs.children("/d")] == ["/d/a", "/d/a-b", "/d/b", "/d/l"]
+    assert [n.path for n in fs.children("/")] == ["/d"]
+    assert fs.children("/d/l") == () and fs.children("/d/b") == () and fs.children("/nope") == ()
+    fs.apply(indexes[1], 1)
+    assert [n.path for n in fs.children("/d")] == ["/d/a", "/d/a-b", "/d/c", "/d/l"]
+    assert [n.path for n in fs.children("/d")] == ["/d/" + n for n in fs.listdir("/d", follow=False)]
+    assert [n.path for n in fs.walk("/d")] == ["/d", "/d/a", "/d/a/x", "/d/a-b", "/d/c", "/d/l"]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, finding
-from ..permissions import Cred
+from ..permissions import Cred, W, X
 from .base import Context, check
 from .helpers import (
     MAX_EXAMPLES,
@@ -44,40 +44,54 @@ def _missing_pyc(ctx: Context, top: str, tag: str, ident: Identity,
                  never_written: bool) -> tuple[int, int, list[dict[str, object]]]:
     """(sources without bytecode that ``ident`` cannot cache, sources seen, example dirs)."""
     perms = engine(ctx)
+    allows = perms.allows
     fs = ctx.fs
     cred = Cred.of(ident)
     real = fs.resolve(top)
     if real is None:
         return 0, 0, []
+    suffix = f".{tag}.pyc"
+    # The walk descends only into dirs ``cred`` may list (r+x), so every dir it reaches is
+    # searchable on the way down from ``real``: when ``real`` itself is reachable, whether the
+    # identity may write a dir it reached is that dir's bits alone.
+    reachable = not never_written and perms.stat(ident, real).allowed
     missing = total = 0
     examples: list[dict[str, object]] = []
     stack = [real]
     while stack:
         d = stack.pop()
         node = fs.get(d)
-        if node is None or perms.allows(node, cred, 5) is not None:
+        if node is None or allows(node, cred, 5) is not None:
             continue  # unlistable: SL201's business
-        names = fs.listdir(d, follow=False)
-        cache = d.rstrip("/") + "/__pycache__"
-        cached = set(fs.listdir(cache, follow=False)) if fs.get(cache) else set()
+        prefix = d.rstrip("/") + "/"
+        cache = prefix + "__pycache__"
+        cache_node = fs.get(cache)
+        cached = {n.entry.path[len(cache) + 1:] for n in fs.children(cache)} if cache_node else set()
         lacking: list[str] = []
-        for name in names:
-            p = d.rstrip("/") + "/" + name
-            child = fs.get(p)
-            if child is None:
+        for child in fs.children(d):
+            e = child.entry
+            kind = e.kind
+            if kind == "dir":
+                if e.path != cache:
+                    stack.append(e.path)
                 continue
-            if child.kind == "dir":
-                if name != "__pycache__":
-                    stack.append(p)
-                continue
-            if not name.endswith(".py") or child.kind not in ("file", "hardlink"):
+            name = e.path[len(prefix):]
+            if not name.endswith(".py") or kind not in ("file", "hardlink"):
                 continue
             total += 1
-            if f"{name[:-3]}.{tag}.pyc" not in cached:
+            if name[:-3] + suffix not in cached:
                 lacking.append(name)
         if not lacking:
             continue
-        target = cache if fs.get(cache) else d
+        target, target_node = (cache, cache_node) if cache_node else (d, node)
+        if reachable and target_node.entry.kind == "dir":
+            # what perms.write(ident, target) answers, without walking from the root; its
+            # Access (the evidence) only for the dirs an example names
+            if allows(target_node, cred, W | X) is None:
+                continue
+            if len(examples) >= MAX_EXAMPLES:
+                missing += len(lacking)
+                continue
         acc = None if never_written else perms.write(ident, target)
         if acc is not None and acc.allowed:
             continue
@@ -93,6 +107,9 @@ def _missing_pyc(ctx: Context, top: str, tag: str, ident: Identity,
 @check("SL115")
 def no_bytecode(ctx: Context) -> Iterator[Finding]:
     never = bool(ctx.image.config.env.get("PYTHONDONTWRITEBYTECODE"))
+    # A venv imports the stdlib of its base interpreter: one walk per (dir, tag, identity) serves
+    # every environment that has the dir on its path.
+    walked: dict[tuple[str, str, str], tuple[int, int, list[dict[str, object]]]] = {}
     for env in ctx.inventory.environments:
         tag = cache_tag(env)
         if tag is None:
@@ -111,7 +128,10 @@ def no_bytecode(ctx: Context) -> Iterator[Finding]:
                 if real is None or any(real == s or real.startswith(s + "/") for s in seen):
                     continue
                 seen.add(real)
-                m, t, ex = _missing_pyc(ctx, real, tag, ident, never)
+                key = (real, tag, ident.name)
+                if key not in walked:
+                    walked[key] = _missing_pyc(ctx, real, tag, ident, never)
+                m, t, ex = walked[key]
                 missing += m
                 total += t
                 examples.extend(ex[: MAX_EXAMPLES - len(examples)])

@@ -2,9 +2,9 @@
 
 Each is computed on first use and kept (``functools.cached_property``): the build strategy (which
 fix text fits), the waste model, the import resolver with its attribution, RECORD and OS-package
-claims by path, the Python versions the image can run, and the identities to judge. The audit
-hands in what it already computed (strategy, waste); a test that builds a :class:`Context` by hand
-gets the rest derived the same way.
+claims by path (and which RECORD paths an OS package lists too), the Python versions the image can
+run, and the identities to judge. The audit hands in what it already computed (strategy, waste); a
+test that builds a :class:`Context` by hand gets the rest derived the same way.
 """
 
 from __future__ import annotations
@@ -85,12 +85,33 @@ class Derived:
             if is_os_owned(d) or not d.record:
                 continue
             for r in d.record:
-                out.setdefault(normpath(r.path), []).append(d)
+                path = normpath(r.path)
+                got = out.get(path)
+                if got is None:
+                    out[path] = [d]
+                else:
+                    got.append(d)
         return out
 
     @cached_property
     def os_owners(self) -> dict[str, list[OsPackage]]:
         return {normpath(p): v for p, v in self._inv.os_owners().items()}
+
+    @cached_property
+    def os_claimed(self) -> frozenset[str]:
+        """The :attr:`record_claims` paths an OS package lists too, as written or with their
+        parent's links resolved (usr-merge: ``/bin/x`` is ``/usr/bin/x``): SL104 needs them as
+        the second owner and SL106 leaves them to SL103. Computed once for both checks."""
+        owners = self.os_owners
+        canonical = self._fs.canonical
+        return frozenset(p for p in self.record_claims if p in owners or (canonical(p) or p) in owners)
+
+    def os_owned(self, path: str) -> bool:
+        """Whether an OS package lists the normalised ``path``, as written or canonically."""
+        if path in self.record_claims:
+            return path in self.os_claimed
+        owners = self.os_owners
+        return path in owners or (self._fs.canonical(path) or path) in owners
 
     @cached_property
     def interpreter_versions(self) -> set[str]:

@@ -78,14 +78,17 @@ def abi_mismatch(ctx: Context) -> Iterator[Finding]:
     for env in ctx.inventory.environments:
         want = env.version.replace(".", "")
         sites = sorted({norm(e.path) for entries in env.sys_path.values() for e in entries if e.exists and e.site_dir})
-        owners = _record_owner_map(env)
+        owners: dict[str, str] | None = None  # built for the first mismatch: most envs have none
         bad: dict[str, list[tuple[str, str]]] = {}  # owner key -> [(path, why)]
         for site in sites:
             real = ctx.fs.resolve(site)
             if real is None:
                 continue
             for node in ctx.fs.walk(real):
-                m = _EXT.search(node.entry.path)
+                path = node.entry.path
+                if not path.endswith(".so") or ".cpython-" not in path:
+                    continue  # the regex only for the names it can match
+                m = _EXT.search(path)
                 if m is None or node.kind not in ("file", "hardlink"):
                     continue
                 tag = m.group(1) + m.group(2)
@@ -98,6 +101,8 @@ def abi_mismatch(ctx: Context) -> Iterator[Finding]:
                 if arch and m.group(4) != arch and not (arch == "i386" and m.group(4).startswith("i")):
                     why.append(f"built for {m.group(4)}")
                 if why:
+                    if owners is None:
+                        owners = _record_owner_map(env)
                     bad.setdefault(owners.get(node.entry.path, "?" + site), []).append(
                         (node.entry.path, ", ".join(why))
                     )

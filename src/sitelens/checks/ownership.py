@@ -235,17 +235,19 @@ SL104_CONDA = (
 )
 
 
+_INSTALL_FILES = frozenset(("RECORD", "INSTALLER", "REQUESTED"))  # each copy has its own
+
+
 @check("SL104")
 def doubly_owned_file(ctx: Context) -> Iterator[Finding]:
     claims = _record_claims(ctx)
     os_owners = _os_owners(ctx)
+    os_claimed = ctx.derived.os_claimed
     groups: dict[tuple[str, ...], list[str]] = {}
     for path, dists in claims.items():
-        if path.endswith(".pyc") or posixpath.basename(path) in (
-            "RECORD",
-            "INSTALLER",
-            "REQUESTED",
-        ):
+        if len(dists) == 1 and path not in os_claimed:
+            continue  # one RECORD and no package database: a single owner (nearly every file)
+        if path.endswith(".pyc") or path[path.rfind("/") + 1:] in _INSTALL_FILES:
             continue
         by_label = {owner_label(d): d for d in dists}
         # two copies of one distribution in one dir are SL105's story
@@ -284,7 +286,7 @@ SL106_FIX = {
 @check("SL106")
 def record_integrity(ctx: Context) -> Iterator[Finding]:
     fs = ctx.fs
-    os_owners = _os_owners(ctx)
+    os_owned = ctx.derived.os_owned
     for d in _all_dists(ctx.inventory):
         # A RECORD with no INSTALLER is a distro's build artefact (Debian ships some that never
         # verified): only installers that wrote and own their RECORD are held to it.
@@ -294,15 +296,17 @@ def record_integrity(ctx: Context) -> Iterator[Finding]:
         bad: list[tuple[str, str, int]] = []
         for r in d.record:
             path = norm(r.path)
-            if path in os_owners or _canonical(fs, path) in os_owners:
+            if os_owned(path):
                 continue  # SL103/SL104 tell that story with the package database's digest
-            node = fs.lookup(path)
+            node = fs.get(path)
+            if node is None or node.entry.kind == "symlink":
+                node = fs.lookup(path)  # an alias through a link: the full lookup
             if node is None:
                 wanted = r.digest is not None or not path.endswith(".pyc")
                 if wanted and posixpath.basename(path) != "RECORD":
                     missing.append(path)
                 continue
-            if node.kind not in ("file", "hardlink"):
+            if node.entry.kind not in ("file", "hardlink"):
                 continue
             if (
                 r.algo == "sha256"
@@ -395,11 +399,17 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
             walked.add(nxt)
             parent = nxt
 
+    # only a path under a site dir can claim a name there (and the dirs a walk up from any
+    # other path passes are below no site dir): the rest is skipped before the call
+    under_site = tuple(s.rstrip("/") + "/" for s in sites)
     for path in _os_owners(ctx):
-        claim(path)
+        if path.startswith(under_site):
+            claim(path)
     for d in _all_dists(ctx.inventory):
         for r in d.record or []:
-            claim(norm(r.path))
+            path = norm(r.path)
+            if path.startswith(under_site):
+                claim(path)
         for top in d.top_level:
             claimed.setdefault(norm(d.site_dir), set()).update({top, top + ".py"})
     for site in sites:

@@ -57,6 +57,13 @@ def _marker_ok(marker: Marker | None, env: dict[str, str]) -> bool:
         return True
 
 
+def _requirement(raw: str) -> Requirement | None:
+    try:
+        return Requirement(raw)
+    except InvalidRequirement:
+        return None
+
+
 # ---- SL108 unmet-requirement ---------------------------------------------------------------------
 
 SL108_FIX = {
@@ -81,8 +88,12 @@ class _Unmet:
 @check("SL108")
 def unmet_requirement(ctx: Context) -> Iterator[Finding]:
     arch = ctx.image.config.architecture if ctx.image is not None else "amd64"
+    # Every identity's winners mostly are the same copies: each Requires-Dist line is parsed
+    # once per audit and its marker evaluated once per environment.
+    parsed: dict[str, Requirement | None] = {}
     for env in ctx.inventory.environments:
         menv = marker_environment(env, arch)
+        applies: dict[str, bool] = {}
         problems: dict[tuple[str, str], _Unmet] = {}
         for ident, entries in env.sys_path.items():
             if env.imports.get(ident, {}) is None:
@@ -90,11 +101,14 @@ def unmet_requirement(ctx: Context) -> Iterator[Finding]:
             win = winners(env, entries)
             for dist in win.values():
                 for raw in dist.requires:
-                    try:
-                        req = Requirement(raw)
-                    except InvalidRequirement:
+                    if raw not in parsed:
+                        parsed[raw] = _requirement(raw)
+                    req = parsed[raw]
+                    if req is None:
                         continue
-                    if not _marker_ok(req.marker, menv):
+                    if raw not in applies:
+                        applies[raw] = _marker_ok(req.marker, menv)
+                    if not applies[raw]:
                         continue
                     name = canonicalize_name(req.name)
                     have = win.get(name)

@@ -45,33 +45,36 @@ def _reference_entries(env: Environment) -> list[str]:
 # ---- SL201 unreadable-import-path ---------------------------------------------------------------
 
 
+# links are judged where they point; device nodes and fifos are not imported
+_NOT_OPENED = frozenset(("symlink", "char", "block", "fifo"))
+
+
 def _unreadable_below(ctx: Context, top: str, cred: Cred) -> tuple[list[Node], int]:
     """Files under a listable import dir that ``cred`` cannot read, and dirs it cannot list.
 
     Descends only into directories it can list (a denied dir hides everything under it, and it
     is reported itself). Returns (examples, total count).
     """
-    perms = engine(ctx)
-    real = ctx.fs.resolve(top)
+    allows = engine(ctx).allows
+    fs = ctx.fs
+    real = fs.resolve(top)
     bad: list[Node] = []
     count = 0
     if real is None:
         return bad, 0
     stack = [real]
     while stack:
-        d = stack.pop()
-        for name in ctx.fs.listdir(d, follow=False):
-            p = d.rstrip("/") + "/" + name
-            node = ctx.fs.get(p)
-            if node is None or node.kind in ("symlink", "char", "block", "fifo"):
+        for node in fs.children(stack.pop()):
+            kind = node.entry.kind
+            if kind in _NOT_OPENED:
                 continue
-            want = 5 if node.kind == "dir" else 4
-            if perms.allows(node, cred, want) is not None:
+            is_dir = kind == "dir"
+            if allows(node, cred, 5 if is_dir else 4) is not None:
                 count += 1
                 if len(bad) < MAX_EXAMPLES:
                     bad.append(node)
-            elif node.kind == "dir":
-                stack.append(p)
+            elif is_dir:
+                stack.append(node.entry.path)
     return bad, count
 
 

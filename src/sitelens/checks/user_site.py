@@ -25,8 +25,8 @@ def _user_sites(ctx: Context) -> list[tuple[str, str, str, list[str]]]:
     userbase = ctx.image.config.env.get("PYTHONUSERBASE") or None
     out = []
     for node in ctx.fs.nodes():
-        if node.kind != "dir":
-            continue
+        if node.entry.kind != "dir" or not node.entry.path.endswith("/site-packages"):
+            continue  # the regex only for the dirs it can match
         m = _USER_SITE.match(node.path)
         if not m:
             continue

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, finding
-from ..permissions import acl_of, mode_str
+from ..permissions import acl_of, may_have_acl, mode_str
 from .base import Context, check
 from .helpers import APP_ORIGINS, GROUP0_FIX, MAX_EXAMPLES, identities, image_user
 
@@ -49,6 +49,8 @@ def _writers(node: Node, ids: RuntimeIds) -> list[Writer]:
     if e.kind == "symlink":
         return out
     mode = e.mode
+    if not mode & 0o022 and (not mode & 0o200 or e.uid in ids.uids) and not may_have_acl(e):
+        return out  # writable by its owner at most, a runtime one (0644 root:root: nearly all)
     if mode & 0o002:
         out.append(Writer("any user (world-writable)"))
     else:  # (a world-writable path needs no owner or group story)
@@ -56,7 +58,7 @@ def _writers(node: Node, ids: RuntimeIds) -> list[Writer]:
             out.append(Writer(f"group {e.gid}"))
         if mode & 0o200 and e.uid not in ids.uids:
             out.append(Writer(f"owner uid {e.uid}"))
-    acl = acl_of(e)
+    acl = acl_of(e) if may_have_acl(e) else None
     if acl:
         mask = next((a.perms for a in acl if a.tag == "mask"), 7)
         for a in acl:
@@ -72,14 +74,12 @@ def _walk_below(fs: Filesystem, top: str, stops: set[str]) -> Iterator[Node]:
     one (site-packages inside the stdlib dir) gets its own finding."""
     stack = [top]
     while stack:
-        d = stack.pop()
-        for name in fs.listdir(d, follow=False):
-            p = d.rstrip("/") + "/" + name
-            node = fs.get(p)
-            if node is None or p in stops:
+        for node in fs.children(stack.pop()):
+            p = node.entry.path
+            if p in stops:
                 continue
             yield node
-            if node.kind == "dir":
+            if node.entry.kind == "dir":
                 stack.append(p)
 
 
@@ -116,6 +116,7 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
                 if env.executable not in interp:
                     interp.append(env.executable)
                 dirs[real] = ((old[0] and app) if old else app, interp)
+    stops = set(dirs)
     reported_ancestors: set[str] = set()
     reported: set[str] = set()  # nested import dirs (lib-dynload in the stdlib) count once
     for top, (app, interps) in sorted(dirs.items()):
@@ -136,10 +137,10 @@ def writable_import_path(ctx: Context) -> Iterator[Finding]:
                 hits.append(("dir", node, w))
         if not app:
             # Installed code: every file and directory below matters (.py, .pth, __pycache__).
-            for sub in _walk_below(fs, top, set(dirs)):
-                if sub.path in reported:
+            for sub in _walk_below(fs, top, stops):
+                if sub.entry.path in reported:
                     continue
-                reported.add(sub.path)
+                reported.add(sub.entry.path)
                 for w in _writers(sub, ids):
                     hits.append(("content", sub, w))
         if hits:

@@ -32,6 +32,7 @@ from ..layers.index import LayerIndex
 
 WHITEOUT_PREFIX = ".wh."
 DOUBLE_WHITEOUT_PREFIX = ".wh..wh.."
+_DOUBLE_COMPONENT = "/" + DOUBLE_WHITEOUT_PREFIX  # a path component starting with it
 
 
 # Leaves share this empty mapping and get a dict of their own on the first child (``own``): a
@@ -251,35 +252,110 @@ def _subtree_size(node: _Node) -> int:
     return total
 
 
-# A layer's tree, size and leaves, kept for the layer index objects this process still holds
-# (the layer cache hands a scan worker the same object for a base layer image after image):
-# building them again was a quarter of the dive model's time per image. Nothing mutates them:
-# stacking copies into the tree below.
+class _LayerView:
+    """What the dive model needs of one layer: its size and its leaves (dive's path and payload
+    size each), and whether a leaf is a whiteout. Without one, the order dive visits the leaves
+    in changes nothing (it only matters where a whiteout stops the visit) and neither the
+    layer's tree nor the stack below is needed: the leaves come from the member paths alone,
+    as plain strings and ints (no node objects: a tree per layer was most of the model's time
+    and, through the garbage collector, more). A layer with a whiteout leaf builds its tree
+    (:func:`layer_tree`) and is visited exactly as dive does."""
+
+    __slots__ = ("index", "size", "paths", "sizes", "whiteouts", "_tree")
+
+    def __init__(self, index: LayerIndex) -> None:
+        self.index = index
+        self.size = 0
+        self.paths: list[str] = []
+        self.sizes = array("q")
+        self.whiteouts = False
+        self._tree: _Tree | None = None
+        self._read()
+
+    def _read(self) -> None:
+        # The nodes of the layer's tree by path (root excluded) with their payload size, and the
+        # paths that have a child; a leaf is a node that has none. The rules are layer_tree's:
+        # a member sets its node's payload (the last member of a path wins), missing parents are
+        # created with an empty one, and a ``.wh..wh.*`` component ends the path before it.
+        payload: dict[str, int] = {}
+        parents: set[str] = set()
+        size = 0
+        for e in self.index.entries:
+            size += e.size
+            path = e.path
+            if path == "/":
+                continue  # the "./" root member: see layer_tree
+            kind = e.kind
+            if kind == "whiteout":
+                parent, _, base = path.rpartition("/")
+                path = f"{parent}/{WHITEOUT_PREFIX}{base}"
+            elif kind == "opaque":
+                path = path.rstrip("/") + "/" + DOUBLE_WHITEOUT_PREFIX + ".opq"
+            cut = path.find(_DOUBLE_COMPONENT)
+            if cut >= 0:
+                path = path[:cut]  # its parents are created; no payload is set
+                if not path or path in payload:
+                    continue
+                payload[path] = 0
+            else:
+                payload[path] = e.size
+            child = path
+            while True:
+                i = child.rfind("/")
+                if i <= 0:
+                    break  # the root
+                child = child[:i]
+                if child in parents:
+                    break  # its ancestors are in already
+                parents.add(child)
+                payload.setdefault(child, 0)
+        self.size = size
+        for path, leaf_size in payload.items():
+            if path in parents:
+                continue
+            i = path.rfind("/")
+            if path.startswith(WHITEOUT_PREFIX, i + 1):
+                self.whiteouts = True
+                break
+            self.paths.append(path)
+            self.sizes.append(leaf_size)
+        if self.whiteouts:
+            self.paths, self.sizes = [], array("q")  # visited through the tree instead
+
+    def tree(self) -> _Tree:
+        if self._tree is None:
+            self._tree = layer_tree(self.index)[0]
+        return self._tree
+
+
+# A layer's view, kept for the layer index objects this process still holds (the layer cache
+# hands a scan worker the same object for a base layer image after image): building it again
+# was a quarter of the dive model's time per image. Nothing mutates a view's tree: stacking
+# copies into the tree below.
 # A view is kept from the second time its layer is seen on: a single audit (each layer once)
-# keeps none, so its peak RSS does not carry every layer's tree (+35 MB at 147 k entries).
-_VIEWS: OrderedDict[str, tuple[LayerIndex, _Tree, int, list[tuple[_Node, str]]]] = OrderedDict()
+# keeps none, so its peak RSS does not carry every layer's leaves (or tree).
+_VIEWS: OrderedDict[str, _LayerView] = OrderedDict()
 _SEEN: set[str] = set()
 VIEWS_KEPT = 32
 VIEWS_ENTRIES = 200_000
 
 
-def _layer_view(index: LayerIndex) -> tuple[_Tree, int, list[tuple[_Node, str]]]:
+def _layer_view(index: LayerIndex) -> _LayerView:
     kept = _VIEWS.get(index.diff_id)
-    if kept is not None and kept[0] is index:
+    if kept is not None and kept.index is index:
         _VIEWS.move_to_end(index.diff_id)
-        return kept[1], kept[2], kept[3]
-    tree, size = layer_tree(index)
-    leaves = list(tree.leaves())
+        return kept
+    view = _LayerView(index)
     if index.diff_id not in _SEEN:
         if len(_SEEN) < 65536:
             _SEEN.add(index.diff_id)
     elif len(index.entries) <= VIEWS_ENTRIES // 4:  # one huge layer is not kept: memory stays bounded
-        _VIEWS[index.diff_id] = (index, tree, size, leaves)
-        held = sum(len(v[0].entries) for v in _VIEWS.values())
+        _VIEWS[index.diff_id] = view
+        held = sum(len(v.index.entries) for v in _VIEWS.values())
         while len(_VIEWS) > VIEWS_KEPT or held > VIEWS_ENTRIES:
             dropped = _VIEWS.popitem(last=False)[1]
-            held -= len(dropped[0].entries)
-    return tree, size, leaves
+            held -= len(dropped.index.entries)
+    return view
 
 
 def dive_figures(indexes: Sequence[LayerIndex]) -> DiveFigures:
@@ -291,16 +367,34 @@ def dive_figures(indexes: Sequence[LayerIndex]) -> DiveFigures:
     minimum = array("q")
     count = array("q")
     notes: list[str] = []
-    below = _Tree()
-    # dive stacks layers [0, i-1] on top of a copy of layer 0 for every whiteout of layer i;
-    # the same stack is kept here incrementally (layer 0 is thus applied twice, as in dive),
-    # and only one layer's own tree is held at a time.
-    for i, idx in enumerate(indexes):
-        tree, size, leaves = _layer_view(idx)
-        sizes.append(size)
-        if i == 0:
-            below = tree.copy()
-        for node, path in leaves:  # dive visits leaves only
+    # dive stacks layers [0, i-1] on top of a copy of layer 0 for every whiteout of layer i.
+    # The same stack is built here when a layer first has a whiteout leaf, and kept from there
+    # (layer 0 is thus applied twice, as in dive); layers [0, stacked) are on it.
+    below: _Tree | None = None
+    stacked = 0
+    views = [_layer_view(idx) for idx in indexes]
+    for i, view in enumerate(views):
+        sizes.append(view.size)
+        if not view.whiteouts:
+            for path, size in zip(view.paths, view.sizes, strict=True):
+                k = slot.get(path)
+                if k is None:
+                    slot[path] = len(cumulative)
+                    cumulative.append(size)
+                    minimum.append(size)
+                    count.append(1)
+                    continue
+                cumulative[k] += size
+                if minimum[k] < 0 or size < minimum[k]:
+                    minimum[k] = size
+                count[k] += 1
+            continue
+        if below is None:
+            below = views[0].tree().copy()
+        while stacked < i:
+            below.stack(views[stacked].tree())
+            stacked += 1
+        for node, path in views[i].tree().leaves():  # dive visits leaves only
             k = slot.get(path)
             if k is None:
                 k = slot[path] = len(cumulative)
@@ -322,7 +416,6 @@ def dive_figures(indexes: Sequence[LayerIndex]) -> DiveFigures:
             if minimum[k] < 0 or size < minimum[k]:
                 minimum[k] = size
             count[k] += 1
-        below.stack(tree)
     total_cum = sum(cumulative)
     total_min = sum(minimum)
     efficiency = 1.0 if total_cum == 0 else total_min / total_cum

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,9 +56,6 @@ _CONDA_MARK = re.compile(
     r"^(?:urls(?:\.txt)?|[^/]+\.(?:conda|tar\.bz2)|[^/]+/info/(?:index|repodata_record)\.json)$"
 )
 _CACHE_KINDS = frozenset(kind for kind, _ in _CACHES) | {"conda-pkgs"}
-_MAYBE_CACHE = re.compile(
-    r"/\.cache/|/\.local/share/virtualenv/|^/var/(?:lib/apt|cache)/|/pkgs/|/__pycache__/"
-)
 _PYC = re.compile(r"/__pycache__/[^/]+\.cpython-(\d)(\d+)(?:\.opt-\d)?\.pyc$")
 _PYC_ROOT = re.compile(r"^(.*?/(?:site|dist)-packages|.*?/lib(?:64)?/python\d+\.\d+)/")
 _PYVER = re.compile(r"python(\d+\.\d+)")
@@ -162,26 +160,75 @@ def _is_file(node: Node) -> bool:
     return node.kind == "file"
 
 
-def interpreter_versions(fs: Filesystem) -> set[str]:
-    """CPython X.Y the image can run: ``bin/pythonX.Y`` executables and ``pythonX.Y/os.py``."""
-    out: set[str] = set()
+def _maybe_cache(path: str) -> bool:
+    """Whether a package cache (_CACHES, _CONDA_PKGS) or bytecode can hold ``path``: a cheap
+    test first, most files are in neither."""
+    return (
+        "/.cache/" in path or "/__pycache__/" in path or "/pkgs/" in path
+        or "/.local/share/virtualenv/" in path or path.startswith(("/var/lib/apt/", "/var/cache/"))
+    )
+
+
+def _maybe_named_cache(path: str) -> bool:
+    """Whether one of _CACHES can match ``path`` (all are under these)."""
+    return "/.cache/" in path or path.startswith("/var/") or "/.local/share/virtualenv/" in path
+
+
+@dataclass
+class _Seen:
+    """What the Python figures need of the image's nodes, gathered in one pass in the
+    filesystem's order (the figures' tie-breaks depend on it)."""
+
+    versions: set[str] = field(default_factory=set)  # CPython X.Y the image can run (_version_of)
+    links: dict[tuple[int, str], list[str]] = field(default_factory=dict)  # see _caches
+    cache_candidates: list[Node] = field(default_factory=list)  # files and links _maybe_cache
+    records: list[Node] = field(default_factory=list)  # files named *.dist-info/RECORD
+    site_dirs: list[Node] = field(default_factory=list)  # dirs named *-packages
+
+
+def _version_of(node: Node, base: str) -> str | None:
+    """The CPython X.Y a ``bin/pythonX.Y`` executable or a ``pythonX.Y/os.py`` shows."""
+    p = node.entry.path
+    if node.entry.kind in ("file", "hardlink") and base.startswith("python") and "/bin/" in p:
+        m = _PYVER.fullmatch(base)
+        if m and node.entry.mode & 0o111:
+            return m.group(1)
+    elif base == "os.py":
+        m = _STDLIB_OS.search(p)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _scan(fs: Filesystem) -> _Seen:
+    seen = _Seen()
     for node in fs.nodes():
-        p = node.entry.path
+        e = node.entry
+        p = e.path
         base = p[p.rfind("/") + 1 :]
-        if node.kind in ("file", "hardlink") and base.startswith("python") and "/bin/" in p:
-            m = _PYVER.fullmatch(base)
-            if m and node.mode & 0o111:
-                out.add(m.group(1))
-        elif base == "os.py":
-            m = _STDLIB_OS.search(p)
-            if m:
-                out.add(m.group(1))
-    return out
+        if base.startswith("python") or base == "os.py":
+            version = _version_of(node, base)
+            if version is not None:
+                seen.versions.add(version)
+        kind = e.kind
+        if kind == "dir":
+            if p.endswith("-packages"):
+                seen.site_dirs.append(node)
+            continue
+        if kind != "file" and kind != "hardlink":
+            continue
+        if kind == "hardlink" and e.link:
+            seen.links.setdefault((node.layer, e.link), []).append(p)
+        if _maybe_cache(p):
+            seen.cache_candidates.append(node)
+        if kind == "file" and base == "RECORD" and p.endswith(".dist-info/RECORD"):
+            seen.records.append(node)
+    return seen
 
 
 def _foreign_pyc(path: str, versions: set[str]) -> tuple[str, str] | None:
     """(tree root, version) for bytecode of a Python version the image lacks."""
-    if not versions or "/__pycache__/" not in path:
+    if not versions or "/__pycache__/" not in path or not path.endswith(".pyc"):
         return None
     pm = _PYC.search(path)
     if pm is None:
@@ -193,12 +240,12 @@ def _foreign_pyc(path: str, versions: set[str]) -> tuple[str, str] | None:
     return (rm.group(1) if rm else posixpath.dirname(posixpath.dirname(path))), version
 
 
-def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
+def _caches(fs: Filesystem, versions: set[str], seen: _Seen) -> list[WasteGroup]:
     groups: dict[tuple[str, str], WasteGroup] = {}
     # conda, rattler and uv link installed files from their caches: one inode, several names in
     # one layer (the first a file, the rest hard links to it). (layer, first name) -> the hard
     # links still visible; removing a cache frees an inode only when no name outside it is left.
-    links: dict[tuple[int, str], list[str]] = {}
+    links = seen.links
 
     def names(node: Node) -> tuple[tuple[int, str], list[str]]:
         key = (node.layer, node.entry.link or "") if node.kind == "hardlink" else (node.layer, node.entry.path)
@@ -228,21 +275,16 @@ def _caches(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
 
     pkgs: dict[str, list[Node]] = {}  # files under a dir named pkgs, until we know it is conda's
     conda_roots: set[str] = set()
-    candidates: list[Node] = []
-    for node in fs.nodes():
-        if node.kind == "hardlink" and node.entry.link:
-            links.setdefault((node.layer, node.entry.link), []).append(node.entry.path)
-        if node.kind in ("file", "hardlink") and _MAYBE_CACHE.search(node.entry.path):
-            candidates.append(node)  # a cheap test first: most files are in no cache
-    for node in candidates:
+    for node in seen.cache_candidates:
         path = node.entry.path
-        for kind, pat in _CACHES:
+        patterns = _CACHES if _maybe_named_cache(path) else ()  # bytecode: most candidates
+        for kind, pat in patterns:
             m = pat.match(path)
             if m:
                 add(kind, m.group(1), node)
                 break
         else:
-            cm = _CONDA_PKGS.match(path)
+            cm = _CONDA_PKGS.match(path) if "/pkgs/" in path else None
             if cm is None:
                 other(node)
                 continue
@@ -263,13 +305,11 @@ def _tree_files(fs: Filesystem, top: str) -> list[Node]:
     return [n for n in fs.walk(top) if _is_file(n)]
 
 
-def _dead_site_packages(fs: Filesystem, versions: set[str]) -> list[WasteGroup]:
+def _dead_site_packages(fs: Filesystem, versions: set[str], seen: _Seen) -> list[WasteGroup]:
     out: list[WasteGroup] = []
     if not versions:
         return out
-    for node in fs.nodes():
-        if node.kind != "dir":
-            continue
+    for node in seen.site_dirs:
         m = _SITE.search(node.entry.path)
         if m is None or m.group(1) in versions:
             continue
@@ -288,48 +328,57 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
 
 
 def _duplicates(
-    fs: Filesystem, parsed: Mapping[str, list[RecordEntry]], caches: list[WasteGroup]
+    fs: Filesystem, parsed: Mapping[str, list[RecordEntry]], caches: list[WasteGroup], seen: _Seen
 ) -> list[DuplicateDistribution]:
     """Identical distributions in two installed environments. A dist-info inside a package
     cache (virtualenv's unpacked seed wheels, conda's extracted packages) is not installed
     anywhere: those bytes are SL303's."""
     cache_roots = tuple(sorted({g.root for g in caches if g.kind != "pycache-foreign"}))
-    found: dict[tuple[str, str, str], list[tuple[str, int, set[int]]]] = {}
-    for node in fs.nodes():
-        if not _is_file(node):
-            continue
+    # (RECORD node, site dir, dist-info stem, (name, version)); only a name and version seen
+    # twice can be a duplicate, and the others' RECORDs need not be read and hashed
+    dists: list[tuple[Node, str, str, tuple[str, str]]] = []
+    for node in seen.records:
         m = _RECORD.match(node.entry.path)
-        data = node.entry.data
-        if m is None or data is None or node.entry.truncated or _under(node.entry.path, cache_roots):
+        if m is None or node.entry.data is None or node.entry.truncated or _under(node.entry.path, cache_roots):
             continue
         site_dir, stem = m.group(1) or "/", m.group(2)
         name, sep, version = stem.partition("-")
-        if not sep:
+        if sep:
+            dists.append((node, site_dir, stem, (canonicalize_name(name), version)))
+    copies_of = Counter(key for _, _, _, key in dists)
+    found: dict[tuple[str, str, str], list[tuple[str, int, set[int]]]] = {}
+    get = fs.get
+    for node, site_dir, stem, key in dists:
+        if copies_of[key] < 2:
             continue
-        entries = parsed.get(node.entry.path)
+        path, data = node.entry.path, node.entry.data
+        assert data is not None
+        entries = parsed.get(path)
         if entries is None:  # a RECORD on no environment's sys.path: the inventory never read it
-            entries, _ = parse_record(data, site_dir, node.entry.path)
+            entries, _ = parse_record(data, site_dir, path)
         dist_info = f"{site_dir.rstrip('/')}/{stem}.dist-info/"
         prefix = site_dir.rstrip("/") + "/"
+        cut = len(prefix)
         signature = []
         copy_bytes = 0
         layers: set[int] = set()
         for e in entries:
             # Installer-specific files (INSTALLER, RECORD, direct_url.json), scripts outside
             # the site dir (shebangs name each env's python) and bytecode differ per copy.
-            if e.path.startswith(dist_info) or not e.path.startswith(prefix) or "/__pycache__/" in e.path:
+            p = e.path
+            if p.startswith(dist_info) or not p.startswith(prefix) or "/__pycache__/" in p:
                 continue
             if e.digest is None:
                 continue
-            signature.append(f"{e.path[len(prefix):]}\0{e.algo}:{e.digest.hex()}")
-            f = fs.get(e.path)
-            if f is not None and _is_file(f):
-                copy_bytes += f.size
+            signature.append(f"{p[cut:]}\0{e.algo}:{e.digest.hex()}")
+            f = get(p)
+            if f is not None and f.entry.kind == "file":
+                copy_bytes += f.entry.size
                 layers.add(f.layer)
         if not signature:
             continue
         digest = hashlib.sha256("\n".join(sorted(signature)).encode()).hexdigest()
-        found.setdefault((canonicalize_name(name), version, digest), []).append((site_dir, copy_bytes, layers))
+        found.setdefault((*key, digest), []).append((site_dir, copy_bytes, layers))
     out: list[DuplicateDistribution] = []
     for (name, version, _), copies in found.items():
         sites = sorted({c[0] for c in copies})
@@ -399,18 +448,19 @@ def compute_python_waste(
         from ..inventory.ospkg import find_package_dbs
 
         package_dbs = find_package_dbs(fs)
-    versions = interpreter_versions(fs)
+    seen = _scan(fs)
+    versions = seen.versions
     tools = _toolchain_from_packages(fs, package_dbs)
     source = "packages"
     if tools is None:
         tools = _toolchain_from_paths(fs)
         source = "paths" if tools else "none"
-    caches = _caches(fs, versions)
+    caches = _caches(fs, versions, seen)
     return PythonWaste(
         versions=sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))),
         caches=caches,
-        duplicates=_duplicates(fs, records or {}, caches),
-        dead_site_packages=_dead_site_packages(fs, versions),
+        duplicates=_duplicates(fs, records or {}, caches, seen),
+        dead_site_packages=_dead_site_packages(fs, versions, seen),
         toolchain=tools,
         toolchain_source=source,
     )
