@@ -748,4 +748,11 @@ def _root(
 
 
 def main() -> None:
+    # An audit builds a few hundred thousand objects that live until it ends (layer entries, the
+    # filesystem, the inventory): with CPython's default thresholds the collector traverses them
+    # again and again and frees nothing (≈ 0.06 s of a 0.9 s audit from cached layers, 0.7 s of
+    # 4.5 s on 5 GB). Cycles are still collected, just after 50 000 allocations instead of 700.
+    import gc
+
+    gc.set_threshold(50_000, 20, 20)
     app()

@@ -71,7 +71,9 @@ class Derived:
     def truth(self) -> ImportTruth:
         from ..inventory.import_truth import ImportTruth
 
-        return ImportTruth(self._fs, self._inv)
+        # the one that filled env.imports, attribution and all (a hand-built inventory has none)
+        built = self._inv.import_truth
+        return built if built is not None else ImportTruth(self._fs, self._inv)
 
     @cached_property
     def attributor(self) -> Attributor:

@@ -121,7 +121,7 @@ def _provider(providers: list[Distribution], file: str | None) -> str | None:
 
 
 def fill_imports(fs: Filesystem, inv: Inventory) -> None:
-    truth = ImportTruth(fs, inv)
+    truth = inv.import_truth = ImportTruth(fs, inv)
     for env in inv.environments:
         modules = truth.modules(env)
         for ident in inv.identities:

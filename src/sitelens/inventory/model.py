@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
+    from .import_truth import ImportTruth
+
 
 @dataclass(slots=True)  # one per file a package names: 10^5 of them in a big image
 class OwnedFile:
@@ -318,6 +320,9 @@ class Inventory:
     declared: list[Wanted] = field(default_factory=list)  # those files parsed (SL116, the inventory JSON)
     scripts: list[Script] = field(default_factory=list)  # #! files in bin dirs (SL111)
     warnings: list[str] = field(default_factory=list)
+    # the import resolver that filled ``env.imports`` (inventory/import_truth.ImportTruth), kept
+    # so a check that asks it about more paths does not rebuild its attribution; never rendered
+    import_truth: ImportTruth | None = field(default=None, repr=False, compare=False)
 
     def all_distributions(self) -> list[Distribution]:
         """Every distribution found in the image, once each (by metadata path), sorted."""
