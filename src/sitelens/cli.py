@@ -605,6 +605,8 @@ def scan(
 
 def _user_options(values: list[str] | None) -> list[str]:
     """``--user UID[:GID]`` values, validated; a malformed one is a usage error (exit 2)."""
+    if not values:
+        return []  # without importing the inventory model: a cached audit never needs it
     from .errors import UsageError
     from .inventory.identities import parse_user_option
 
