@@ -6,6 +6,7 @@ stderr and the documented exit code (DESIGN §4), so no bad input ever shows a t
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,10 @@ def _plain_argument_help() -> None:
 _plain_argument_help()
 
 
+# Numbers written plainly (no sign, spaces, underscores or exponent): what int() and float() read
+# exactly as pydantic does; anything else goes to typer.
+_PLAIN_NUMBER = {int: re.compile(r"[0-9]{1,18}"), float: re.compile(r"[0-9]{1,18}(\.[0-9]{1,18})?")}
+
 # The spellings of a boolean that click and pydantic both accept, in an environment variable
 # (SITELENS_NO_RESULT_CACHE=1); any other text goes to typer and gets its error.
 _BOOL_TEXT = {
@@ -89,8 +94,9 @@ def _coerce_without_pydantic() -> None:
     own results: unset (None, or () for a repeatable option), a str for a str option, str items
     for list[str], a str for a Path option (converted as pydantic does, ``Path(value)``, then
     typer's own ``coerce_cli_path`` checks) and an int or float already in its option's range
-    (a default), a bool spelled in an environment variable as both click and pydantic read it.
-    Anything else (a number from text, choices, parsers) goes to typer's coercion unchanged,
+    (a default, or plain digits from the command line), a choice spelled exactly as declared, a
+    bool spelled in an environment variable as both click and pydantic read it. Anything else
+    (signs, exponents, other spellings of a choice, parsers) goes to typer's coercion unchanged,
     errors and all."""
     from typing import Any, get_args, get_origin
 
@@ -123,10 +129,16 @@ def _coerce_without_pydantic() -> None:
                         return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
                     if ann is bool and type(value) is str and value.lower() in _BOOL_TEXT:
                         return _BOOL_TEXT[value.lower()]  # a flag set in the environment
+                    if (ann is float or ann is int) and type(value) is str and _PLAIN_NUMBER[ann].fullmatch(value):
+                        value = ann(value)  # "2", "0.5": the number pydantic reads, range still checked
                     if (ann is float or ann is int) and type(value) is ann and not info.clamp and (
                         (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
                     ):
                         return value  # in range: typer's number adapter returns it as it is
+                    if isinstance(ann, type) and issubclass(ann, Enum) and type(value) is str:
+                        for member in ann:
+                            if member.value == value:
+                                return member  # a choice spelled exactly as declared
                 elif isinstance(value, (tuple, list)) and all(type(v) is str for v in value):
                     if get_origin(ann) is list and get_args(ann) == (str,):
                         return list(value)

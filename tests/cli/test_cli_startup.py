@@ -71,3 +71,35 @@ def test_values_that_need_validation_still_get_typers_errors(tmp_path: Path) -> 
     assert res.exit_code == 2 and "yaml" in res.output
     res = runner.invoke(app, ["audit", f"docker-archive:{DEMO}", *cache, "-q", "--timeout", "5"])
     assert res.exit_code == 1  # a number as text: typer's coercion, then the audit
+
+
+SCAN_PROBE = """
+import sys
+from sitelens.cli import main
+sys.argv = ["sitelens", "scan", "--images", sys.argv[1], "--format", "json", "--workers", "2", "--cache-dir",
+            sys.argv[2], "--db", sys.argv[3]]
+try:
+    main()
+except SystemExit as exc:
+    print(exc.code, sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "rich")))
+"""
+
+
+def test_a_json_scan_imports_no_pydantic_nor_rich(tmp_path: Path) -> None:
+    images = tmp_path / "images.txt"
+    images.write_text(f"docker-archive:{DEMO}\n")
+    proc = subprocess.run([sys.executable, "-c", SCAN_PROBE, str(images), str(tmp_path / "c"),
+                           str(tmp_path / "s.db")], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr
+
+
+def test_numbers_and_choices_in_plain_spelling_skip_typer_and_others_keep_its_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    images = tmp_path / "images.txt"
+    images.write_text(f"docker-archive:{DEMO}\n")
+    base = ["scan", "--images", str(images), "--cache-dir", str(tmp_path / "c"), "--db", str(tmp_path / "s.db")]
+    res = runner.invoke(app, [*base, "--format", "json", "--workers", "2"])
+    assert res.exit_code == 0 and '"audited": 1' in res.output, res.output
+    for bad in (["--workers", "two"], ["--workers", "-1"], ["--format", "yaml"]):
+        res = runner.invoke(app, [*base, *bad])
+        assert res.exit_code == 2 and bad[0] in res.output, (bad, res.output)

@@ -9,9 +9,6 @@ from __future__ import annotations
 from io import StringIO
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from ..findings import SEVERITIES
 from ..humanize import human_bytes
 from ..report.interface import JsonRenderer, RenderOptions
@@ -42,6 +39,9 @@ def headline(report: dict[str, Any]) -> str:
 
 
 def render_scan_console(report: dict[str, Any], options: RenderOptions | None = None, top: int = 10) -> str:
+    from rich.console import Console  # only the console report needs rich
+    from rich.table import Table
+
     s = report["summary"]
     buf = StringIO()
     width = (options.width if options else None) or DEFAULT_WIDTH
