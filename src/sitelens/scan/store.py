@@ -391,6 +391,7 @@ class ResultStore:
                 q = select(tags.c.registry, tags.c.repository, tags.c.tag, tags.c.digest).where(
                     tags.c.registry == registry)
                 known.update({(r.registry, r.repository, r.tag): r.digest for r in conn.execute(q)})
+            changed: dict[tuple[str, str, str], dict[str, Any]] = {}
             for registry, repository, tag, digest in seen:
                 key = (registry, repository, tag)
                 before = known.get(key)
@@ -398,10 +399,14 @@ class ResultStore:
                     continue
                 if before is not None:
                     moved[key] = before
-                ins = _insert(conn, tags).values(registry=registry, repository=repository, tag=tag,
-                                                 digest=digest, seen_at=now)
-                conn.execute(ins.on_conflict_do_update(index_elements=["registry", "repository", "tag"],
-                                                       set_={"digest": digest, "seen_at": now}))
+                changed[key] = dict(registry=registry, repository=repository, tag=tag, digest=digest, seen_at=now)
+            if changed:
+                # one statement for every new or moved tag (a first scan of a registry: all of them)
+                ins = _insert(conn, tags)
+                conn.execute(ins.on_conflict_do_update(
+                    index_elements=["registry", "repository", "tag"],
+                    set_={"digest": ins.excluded.digest, "seen_at": ins.excluded.seen_at},
+                ), list(changed.values()))
         return moved
 
     def save(self, row: AuditRow, tool_version: str, config_hash: str,
