@@ -36,7 +36,7 @@ from ..fs import Filesystem
 from ..permissions import Cred, engine
 from .distributions import parse_finder_mapping
 from .model import ImportStep, PathEntry
-from .pth_lines import FINDER_LINE
+from .pth_lines import FINDER_LINE, NSPKG_LINE
 
 # Modules 3.11+ freezes into the binary (Python/frozen.c, the "stdlib - startup" and "stdlib -
 # runpy" sets): sys.path cannot shadow them; their __file__ still names the stdlib copy.
@@ -97,6 +97,20 @@ def pyc_stands_in(header: bytes | None, source_mtime: int, source_size: int) -> 
     return "valid: its timestamp and size match the source"
 
 
+def _namespace_shims(pth_imports: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """module -> the site dirs whose setuptools ``-nspkg.pth`` line names it, in the order site ran
+    them (a line's ``sitedir`` is the dir its .pth file is in)."""
+    out: dict[str, list[str]] = {}
+    for pth, line in pth_imports:
+        m = NSPKG_LINE.search(line)
+        if m and "f_locals['sitedir']" in line:
+            dirs = out.setdefault(m.group(1), [])
+            sitedir = posixpath.dirname(pth)
+            if sitedir not in dirs:
+                dirs.append(sitedir)
+    return out
+
+
 class ImportResolver:
     """Resolves top-level imports for one interpreter × identity × import path.
 
@@ -126,6 +140,7 @@ class ImportResolver:
         self.frozen = FROZEN_311 if minor >= 11 else frozenset()
         self.cache_tag = "cpython-" + version.replace(".", "")
         self.editable = self._editable_mappings(pth_imports or [])
+        self.shims = _namespace_shims(pth_imports or [])
 
     # ---- file tests as the identity makes them --------------------------------------------------
 
@@ -190,7 +205,16 @@ class ImportResolver:
             out.file = f"{self.stdlib}/{name}.py" if self.stdlib else None
             out.steps.append(ImportStep("<frozen>", "loaded", "frozen into the interpreter: sys.path is not searched"))
             return out
-        for pe in self.entries:
+        if name in self.shims:
+            shimmed = self._from_shims(name, self.shims[name])
+            if shimmed is not None:
+                return shimmed
+        return self._search(name, self.entries, out)
+
+    def _search(self, name: str, entries: list[PathEntry], out: Found) -> Found:
+        """PathFinder over ``entries``: the first module or regular package, else the namespace
+        portions, else the editable finders, else ModuleNotFoundError."""
+        for pe in entries:
             entry = pe.path
             kind, names, why = self._entry(entry)
             if names is None:
@@ -231,6 +255,59 @@ class ImportResolver:
         out.error = "ModuleNotFoundError"
         out.steps.append(ImportStep("<end>", "error", f"no module named {name!r} on sys.path"))
         return out
+
+    def _from_shims(self, name: str, sitedirs: list[str]) -> Found | None:
+        """The module setuptools' ``-nspkg.pth`` lines put into ``sys.modules`` while site ran,
+        before any import (None: no line managed to). Each line asks PathFinder for ``name`` in
+        its own site dir only: the first that finds something creates the module from that spec
+        without executing it (a regular package there gives a plain ``__path__`` list and the
+        ``__init__`` as ``__file__``; a bare dir a namespace package); a line that finds nothing
+        raises, and site skips it. Every later line appends its ``<sitedir>/name``. A namespace
+        ``__path__`` recomputes itself from ``sys.path`` when that changed, but only when no
+        regular package is visible there; then it holds every portion on the path."""
+        order = [pe.path for pe in self.entries]
+        made: Found | None = None
+        path_list: list[str] = []
+        for sitedir in sitedirs:
+            portion = f"{sitedir.rstrip('/')}/{name}"
+            _, names, _ = self._entry(sitedir)
+            hit_kind, hit, _ = self._find_in_dir(sitedir, name, names) if names is not None else (None, None, "")
+            if hit_kind is None:
+                continue  # find_spec gave None: module_from_spec raised, site skipped the line
+            if made is None:
+                made = Found(kind=hit_kind)
+                if hit_kind != "namespace":
+                    made.file = hit
+                    if hit is not None and "/__init__" in hit:
+                        made.package_dir = portion
+                path_list = [portion]
+                what = "a namespace package" if hit_kind == "namespace" else hit
+                made.steps.append(ImportStep(sitedir, "loaded", f"a -nspkg.pth line here put {name} into sys.modules "
+                                             f"at start-up ({what})", hit))
+                continue
+            if made.kind == "namespace":
+                # `p in __path__` recomputes it from sys.path as it is while site processes this dir
+                upto = order.index(sitedir) + 1 if sitedir in order else len(order)
+                prefix = self._search(name, self.entries[:upto], Found())
+                if prefix.kind == "namespace":
+                    path_list = list(prefix.namespace)
+            if portion not in path_list:
+                path_list.append(portion)
+            made.steps.append(ImportStep(sitedir, "namespace", f"a -nspkg.pth line here added {portion} to "
+                                         f"{name}.__path__", portion))
+        if made is None:
+            return None
+        if made.kind == "namespace":
+            final = self._search(name, self.entries, Found())
+            if final.kind == "namespace":
+                path_list = list(final.namespace)  # no regular package visible: every portion
+            made.namespace = path_list
+            made.steps.append(ImportStep("<nspkg>", "loaded", f"{name} is the namespace package the -nspkg.pth "
+                                         "lines made: sys.path is not searched again"))
+        else:
+            made.steps.append(ImportStep("<nspkg>", "loaded", f"{name} was created from {made.file} without running "
+                                         "it; its __path__ is the -nspkg.pth dirs"))
+        return made
 
     def _find_in_dir(self, entry: str, name: str, names: set[str]) -> tuple[str | None, str | None, str]:
         base = f"{entry.rstrip('/')}/{name}"

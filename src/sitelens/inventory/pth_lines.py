@@ -15,8 +15,9 @@ effect is known —
 - setuptools' PEP 660 editable finders (``import __editable___…_finder; …install()``): a
   ``sys.meta_path`` finder, resolved by :mod:`.imports`;
 - setuptools' ``*-nspkg.pth`` (``namespace_packages``): puts a module ``X`` into ``sys.modules``
-  whose ``__path__`` collects ``<sitedir>/X`` of every such line — what a PEP 420 namespace
-  package over the same dirs gives; ``sys.path`` unchanged.
+  before any import, made from what the first such line finds in its own site dir (a regular
+  package there is created without running its ``__init__``), whose ``__path__`` collects
+  ``<sitedir>/X`` of every such line; resolved by :mod:`.imports`; ``sys.path`` unchanged.
 
 Any other line is ``unknown``: it runs code of the image whose effect sitelens does not guess.
 """
@@ -29,7 +30,7 @@ import re
 from .model import PthEffect
 
 FINDER_LINE = re.compile(r"\b(__editable___[\w.]*_finder)\b")
-_NSPKG = re.compile(r"sys\.modules\.setdefault\('([\w.]+)'")
+NSPKG_LINE = re.compile(r"sys\.modules\.setdefault\('([\w.]+)'")
 # modules whose import alone changes nothing on sys.path or sys.meta_path
 _INERT = frozenset({"sys", "os", "site", "types", "importlib", "importlib.util", "importlib.machinery"})
 # Real import lines are one statement or a few (setuptools' -nspkg lines, the longest, are ~600
@@ -66,9 +67,9 @@ def interpret(pth: str, line: str, env: dict[str, str]) -> tuple[PthEffect, list
     finder = FINDER_LINE.search(text)
     if finder:
         return PthEffect(pth, line, "editable-finder", finder.group(1)), []
-    nspkg = _NSPKG.search(text)
+    nspkg = NSPKG_LINE.search(text)
     if nspkg and "f_locals['sitedir']" in text:
-        return PthEffect(pth, line, "namespace-shim", f"sys.modules[{nspkg.group(1)!r}] made a namespace package"), []
+        return PthEffect(pth, line, "namespace-shim", f"sys.modules[{nspkg.group(1)!r}] set at start-up"), []
     if "_distutils_hack" in text and "add_shim" in text:
         if env.get("SETUPTOOLS_USE_DISTUTILS", "local") != "local":
             return PthEffect(pth, line, "none", "SETUPTOOLS_USE_DISTUTILS is not 'local': the shim stays off"), []
