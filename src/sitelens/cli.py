@@ -129,12 +129,13 @@ def _coerce_without_pydantic() -> None:
                         return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
                     if ann is bool and type(value) is str and value.lower() in _BOOL_TEXT:
                         return _BOOL_TEXT[value.lower()]  # a flag set in the environment
+                    number = value
                     if (ann is float or ann is int) and type(value) is str and _PLAIN_NUMBER[ann].fullmatch(value):
-                        value = ann(value)  # "2", "0.5": the number pydantic reads, range still checked
-                    if (ann is float or ann is int) and type(value) is ann and not info.clamp and (
-                        (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
+                        number = ann(value)  # "2", "0.5": the number pydantic reads, range still checked
+                    if (ann is float or ann is int) and type(number) is ann and not info.clamp and (
+                        (info.min is None or number >= info.min) and (info.max is None or number <= info.max)
                     ):
-                        return value  # in range: typer's number adapter returns it as it is
+                        return number  # in range: typer's number adapter returns it as it is
                     if isinstance(ann, type) and issubclass(ann, Enum) and type(value) is str:
                         for member in ann:
                             if member.value == value:
