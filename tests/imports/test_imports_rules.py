@@ -95,6 +95,20 @@ def test_why_follows_the_chain(built: Built, tmp_path: Path) -> None:
     assert console.exit_code == 0 and "cannot be searched" in console.output
 
 
+def test_why_names_the_namespace_shims_that_made_the_module(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "why.json"
+    res = CliRunner().invoke(app, ["why", "zope", built.ref, "--format", "json", "-o", str(out),
+                                   "--cache-dir", str(CACHE / "index")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    got = next(r for r in doc["results"] if (r["interpreter"], r["identity"]) == (SYS, "image-user"))["import"]
+    shims = [s for s in got["steps"] if "-nspkg.pth" in s["detail"]]
+    # pip's shim in /usr/local runs first and makes a namespace; dpkg's adds its dir, and its
+    # zope/__init__.py is never the answer
+    assert [s["entry"] for s in shims[:2]] == ["/usr/local/lib/python3.11/dist-packages", DEB]
+    assert got["file"] is None
+
+
 def test_an_editable_install_is_one_install(audited: AuditResult) -> None:
     from sitelens.checks.helpers import ordered_copies
 
