@@ -79,13 +79,17 @@ def test_sl116_judges_the_code_that_loads(audited: AuditResult) -> None:
     assert any(f.rule == "SL105" and f.evidence["distribution"] == "markupsafe" for f in audited.findings)
 
 
-def test_why_follows_the_chain(built: Built, tmp_path: Path) -> None:
+def _why(module: str, built: Built, tmp_path: Path) -> dict[tuple[str, str], dict]:
+    """``sitelens why MODULE`` as JSON: (interpreter, identity) -> its result."""
     out = tmp_path / "why.json"
-    res = CliRunner().invoke(app, ["why", "yaml", built.ref, "--format", "json", "-o", str(out),
+    res = CliRunner().invoke(app, ["why", module, built.ref, "--format", "json", "-o", str(out),
                                    "--cache-dir", str(CACHE / "index")])
     assert res.exit_code == 0, res.output
-    doc = json.loads(out.read_text())
-    by = {(r["interpreter"], r["identity"]): r for r in doc["results"]}
+    return {(r["interpreter"], r["identity"]): r for r in json.loads(out.read_text())["results"]}
+
+
+def test_why_follows_the_chain(built: Built, tmp_path: Path) -> None:
+    by = _why("yaml", built, tmp_path)
     arb = by[(SYS, "arbitrary-uid")]["import"]
     assert arb["file"] == f"{DEB}/yaml/__init__.py" and arb["owner"] == "dpkg:python3-yaml"
     assert [s["outcome"] for s in arb["steps"] if s["entry"] == "/opt/pp"] == ["namespace"]
@@ -96,12 +100,7 @@ def test_why_follows_the_chain(built: Built, tmp_path: Path) -> None:
 
 
 def test_why_names_the_namespace_shims_that_made_the_module(built: Built, tmp_path: Path) -> None:
-    out = tmp_path / "why.json"
-    res = CliRunner().invoke(app, ["why", "zope", built.ref, "--format", "json", "-o", str(out),
-                                   "--cache-dir", str(CACHE / "index")])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(out.read_text())
-    got = next(r for r in doc["results"] if (r["interpreter"], r["identity"]) == (SYS, "image-user"))["import"]
+    got = _why("zope", built, tmp_path)[(SYS, "image-user")]["import"]
     shims = [s for s in got["steps"] if "-nspkg.pth" in s["detail"]]
     # pip's shim in /usr/local runs first and makes a namespace; dpkg's adds its dir, and its
     # zope/__init__.py is never the answer
