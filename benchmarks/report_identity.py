@@ -33,21 +33,10 @@ def _scenario_archives() -> dict[str, Path]:
     from fixtures.imagebuilder import write_docker_archive
 
     OUT.mkdir(parents=True, exist_ok=True)
-    builders = {
-        "user-site-shadow": imgs.user_site_shadow,
-        "local-shadow": imgs.local_shadow,
-        "local-shadow-same": lambda w: imgs.local_shadow(w, same_version=True),
-        "upstream-pip-deletes": imgs.upstream_pip_deletes,
-        "target-overwrite": imgs.target_overwrite,
-        "target-deps": imgs.target_deps,
-        "misc": imgs.misc_image,
-        "musl": imgs.musl_image,
-        "abi-ok": imgs.abi_ok_image,
-    }
     out: dict[str, Path] = {}
     work = OUT / "work"
     work.mkdir(exist_ok=True)
-    for name, build in builders.items():
+    for name, build in imgs.SCENARIOS.items():
         path = OUT / f"{name}.tar"
         if not path.exists():
             write_docker_archive(build(work).built, path)

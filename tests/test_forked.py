@@ -57,7 +57,7 @@ def test_a_child_killed_midway_has_its_part_computed_here() -> None:
 
     part = Forked(work, fork=True)
     assert part.result() == 42
-    assert part.died == "killed by signal 9"
+    assert part.died == "was killed by signal 9"
 
 
 def test_a_result_that_cannot_be_pickled_is_computed_here() -> None:
@@ -88,3 +88,19 @@ def test_no_fork_with_another_thread_or_when_switched_off(monkeypatch: pytest.Mo
         t.join()
     monkeypatch.setenv(ENV_SWITCH, "0")
     assert not can_fork()
+
+
+class NeedsTwo(Exception):
+    def __init__(self, a: str, b: str) -> None:  # pickles, but does not unpickle (args is one str)
+        super().__init__(f"{a}/{b}")
+
+
+def test_an_answer_that_does_not_unpickle_is_computed_here() -> None:
+    def work() -> str:
+        if os.getpid() != PARENT:
+            raise NeedsTwo("x", "y")
+        return "here"
+
+    part = Forked(work, fork=True)
+    assert part.result() == "here"
+    assert part.died is not None and "unpickle" in part.died

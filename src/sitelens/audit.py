@@ -274,7 +274,7 @@ def _audit(
     for part in (layers_part, checks_part):
         if part.died:
             inventory.warnings.append(
-                f"an analysis worker process was {part.died}; its part ran again in the main process"
+                f"an analysis worker process {part.died}; its part ran again in the main process"
             )
     # registry order, as one process would have produced them
     by_check = iter(child_outcomes)

@@ -114,11 +114,15 @@ class Forked(Generic[T]):
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
             # no answer, or a partial one: the part is computed again here
             self.died = (
-                f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                 else f"exited with status {os.waitstatus_to_exitcode(status)}"
             )
             return self._fn()
-        ok, value = pickle.loads(b"".join(chunks))
+        try:
+            ok, value = pickle.loads(b"".join(chunks))
+        except Exception as exc:  # noqa: BLE001 - e.g. an exception class whose __init__ wants other args
+            self.died = f"answered with what does not unpickle ({type(exc).__name__})"
+            return self._fn()
         if not ok:
             raise value
         return value

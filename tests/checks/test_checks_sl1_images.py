@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import pickle
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,17 +36,6 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 _built: dict[str, imgs.Scenario] = {}
-_BUILDERS: dict[str, Callable[[Path], imgs.Scenario]] = {
-    "user-site-shadow": imgs.user_site_shadow,
-    "local-shadow": imgs.local_shadow,
-    "local-shadow-same": lambda w: imgs.local_shadow(w, same_version=True),
-    "upstream-pip-deletes": imgs.upstream_pip_deletes,
-    "target-overwrite": imgs.target_overwrite,
-    "target-deps": imgs.target_deps,
-    "misc": imgs.misc_image,
-    "musl": imgs.musl_image,
-    "abi-ok": imgs.abi_ok_image,
-}
 
 
 def scenario(work: Path, name: str) -> imgs.Scenario:
@@ -61,7 +49,7 @@ def scenario(work: Path, name: str) -> imgs.Scenario:
             if done.exists():
                 made = pickle.loads(done.read_bytes())
             else:
-                made = imgs.venv_images(work) if group == "venv" else {name: _BUILDERS[name](work)}
+                made = imgs.venv_images(work) if group == "venv" else {name: imgs.SCENARIOS[name](work)}
                 done.write_bytes(pickle.dumps(made))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
