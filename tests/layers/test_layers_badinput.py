@@ -232,10 +232,13 @@ def assert_nothing_written_outside_cache(tmp_path: Path) -> None:
             assert p.is_dir() or p.suffix in (".idx", ".lock") or p.name == "journal", f"stray file in cache: {p}"
 
 
+# ``audit`` checks a local blob's stored digest after indexing (layers/verify.py), ``ls`` while
+# indexing: both must refuse every case the same way.
+@pytest.mark.parametrize("command", [["ls", "{ref}", "/"], ["audit", "{ref}"]], ids=["ls", "audit"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_cli_exit_3_one_line(case: str, tmp_path: Path) -> None:
+def test_cli_exit_3_one_line(case: str, command: list[str], tmp_path: Path) -> None:
     ref, expect = CASES[case](tmp_path)
-    r = run_cli(["ls", ref, "/"], tmp_path)
+    r = run_cli([a.format(ref=ref) for a in command], tmp_path)
     assert r.returncode == 3, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sitelens: "), r.stderr
