@@ -31,6 +31,8 @@ from .cache import LayerCache
 from .index import Entry, LayerIndex, build_index
 from .verify import BlobStamp, DeferredDigests, blob_stamp
 
+BACKGROUND_MIN = 4 << 20  # blob bytes below which a layer's digests stay on its own thread
+
 Progress = Callable[[Layer, str], None]
 Finish = Callable[[Layer, LayerIndex, "BlobStamp | None"], LayerIndex]
 
@@ -46,7 +48,9 @@ def _index_layer(image: Image, layer: Layer, background: bool, defer: bool) -> t
     where = f"layer {layer.index} ({layer.diff_id[:19]})"
     # ``background``: the stream digests run in threads of their own (they release the GIL), so
     # they take an idle core while this thread parses and hashes member files. Worth it only
-    # when cores would idle: it costs ≈ 0.25 s of CPU per GB in thread hand-offs.
+    # when cores would idle: it costs ≈ 0.25 s of CPU per GB in thread hand-offs, and starting
+    # the threads costs more than digesting a small blob (a scan's app layers) on this thread.
+    background = background and (layer.size is None or layer.size >= BACKGROUND_MIN)
     with image.open_layer(layer) as raw:
         stamp = blob_stamp(raw) if defer and layer.diff_id else None
         outer = HashingReader(raw, background=background, digest=stamp is None)
