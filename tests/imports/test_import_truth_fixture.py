@@ -196,7 +196,8 @@ def test_namespace_split_across_two_site_dirs(built: Built) -> None:
         assert (r["file"], r["error"], r["namespace"]) == (None, None, portions)
     rc, out = _run(built, "arbitrary-uid", "import jaraco.classes, jaraco.functools as f; print(f.__file__)")
     assert rc == 0, out
-    assert out.strip() == f"{SITE_LOCAL}/jaraco/functools/__init__.py"
+    # (stderr carries site's complaints about the -nspkg.pth lines that raise, see below)
+    assert f"{SITE_LOCAL}/jaraco/functools/__init__.py" in out.splitlines()
 
 
 def test_extension_module_beats_the_py_of_the_same_name(built: Built) -> None:
@@ -341,3 +342,129 @@ def test_oracle_answers_differ_between_identities(built: Built, ident: str) -> N
         if other.name != ident:
             theirs = built.expected["results"][SYS][other.name]["modules"]
             assert any((mine[m]["file"], mine[m]["error"]) != (theirs[m]["file"], theirs[m]["error"]) for m in mine)
+
+
+# ---- setuptools' -nspkg.pth shims, in the order site runs them --------------------------------
+
+VENV = "/opt/venv/bin/python"
+USER_SITE = "/home/app/.local/lib/python3.11/site-packages"
+VENV_SITE = "/opt/venv/lib/python3.11/site-packages"
+NSPKG_PTH = "nsshim.part-0.1-nspkg.pth"
+NSPAIR_PTH = "nspair-0.1-nspkg.pth"
+NSNEST_PTH = "nsnest-0.1-nspkg.pth"
+# what the interpreter says about nsshim after start-up: its __file__, whether its __init__ ran,
+# its __path__, and site's complaints about the shim lines that raised
+SHIM_PROBE = ("import json, sys, nsshim; print('NSSHIM ' + json.dumps([getattr(nsshim, '__file__', None), "
+              "hasattr(nsshim, '__version__'), list(nsshim.__path__)]))")
+
+
+def _shim_run(built: Built, ident: str, exe: str) -> tuple[list[Any], list[str]]:
+    rc, out = _run(built, ident, SHIM_PROBE, exe)
+    assert rc == 0, out
+    import json
+
+    line = next(ln for ln in out.splitlines() if ln.startswith("NSSHIM "))
+    failed = [ln.split(" of ", 1)[1].rstrip(":") for ln in out.splitlines() if ln.startswith("Error processing line")]
+    return json.loads(line[len("NSSHIM "):]), failed
+
+
+def test_nspkg_shims_fixture_layout(built: Built) -> None:
+    for site in (USER_SITE, VENV_SITE, SITE_LOCAL, SITE_DEB):
+        assert "f_locals['sitedir']" in _file(built, f"{site}/{NSPKG_PTH}").read_text()
+    # the namespace_packages wheel leaves nsshim/__init__.py out; nsshim-core ships one
+    assert not _file(built, f"{SITE_LOCAL}/nsshim/__init__.py").exists()
+    assert _file(built, f"{SITE_LOCAL}/nsshim/part/__init__.py").is_file()
+    assert _file(built, f"{USER_SITE}/nsshim/__init__.py").read_text() == '__version__ = "core"\n'
+    assert _file(built, "/opt/pp/nsshim/__init__.py").is_file()
+    for site in (VENV_SITE, SITE_DEB):
+        assert not _file(built, f"{site}/nsshim").exists()
+
+
+def _failed_shims(exe: str) -> list[str]:
+    # site runs a system-site venv's own dir twice (site.venv(), then the PREFIXES loop): its
+    # line raises twice
+    return [f"{VENV_SITE}/{NSPKG_PTH}"] * 2 * (exe == VENV) + [f"{SITE_DEB}/{NSPKG_PTH}", f"{SITE_LOCAL}/{NSPAIR_PTH}",
+                                                               f"{SITE_LOCAL}/{NSNEST_PTH}"]
+
+
+@pytest.mark.parametrize("exe", [SYS, VENV])
+def test_first_nspkg_shim_finding_a_regular_package_makes_it_without_running_it(built: Built, exe: str) -> None:
+    # the user site's shim is the first that finds nsshim for the image user (in the venv, after
+    # the venv's, which raises): nsshim is made from ~/.local's regular package and its __init__
+    # never runs, although a plain search would take /opt/pp's (PYTHONPATH, earlier on sys.path)
+    (file, ran, path), failed = _shim_run(built, "image-user", exe)
+    assert (file, ran) == (f"{USER_SITE}/nsshim/__init__.py", False)
+    # __path__ is a plain list of the shim dirs: the lines that found nothing added nothing
+    assert path == [f"{USER_SITE}/nsshim", f"{SITE_LOCAL}/nsshim"]
+    assert sorted(failed) == sorted(_failed_shims(exe))
+    r = rec(built, "nsshim", "image-user", exe)
+    assert (r["file"], r["code_version"]) == (f"{USER_SITE}/nsshim/__init__.py", None)
+    sys_path = built.expected["results"][exe]["image-user"]["sys_path"]
+    if exe == VENV:
+        assert sys_path.index(VENV_SITE) < sys_path.index(USER_SITE)
+
+
+@pytest.mark.parametrize("exe", [SYS, VENV])
+@pytest.mark.parametrize("ident", ["root", "arbitrary-uid"])
+def test_nspkg_shim_finding_nothing_raises_and_a_later_one_makes_the_module(built: Built, exe: str,
+                                                                             ident: str) -> None:
+    # the venv's shim runs first and raises; /usr/local's makes a namespace that /opt/pp's regular
+    # package, earlier on sys.path, never replaces
+    (file, ran, path), failed = _shim_run(built, ident, exe)
+    assert (file, ran, path) == (None, False, [f"{SITE_LOCAL}/nsshim"])
+    assert sorted(failed) == sorted(_failed_shims(exe))
+    assert rec(built, "nsshim", ident, exe)["namespace"] == [f"{SITE_LOCAL}/nsshim"]
+    # without shims (a venv without the system site) the plain search runs /opt/pp's __init__
+    if ident == "root":
+        r = rec(built, "nsshim", "root", "/root/venv/bin/python")
+        assert (r["file"], r["code_version"]) == ("/opt/pp/nsshim/__init__.py", "core")
+
+
+@pytest.mark.parametrize("exe", [SYS, VENV])
+def test_sitelens_names_the_nspkg_shim_dirs_of_a_regular_package(truth: Any, exe: str) -> None:
+    """sitelens's steps for the shim-made regular package name its __path__ as the interpreter has it."""
+    from fixtures.import_truth import environment_of
+
+    (file, _ran, path), _ = _shim_run(truth.built, "image-user", exe)
+    env = environment_of(truth.inventory, exe, truth.built.expected["interpreters"][exe]["real_path"])
+    assert env is not None
+    got = env.imports["image-user"]
+    assert got is not None
+    mi = got["nsshim"]
+    made = [s.path for s in mi.steps if s.outcome == "loaded" and s.entry != "<nspkg>" and "-nspkg.pth" in s.detail]
+    added = [s.path for s in mi.steps if s.outcome == "namespace" and "-nspkg.pth" in s.detail]
+    assert mi.file == file and made == [file]
+    assert [os.path.dirname(file), *added] == path
+
+
+@pytest.mark.parametrize("exe", [SYS, VENV])
+def test_nspkg_line_that_raises_ends_its_pth_file(built: Built, exe: str) -> None:
+    lines = _file(built, f"{SITE_LOCAL}/{NSPAIR_PTH}").read_text().splitlines()
+    assert ["nsdrop" in lines[0], "nskeep" in lines[1], len(lines)] == [True, True, 2]
+    assert not _file(built, f"{SITE_LOCAL}/nsdrop").exists() and _file(built, f"{SITE_LOCAL}/nskeep/b").is_dir()
+    for ident in ("root", *OTHERS):
+        # nsdrop's line raised, so nskeep's never ran: nskeep is not in sys.modules at start-up,
+        # and the plain search finds /opt/pp's regular package before /usr/local's portion
+        rc, out = _run(built, ident, "import sys; print('nskeep' in sys.modules, 'nsdrop' in sys.modules)", exe)
+        assert rc == 0 and "False False" in out.splitlines(), out
+        assert f"Error processing line 1 of {SITE_LOCAL}/{NSPAIR_PTH}:" in out
+        r = rec(built, "nskeep", ident, exe)
+        assert (r["file"], r["code_version"]) == ("/opt/pp/nskeep/__init__.py", "0.1")
+        assert rec(built, "nsdrop", ident, exe)["error"] == "ModuleNotFoundError"
+
+
+@pytest.mark.parametrize("exe", [SYS, VENV])
+def test_nested_nspkg_line_that_raises_ends_its_pth_file(built: Built, exe: str) -> None:
+    lines = _file(built, f"{SITE_LOCAL}/{NSNEST_PTH}").read_text().splitlines()
+    # setuptools writes a line for each namespace and each of its parents, sorted: nsnest twice
+    assert [ln.split("sys.modules.setdefault(")[1].split(",")[0] for ln in lines] == [
+        "'nsnest'", "'nsnest'", "'nsnest.inner'", "'nsnext'"]
+    assert not _file(built, f"{SITE_LOCAL}/nsnest/inner").exists()
+    for ident in ("root", *OTHERS):
+        # nsnest's line ran (a namespace), nsnest.inner's raised, nsnext's never ran
+        rc, out = _run(built, ident, "import sys; print(sorted(m for m in sys.modules if m.startswith('nsne')))", exe)
+        assert rc == 0 and "['nsnest']" in out.splitlines(), out
+        assert f"Error processing line 3 of {SITE_LOCAL}/{NSNEST_PTH}:" in out
+        assert rec(built, "nsnest", ident, exe)["namespace"] == [f"{SITE_LOCAL}/nsnest"]
+        r = rec(built, "nsnext", ident, exe)
+        assert (r["file"], r["code_version"]) == ("/opt/pp/nsnext/__init__.py", "0.1")

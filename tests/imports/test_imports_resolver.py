@@ -248,3 +248,77 @@ def test_metadata_version_per_identity(overwritten: Filesystem) -> None:
     app = metadata_version(overwritten, APP, entries, "pkg", versions)
     # 2.0's METADATA is 0600: for a non-root user that candidate answers None
     assert sorted(app.ambiguous) == ["1.0", "None"]
+
+
+# ---- setuptools' -nspkg.pth shims ---------------------------------------------------------------
+
+C = "/opt/venv/lib/python3.11/site-packages"
+
+
+def _nspkg_line(pkg: str) -> str:
+    """The line setuptools' namespaces.Installer writes for ``pkg`` (a dotted one adds the setattr)."""
+    parent, _, child = pkg.rpartition(".")
+    line = ("import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals["
+            f"'sitedir'], *{tuple(pkg.split('.'))!r});importlib = has_mfs and __import__('importlib.util');has_mfs "
+            f"and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault({pkg!r}, importlib.util."
+            f"module_from_spec(importlib.machinery.PathFinder.find_spec({pkg!r}, [os.path.dirname(p)])));m = m or "
+            f"sys.modules.setdefault({pkg!r}, types.ModuleType({pkg!r}));mp = (m or []) and m.__dict__.setdefault("
+            "'__path__',[]);(p not in mp) and mp.append(p)")
+    return line + (f";m and setattr(sys.modules[{parent!r}], {child!r}, m)" if parent else "")
+
+
+@pytest.fixture(scope="module")
+def shims_fs() -> Filesystem:
+    return fs_from_spec(ImageSpec([LayerSpec([
+        Dir("/usr/local/lib/python3.11"), Dir(A), Dir(B), Dir("/opt/venv/lib/python3.11"), Dir(C), Dir("/opt/pp"),
+        # nsx: a regular copy on PYTHONPATH, none in the venv, a regular package in A (another
+        # distribution's __init__), a portion in B
+        Dir("/opt/pp/nsx"), File("/opt/pp/nsx/__init__.py", b""),
+        Dir(f"{A}/nsx"), File(f"{A}/nsx/__init__.py", b"__version__ = 'core'\n"), Dir(f"{A}/nsx/a"),
+        Dir(f"{B}/nsx"), Dir(f"{B}/nsx/b"),
+        # one .pth for nsdrop (its dir removed) then nskeep; a regular nskeep later on the path
+        Dir(f"{A}/nskeep"), Dir(f"{A}/nskeep/b"), Dir(f"{B}/nskeep"), File(f"{B}/nskeep/__init__.py", b""),
+        # nested: nsnest.inner removed; nsnext as nskeep
+        Dir(f"{A}/nsnest"), Dir(f"{A}/nsnext"), Dir(f"{A}/nsnext/y"), Dir(f"{B}/nsnext"),
+        File(f"{B}/nsnext/__init__.py", b""),
+    ])]))
+
+
+SHIM_PATH = _entries("/opt/pp", C, A, B)
+
+
+def _shims(fs: Filesystem, pth_lines: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+    return ImportResolver(fs, APP, "3.11", SHIM_PATH, [(pth, _nspkg_line(pkg)) for pth, pkg in pth_lines])
+
+
+def test_first_nspkg_shim_that_finds_a_regular_package_makes_the_module(shims_fs: Filesystem) -> None:
+    pth = "nsx.part-0.1-nspkg.pth"
+    got = _shims(shims_fs, [(f"{d}/{pth}", "nsx") for d in (C, A, B)]).find("nsx")
+    # not /opt/pp's, first on sys.path: site put A's into sys.modules before any import
+    assert (got.file, got.error, got.namespace) == (f"{A}/nsx/__init__.py", None, [])
+    assert [(s.entry, s.outcome) for s in got.steps] == [(C, "absent"), (A, "loaded"), (B, "namespace"),
+                                                         ("<nspkg>", "loaded")]
+    assert "it raised" in got.steps[0].detail
+    assert got.steps[-1].detail.endswith(f"({A}/nsx, {B}/nsx)")
+
+
+def test_nspkg_line_that_raises_ends_its_pth_file(shims_fs: Filesystem) -> None:
+    pair = f"{A}/nspair-0.1-nspkg.pth"
+    alone = _shims(shims_fs, [(pair, "nskeep")]).find("nskeep")
+    assert (alone.file, alone.namespace) == (None, [f"{A}/nskeep"])
+    # nsdrop's line raises (no nsdrop in A): site skips the rest of the file, nskeep's line too
+    got = _shims(shims_fs, [(pair, "nsdrop"), (pair, "nskeep")]).find("nskeep")
+    assert (got.file, got.error) == (f"{B}/nskeep/__init__.py", None)
+    assert got.steps[0].entry == A and "never ran: the line for nsdrop before it raised" in got.steps[0].detail
+    # a later .pth of the same dir still runs
+    other = _shims(shims_fs, [(pair, "nsdrop"), (pair, "nskeep"), (f"{A}/z-nspkg.pth", "nskeep")]).find("nskeep")
+    assert (other.file, other.namespace) == (None, [f"{A}/nskeep"])
+
+
+def test_nested_nspkg_line_that_raises_ends_its_pth_file(shims_fs: Filesystem) -> None:
+    pth = f"{A}/nsnest-0.1-nspkg.pth"
+    lines = [(pth, "nsnest"), (pth, "nsnest"), (pth, "nsnest.inner"), (pth, "nsnext")]
+    r = _shims(shims_fs, lines)
+    assert (r.find("nsnest").file, r.find("nsnest").namespace) == (None, [f"{A}/nsnest"])
+    assert r.find("nsnext").file == f"{B}/nsnext/__init__.py"
+    assert _shims(shims_fs, [(pth, "nsnest"), (pth, "nsnext")]).find("nsnext").namespace == [f"{A}/nsnext"]

@@ -97,17 +97,14 @@ def pyc_stands_in(header: bytes | None, source_mtime: int, source_size: int) -> 
     return "valid: its timestamp and size match the source"
 
 
-def _namespace_shims(pth_imports: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """module -> the site dirs whose setuptools ``-nspkg.pth`` line names it, in the order site ran
-    them (a line's ``sitedir`` is the dir its .pth file is in)."""
-    out: dict[str, list[str]] = {}
+def _namespace_shim_lines(pth_imports: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(.pth file, module) of every setuptools ``-nspkg.pth`` line, in the order site ran them (a
+    nested namespace's line names it dotted; its ``sitedir`` is the dir its .pth file is in)."""
+    out: list[tuple[str, str]] = []
     for pth, line in pth_imports:
         m = NSPKG_LINE.search(line)
         if m and "f_locals['sitedir']" in line:
-            dirs = out.setdefault(m.group(1), [])
-            sitedir = posixpath.dirname(pth)
-            if sitedir not in dirs:
-                dirs.append(sitedir)
+            out.append((pth, m.group(1)))
     return out
 
 
@@ -140,7 +137,8 @@ class ImportResolver:
         self.frozen = FROZEN_311 if minor >= 11 else frozenset()
         self.cache_tag = "cpython-" + version.replace(".", "")
         self.editable = self._editable_mappings(pth_imports or [])
-        self.shims = _namespace_shims(pth_imports or [])
+        self._shim_lines = _namespace_shim_lines(pth_imports or [])
+        self._shim_runs: dict[str, list[tuple[str, str]]] | None = None
 
     # ---- file tests as the identity makes them --------------------------------------------------
 
@@ -205,10 +203,12 @@ class ImportResolver:
             out.file = f"{self.stdlib}/{name}.py" if self.stdlib else None
             out.steps.append(ImportStep("<frozen>", "loaded", "frozen into the interpreter: sys.path is not searched"))
             return out
-        if name in self.shims:
-            shimmed = self._from_shims(name, self.shims[name])
-            if shimmed is not None:
+        shims = self._shims().get(name)
+        if shims:
+            shimmed = self._from_shims(name, shims)
+            if shimmed.kind is not None:
                 return shimmed
+            out.steps.extend(shimmed.steps)  # every line raised: the lines said why, the search follows
         return self._search(name, self.entries, out)
 
     def _search(self, name: str, entries: list[PathEntry], out: Found) -> Found:
@@ -256,26 +256,68 @@ class ImportResolver:
         out.steps.append(ImportStep("<end>", "error", f"no module named {name!r} on sys.path"))
         return out
 
-    def _from_shims(self, name: str, sitedirs: list[str]) -> Found | None:
+    def _shim_finds(self, module: str, sitedir: str) -> bool:
+        """Whether ``PathFinder.find_spec(module, [<sitedir>/<parents>])`` of a ``-nspkg.pth`` line
+        finds anything for us (when it does not, ``module_from_spec(None)`` raises)."""
+        *parents, leaf = module.split(".")
+        where = posixpath.join(sitedir, *parents)
+        _, names, _ = self._entry(where)
+        return names is not None and self._find_in_dir(where, leaf, names)[0] is not None
+
+    def _shims(self) -> dict[str, list[tuple[str, str]]]:
+        """top-level module -> (site dir, why its line did not run, or "") for each ``-nspkg.pth``
+        line naming it, in site's order. A line that raises makes site skip the rest of its .pth
+        file (``addpackage`` breaks out of the file): a later line there, for another namespace or a
+        nested one, never runs."""
+        if self._shim_runs is None:
+            runs: dict[str, list[tuple[str, str]]] = {}
+            broken: dict[str, str] = {}  # .pth -> the module whose line raised in it
+            for pth, module in self._shim_lines:
+                sitedir = posixpath.dirname(pth)
+                skipped = (f"the -nspkg.pth line for {module} in {pth} never ran: the line for {broken[pth]} "
+                           "before it raised, and site skipped the rest of that file") if pth in broken else ""
+                if not skipped and not self._shim_finds(module, sitedir):
+                    broken[pth] = module
+                if "." not in module:
+                    runs.setdefault(module, []).append((sitedir, skipped))
+            self._shim_runs = runs
+        return self._shim_runs
+
+    def _from_shims(self, name: str, lines: list[tuple[str, str]]) -> Found:
         """The module setuptools' ``-nspkg.pth`` lines put into ``sys.modules`` while site ran,
-        before any import (None: no line managed to). Each line asks PathFinder for ``name`` in
-        its own site dir only: the first that finds something creates the module from that spec
-        without executing it (a regular package there gives a plain ``__path__`` list and the
-        ``__init__`` as ``__file__``; a bare dir a namespace package); a line that finds nothing
-        raises, and site skips it. Every later line appends its ``<sitedir>/name``. A namespace
-        ``__path__`` recomputes itself from ``sys.path`` when that changed, but only when no
-        regular package is visible there; then it holds every portion on the path."""
+        before any import (``kind`` None: no line managed to; its steps name the lines that raised).
+        Each line asks PathFinder for ``name`` in its own site dir only: the first that finds
+        something creates the module from that spec without executing it (a regular package there
+        gives a plain ``__path__`` list and the ``__init__`` as ``__file__``, however many regular
+        copies sys.path holds before it; a bare dir a namespace package); a line that finds nothing
+        (its package dir removed, or never there) raises, and site prints the error and skips the
+        rest of that ``.pth`` — before or after the module was made, that line adds nothing. Every
+        later line that finds something appends its ``<sitedir>/name``. A namespace ``__path__``
+        recomputes itself from ``sys.path`` when that changed, but only when no regular package is
+        visible there; then it holds every portion on the path. The order is site's: a venv with
+        the system site packages runs its own dir's lines first (before the user site, and again
+        after it: the second run adds nothing)."""
         order = [pe.path for pe in self.entries]
-        made: Found | None = None
+        made = Found()
         path_list: list[str] = []
-        for sitedir in sitedirs:
+        ran: set[str] = set()
+        for sitedir, skipped in lines:
+            if sitedir in ran:
+                continue  # another .pth in the same dir (or its second run in a venv) finds the same
+            if skipped:
+                made.steps.append(ImportStep(sitedir, "absent", skipped))
+                continue
+            ran.add(sitedir)
             portion = f"{sitedir.rstrip('/')}/{name}"
             _, names, _ = self._entry(sitedir)
             hit_kind, hit, _ = self._find_in_dir(sitedir, name, names) if names is not None else (None, None, "")
             if hit_kind is None:
-                continue  # find_spec gave None: module_from_spec raised, site skipped the line
-            if made is None:
-                made = Found(kind=hit_kind)
+                # find_spec gave None: module_from_spec(None) raised AttributeError
+                made.steps.append(ImportStep(sitedir, "absent", f"a -nspkg.pth line here found no {name} in its "
+                                             "site dir: it raised, and site skipped the rest of that .pth file"))
+                continue
+            if made.kind is None:
+                made.kind = hit_kind
                 if hit_kind != "namespace":
                     made.file = hit
                     if hit is not None and "/__init__" in hit:
@@ -295,8 +337,8 @@ class ImportResolver:
                 path_list.append(portion)
             made.steps.append(ImportStep(sitedir, "namespace", f"a -nspkg.pth line here added {portion} to "
                                          f"{name}.__path__", portion))
-        if made is None:
-            return None
+        if made.kind is None:
+            return made
         if made.kind == "namespace":
             final = self._search(name, self.entries, Found())
             if final.kind == "namespace":
@@ -306,7 +348,7 @@ class ImportResolver:
                                          "lines made: sys.path is not searched again"))
         else:
             made.steps.append(ImportStep("<nspkg>", "loaded", f"{name} was created from {made.file} without running "
-                                         "it; its __path__ is the -nspkg.pth dirs"))
+                                         f"it; its __path__ is the -nspkg.pth dirs ({', '.join(path_list)})"))
         return made
 
     def _find_in_dir(self, entry: str, name: str, names: set[str]) -> tuple[str | None, str | None, str]:

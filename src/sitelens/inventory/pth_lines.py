@@ -17,7 +17,8 @@ effect is known —
 - setuptools' ``*-nspkg.pth`` (``namespace_packages``): puts a module ``X`` into ``sys.modules``
   before any import, made from what the first such line finds in its own site dir (a regular
   package there is created without running its ``__init__``), whose ``__path__`` collects
-  ``<sitedir>/X`` of every such line; resolved by :mod:`.imports`; ``sys.path`` unchanged.
+  ``<sitedir>/X`` of every later line that finds something; a line that finds nothing raises and
+  ends its file; resolved by :mod:`.imports`; ``sys.path`` unchanged.
 
 Any other line is ``unknown``: it runs code of the image whose effect sitelens does not guess.
 """
