@@ -61,7 +61,11 @@ class _Selection:
             self._error = exc
 
     def result(self) -> list[Target]:
-        self._thread.join()
+        try:
+            self._thread.join()
+        except BaseException:  # Ctrl-C while waiting: the rest of the registry is not asked
+            self.cancel()
+            raise
         if self._error is not None:
             raise self._error
         return self._targets
@@ -83,7 +87,7 @@ def run_scan_command(req: ScanRequest, opts: SourceOptions) -> tuple[str, int]:
     except BaseException:
         selection.cancel()
         raise
-    from ..layers.cache import default_cache_dir
+    from ..cachedir import default_cache_dir
     from ..report.formats import renderer, site_renderer
     from ..report.interface import RenderOptions
     from .executor import make_executor

@@ -183,6 +183,8 @@ def _repository_targets(registry: str, repo: str, tag_glob: str, opts: SourceOpt
             return [_failed(f"{registry}/{repo}", f"registry:{registry}/{repo}", exc)]
         targets = []
         for tag in tags:
+            if cancel is not None and cancel.is_set():
+                return []
             if not fnmatch.fnmatchcase(tag, tag_glob):
                 continue
             selector = f"{registry}/{repo}:{tag}"
