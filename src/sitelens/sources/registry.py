@@ -241,6 +241,7 @@ class RegistryClient:
         self._authz: str | None = None
         self._lock = threading.Lock()
         self._direct_routes: dict[str, tuple[requests.adapters.HTTPAdapter, requests.PreparedRequest, Any] | None] = {}
+        self._direct_pools: dict[str, urllib3.HTTPConnectionPool] = {}  # by scheme
         self.sleep = time.sleep  # tests may speed this up
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -303,12 +304,18 @@ class RegistryClient:
         merged = dict(self.session.headers)
         merged.update(headers)  # the request's own headers win, as in requests
         try:
-            pool = adapter.get_connection_with_tls_context(origin, verify, proxies=None, cert=None)
+            pool = self._direct_pools.get(self.scheme)
+            if pool is None or pool.pool is None:  # the first request, or the adapter closed its pool
+                pool = self._direct_pools[self.scheme] = adapter.get_connection_with_tls_context(
+                    origin, verify, proxies=None, cert=None)
             raw = pool.urlopen(method, url[len(f"{self.scheme}://{self.host}"):], headers=merged, redirect=False,
                                assert_same_host=False, preload_content=False, decode_content=False,
                                retries=adapter.max_retries, timeout=urllib3.Timeout(connect=timeout, read=timeout))
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _requests_error(exc) from exc
+            mapped = _requests_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
         resp = _DirectResponse(raw, method)
         if raw.get_redirect_location():
             resp.close()
