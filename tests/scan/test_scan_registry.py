@@ -200,3 +200,37 @@ def test_a_killed_worker_fails_its_images_and_the_run_goes_on(filled: Filled, tm
     assert s["failed_by_reason"].get("internal", 0) >= 1
     rest = run_scan(tmp_path, reg.host, "--workers", "2")
     assert rest.doc["summary"]["failed_by_reason"] == {"corrupt": 1}  # the victims are retried and pass
+
+
+def test_a_store_that_cannot_be_opened_ends_the_scan_while_the_registry_is_silent(tmp_path: Path) -> None:
+    """The targets are resolved in the background from the start; a usage error found meanwhile
+    (here: the store's directory does not exist) ends the command without waiting for a registry
+    that accepts connections and never answers (it would take the client minutes to give up)."""
+    import socket
+    import threading
+
+    held: list[socket.socket] = []
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.getsockname()[1]}"
+        argv = [sys.executable, "-m", "sitelens", "scan", host, "--format", "json",
+                "--db", str(tmp_path / "missing" / "scan.db"), "--cache-dir", str(tmp_path / "cache")]
+        # The client would give up on the silent registry after 30 s per attempt, five attempts:
+        # a scan that waited for it would not end within this bound.
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert out.returncode == 2
+    assert "cannot open results database" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -30,6 +30,7 @@ import zlib
 from collections import OrderedDict
 from pathlib import Path
 
+from ..cachedir import default_cache_dir
 from ..image import is_sha256_digest
 from .index import INDEX_FORMAT, Entry, LayerIndex
 
@@ -54,11 +55,6 @@ def _remember(stamp: tuple[str, int, int, int], index: LayerIndex) -> None:
     while held > MEMO_ENTRIES and _DECODED:
         _, dropped = _DECODED.popitem(last=False)
         held -= len(dropped.entries)
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sitelens"
 
 
 class LayerCache:

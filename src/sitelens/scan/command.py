@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..sources.base import SourceOptions
+
+if TYPE_CHECKING:
+    from .targets import Target
 
 
 @dataclass(frozen=True)
@@ -30,26 +35,69 @@ class ScanRequest:
     width: int | None = None  # the console report's width (the CLI reads COLUMNS and the terminal)
 
 
+class _Selection:
+    """The targets, worked out in a thread of their own from the moment the scan starts.
+
+    Listing a registry and resolving every tag is mostly waiting on the registry (a no-op rescan
+    of a thousand tags is a thousand HEADs), and start-up is mostly this process importing and
+    opening the store; one overlaps the other. A usage error found meanwhile (the config, the
+    store) still ends the command at once: :meth:`cancel` stops the resolution between requests."""
+
+    def __init__(self, req: ScanRequest, opts: SourceOptions) -> None:
+        self._cancel = threading.Event()
+        self._targets: list[Target] = []
+        self._error: BaseException | None = None
+        # a daemon: a scan that ends on a usage error does not wait for the registry to answer
+        self._thread = threading.Thread(target=self._run, args=(req, opts), name="scan-targets", daemon=True)
+        self._thread.start()
+
+    def _run(self, req: ScanRequest, opts: SourceOptions) -> None:
+        from .targets import file_targets, registry_targets
+
+        try:
+            self._targets = (file_targets(req.images, req.registry, opts) if req.images is not None
+                             else registry_targets(req.registry or "", req.repo, req.tag, opts, self._cancel))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> list[Target]:
+        try:
+            self._thread.join()
+        except BaseException:  # Ctrl-C while waiting: the rest of the registry is not asked
+            self.cancel()
+            raise
+        if self._error is not None:
+            raise self._error
+        return self._targets
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+
 def run_scan_command(req: ScanRequest, opts: SourceOptions) -> tuple[str, int]:
-    from ..config import load_config
-    from ..layers.cache import default_cache_dir
+    if req.registry is None and req.images is None:
+        raise UsageError("give a REGISTRY to enumerate or --images FILE")
+    selection = _Selection(req, opts)
+    try:
+        from ..config import load_config
+        from .store import ResultStore
+
+        cfg = load_config(req.config)
+        store = ResultStore(req.db)
+    except BaseException:
+        selection.cancel()
+        raise
+    from ..cachedir import default_cache_dir
     from ..report.formats import renderer, site_renderer
     from ..report.interface import RenderOptions
     from .executor import make_executor
     from .job import config_hash, run_scan
     from .progress import ScanProgress
-    from .store import ResultStore
     from .summary import scan_exit_code, summarise
-    from .targets import file_targets, registry_targets
     from .task import audit_task
 
-    if req.registry is None and req.images is None:
-        raise UsageError("give a REGISTRY to enumerate or --images FILE")
-    cfg = load_config(req.config)
-    store = ResultStore(req.db)  # opened first: a bad --db is a usage error before any network work
     try:
-        targets = (file_targets(req.images, req.registry, opts) if req.images is not None
-                   else registry_targets(req.registry or "", req.repo, req.tag, opts))
+        targets = selection.result()
         task_options = {
             "cache_dir": str(req.cache_dir or default_cache_dir()),
             "use_cache": req.use_cache,

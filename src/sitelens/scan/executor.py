@@ -11,11 +11,13 @@ container per task), has a real local cluster for tests, and deploys as plain po
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 Task = Callable[..., dict[str, Any]]
 
@@ -42,6 +44,10 @@ class LocalExecutor:
             for job in jobs:
                 yield job, fn(*job)
             return
+        # multiprocessing is imported once there is something to run, not by a no-op rescan
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         self._pool = ProcessPoolExecutor(max_workers=self.workers)
         pending: dict[Future[dict[str, Any]], tuple[tuple[Any, ...], ProcessPoolExecutor]] = {}
         queue = list(jobs)
@@ -78,6 +84,8 @@ class LocalExecutor:
     def _renew(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        from concurrent.futures import ProcessPoolExecutor
+
         self._pool = ProcessPoolExecutor(max_workers=self.workers)
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -168,7 +169,10 @@ def _failed(selector: str, reference: str, exc: BaseException, tag: str | None =
     return Target(selector, reference, None, tag, failure_reason(exc), one_line(exc))
 
 
-def _repository_targets(registry: str, repo: str, tag_glob: str, opts: SourceOptions) -> list[Target]:
+def _repository_targets(registry: str, repo: str, tag_glob: str, opts: SourceOptions,
+                        cancel: threading.Event | None = None) -> list[Target]:
+    if cancel is not None and cancel.is_set():
+        return []
     name = ImageName(registry, repo)
     # One client per repository: its connection, scheme and token serve the listing and HEADs.
     client = RegistryClient(name, opts)
@@ -179,6 +183,8 @@ def _repository_targets(registry: str, repo: str, tag_glob: str, opts: SourceOpt
             return [_failed(f"{registry}/{repo}", f"registry:{registry}/{repo}", exc)]
         targets = []
         for tag in tags:
+            if cancel is not None and cancel.is_set():
+                return []
             if not fnmatch.fnmatchcase(tag, tag_glob):
                 continue
             selector = f"{registry}/{repo}:{tag}"
@@ -191,9 +197,11 @@ def _repository_targets(registry: str, repo: str, tag_glob: str, opts: SourceOpt
         client.close()
 
 
-def registry_targets(registry: str, repo_glob: str, tag_glob: str, opts: SourceOptions) -> list[Target]:
+def registry_targets(registry: str, repo_glob: str, tag_glob: str, opts: SourceOptions,
+                     cancel: threading.Event | None = None) -> list[Target]:
     """Every tag of every matching repository, in repository then tag order. A repository or tag
-    that cannot be read, or a catalog that cannot be listed, is a failed target."""
+    that cannot be read, or a catalog that cannot be listed, is a failed target. Once ``cancel``
+    is set, repositories not yet started are left out (the caller no longer wants the answer)."""
     try:
         repositories = sorted(r for r in list_repositories(registry, opts) if fnmatch.fnmatchcase(r, repo_glob))
     except SitelensError as exc:
@@ -201,7 +209,7 @@ def registry_targets(registry: str, repo_glob: str, tag_glob: str, opts: SourceO
         return [_failed(registry, f"registry:{registry}", exc)]
     # Resolving tags is one small request each: a few repositories at a time hide the round trips.
     with ThreadPoolExecutor(max_workers=RESOLVERS) as pool:
-        per_repo = pool.map(lambda repo: _repository_targets(registry, repo, tag_glob, opts), repositories)
+        per_repo = pool.map(lambda repo: _repository_targets(registry, repo, tag_glob, opts, cancel), repositories)
         return [t for targets in per_repo for t in targets]
 
 

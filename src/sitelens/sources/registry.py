@@ -17,9 +17,9 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -70,7 +70,7 @@ def _no_retry(exc: Exception) -> bool:
     return "refused" in text or "Name or service not known" in text or "nodename nor servname" in text
 
 
-def _retry_after(resp: requests.Response) -> float | None:
+def _retry_after(resp: Response) -> float | None:
     value = resp.headers.get("Retry-After")
     if not value:
         return None
@@ -84,7 +84,22 @@ def _retry_after(resp: requests.Response) -> float | None:
     return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
 
 
-def _read_body(resp: requests.Response, limit: int, deadline: float, where: str, what: str) -> bytes:
+class Response(Protocol):
+    """What the client reads of an HTTP response: requests' own, or :class:`_DirectResponse`."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def raw(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def _read_body(resp: Response, limit: int, deadline: float, where: str, what: str) -> bytes:
     """At most ``limit`` bytes of a response body, refused early when Content-Length says more.
 
     ``read1`` returns after one socket read, so a server that trickles a byte every few seconds
@@ -112,7 +127,7 @@ def _read_body(resp: requests.Response, limit: int, deadline: float, where: str,
         resp.close()
 
 
-def _error_detail(resp: requests.Response, deadline: float | None = None) -> str:
+def _error_detail(resp: Response, deadline: float | None = None) -> str:
     """The registry's error code/message (distribution's ``{"errors": [...]}``), if any."""
     try:
         body = _read_body(resp, MAX_ERROR_BODY, deadline or time.monotonic() + 10, "registry", "error")
@@ -155,6 +170,43 @@ class _Session(requests.Session):
                 "verify": merge(verify, self.verify), "cert": merge(cert, self.cert)}
 
 
+class _DirectResponse:
+    """A response read straight from urllib3 (see :meth:`RegistryClient._direct`)."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, method: str) -> None:
+        self.raw = raw
+        self.status_code = raw.status
+        self.headers: Mapping[str, str] = raw.headers
+        self._head = method == "HEAD"
+
+    def close(self) -> None:
+        if self._head:
+            self.raw.drain_conn()  # reading the empty body hands the connection back for the next request
+        elif self.raw.connection is not None:
+            self.raw.close()  # a body left unread: drop the connection, as requests does
+        self.raw.release_conn()
+
+
+def _requests_error(exc: Exception) -> Exception:
+    """The requests exception its adapter would have raised for this urllib3 one, so that one
+    handler (retries, scheme probing, messages) serves both ways of sending."""
+    e = urllib3.exceptions
+    if isinstance(exc, e.MaxRetryError):
+        reason = exc.reason
+        if isinstance(reason, e.ConnectTimeoutError) and not isinstance(reason, e.NewConnectionError):
+            return requests.ConnectTimeout(exc)
+        if isinstance(reason, e.SSLError):
+            return requests.exceptions.SSLError(exc)
+        return requests.ConnectionError(exc)
+    if isinstance(exc, e.SSLError):
+        return requests.exceptions.SSLError(exc)
+    if isinstance(exc, e.ReadTimeoutError):
+        return requests.ReadTimeout(exc)
+    if isinstance(exc, (e.ProtocolError, e.ClosedPoolError, OSError)):
+        return requests.ConnectionError(exc)
+    return exc
+
+
 # host -> the scheme a plain-HTTP-capable registry answered on, settled once per process: a scan
 # makes a client per repository and image, and probing HTTPS (loading the CA bundle) each time
 # cost a loopback registry about 0.4 s per image
@@ -188,6 +240,8 @@ class RegistryClient:
         self._creds_loaded = False
         self._authz: str | None = None
         self._lock = threading.Lock()
+        self._direct_routes: dict[str, tuple[requests.adapters.HTTPAdapter, requests.PreparedRequest, Any] | None] = {}
+        self._direct_pools: dict[str, urllib3.HTTPConnectionPool] = {}  # by scheme
         self.sleep = time.sleep  # tests may speed this up
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -214,7 +268,64 @@ class RegistryClient:
     def url(self, path: str) -> str:
         return f"{self.scheme}://{self.host}/v2/{self.name.repository}/{path}"
 
-    def _send(self, method: str, path: str, headers: dict[str, str], stream: bool) -> requests.Response:
+    def _direct_route(self) -> tuple[requests.adapters.HTTPAdapter, requests.PreparedRequest, Any] | None:
+        """(adapter, a request to the origin, verify) when this origin's requests can skip requests'
+        per-request machinery: no proxy and no .netrc entry apply (what requests reads from the
+        environment, asked once), and the adapter can hand out its TLS-configured pool."""
+        origin = f"{self.scheme}://{self.host}/v2/"
+        adapter = self.session.get_adapter(origin)
+        if not isinstance(adapter, requests.adapters.HTTPAdapter) or \
+                not hasattr(adapter, "get_connection_with_tls_context"):  # requests < 2.32.2
+            return None
+        settings = self.session.merge_environment_settings(origin, {}, True, self.verify, None)
+        if requests.utils.select_proxy(origin, settings["proxies"]):
+            return None
+        if self.session.trust_env and requests.utils.get_netrc_auth(origin):
+            return None
+        return adapter, requests.Request("GET", origin).prepare(), settings["verify"]
+
+    def _direct(self, method: str, path: str, headers: dict[str, str], timeout: float) -> Response | None:
+        """Send a manifest or listing request through the adapter's urllib3 pool itself, or None
+        for requests to send it. requests' Session costs ≈ 0.6 ms of CPU per request over
+        urllib3's 0.35 ms (preparing, cookies, hooks, redirect handling, environment merging):
+        most of a no-op rescan's client time, one HEAD per tag. What needs that machinery goes
+        through requests: blobs (their redirects to storage), a scheme not yet settled, a session
+        holding cookies, and any redirect answered here (sent again through requests)."""
+        if method not in ("GET", "HEAD") or path.startswith("blobs/") or not self._scheme_decided \
+                or self.session.cookies:
+            return None
+        if self.scheme not in self._direct_routes:
+            self._direct_routes[self.scheme] = self._direct_route()
+        route = self._direct_routes[self.scheme]
+        if route is None:
+            return None
+        adapter, origin, verify = route
+        url = self.url(path)
+        merged = dict(self.session.headers)
+        merged.update(headers)  # the request's own headers win, as in requests
+        try:
+            pool = self._direct_pools.get(self.scheme)
+            if pool is None or pool.pool is None:  # the first request, or the adapter closed its pool
+                pool = self._direct_pools[self.scheme] = adapter.get_connection_with_tls_context(
+                    origin, verify, proxies=None, cert=None)
+            raw = pool.urlopen(method, url[len(f"{self.scheme}://{self.host}"):], headers=merged, redirect=False,
+                               assert_same_host=False, preload_content=False, decode_content=False,
+                               retries=adapter.max_retries, timeout=urllib3.Timeout(connect=timeout, read=timeout))
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            mapped = _requests_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        resp = _DirectResponse(raw, method)
+        if raw.get_redirect_location():
+            resp.close()
+            return None
+        if "Set-Cookie" in raw.headers:  # kept as requests would; from now on requests sends them
+            requests.cookies.extract_cookies_to_jar(
+                self.session.cookies, requests.Request(method, url, headers=merged).prepare(), raw)
+        return resp
+
+    def _send(self, method: str, path: str, headers: dict[str, str], stream: bool) -> Response:
         """One request with retries; the scheme is settled on the first contact."""
         attempt = 0
         while True:
@@ -224,7 +335,7 @@ class RegistryClient:
             timeout = min(self.opts.timeout, self.time_left(path.split("/", 1)[0]))
             try:
                 try:
-                    resp = self.session.request(
+                    resp = self._direct(method, path, h, timeout) or self.session.request(
                         method, self.url(path), headers=h, stream=stream, timeout=timeout,
                         verify=self.verify,
                     )
@@ -282,7 +393,7 @@ class RegistryClient:
         return float(min(0.25 * (2**attempt), 20.0) * (0.75 + random.random() / 2))
 
     def request(self, path: str, headers: dict[str, str] | None = None, stream: bool = False,
-                method: str = "GET") -> requests.Response:
+                method: str = "GET") -> Response:
         """GET (or HEAD) with authentication: answer a 401 challenge once, then give up with AuthError."""
         headers = headers or {}
         resp = self._send(method, path, headers, stream)
@@ -355,7 +466,7 @@ class RegistryClient:
             raise AuthError(f"{self.name}: token server returned no token")
         return token
 
-    def read_small(self, resp: requests.Response, what: str) -> bytes:
+    def read_small(self, resp: Response, what: str) -> bytes:
         return _read_body(resp, MAX_DOCUMENT, self.deadline, str(self.name), what)
 
     # -- the distribution API ------------------------------------------------------------------
@@ -382,7 +493,7 @@ class RegistryClient:
             raise CorruptImage(f"{self.name}: manifest digest mismatch: registry says {claimed}, got {digest}")
         return load_json(raw, str(self.name), "manifest"), media_type, digest
 
-    def blob_response(self, digest: str, offset: int = 0) -> requests.Response:
+    def blob_response(self, digest: str, offset: int = 0) -> Response:
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         resp = self.request(f"blobs/{digest}", headers, stream=True)
         if resp.status_code == 404:
