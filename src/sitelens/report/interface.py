@@ -11,13 +11,13 @@ the CLI (and ``scan``) build it once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ..findings import Finding, at_or_above
-from .jsontext import dumps_indented
 
 ResultT = TypeVar("ResultT", contravariant=True)
 
@@ -66,7 +66,7 @@ class JsonRenderer:
     document: Callable[[Any, RenderOptions], dict[str, Any]]
 
     def render(self, result: Any, options: RenderOptions) -> str:
-        text = dumps_indented(self.document(result, options)) + "\n"
+        text = json.dumps(self.document(result, options), indent=2, ensure_ascii=False) + "\n"
         # A non-UTF-8 file name reaches us as lone surrogates; inside a JSON string, backslashreplace
         # writes them as the \udcXX escape JSON itself would use, so the output stays encodable.
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
