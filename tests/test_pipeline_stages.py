@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LEAVES = {
     "sitelens", "sitelens.errors", "sitelens.findings", "sitelens.rules",
     "sitelens.humanize", "sitelens.config", "sitelens.dive_ci", "sitelens.suppress", "sitelens.diff",
-    "sitelens.decompress", "sitelens.dbreaders", "sitelens.paths", "sitelens.forked",
+    "sitelens.decompress", "sitelens.dbreaders", "sitelens.paths", "sitelens.forked", "sitelens.cachedir",
 }
 STAGES = [
     ("sources", {"sitelens.sources", "sitelens.image"}),
