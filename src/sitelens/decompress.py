@@ -35,17 +35,13 @@ class HashingReader(io.RawIOBase):
 
     _QUEUED = 4  # chunks in flight: few, so freed buffers are reused (no fresh pages to fault in)
 
-    def __init__(self, raw: IO[bytes], algorithm: str = "sha256", background: bool = False,
-                 digest: bool = True) -> None:
+    def __init__(self, raw: IO[bytes], algorithm: str = "sha256", background: bool = False) -> None:
         self._raw = raw
         self.hasher = hashlib.new(algorithm)
         self.count = 0
-        # digest=False only counts: the caller checks these bytes' digest another way (later,
-        # from the file, see layers/verify.py) and must not call hexdigest.
-        self.digesting = digest
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
-        if background and digest:
+        if background:
             self._queue = queue.Queue(self._QUEUED)
             self._thread = threading.Thread(target=self._digest, name="sitelens-hash", daemon=True)
             self._thread.start()
@@ -57,16 +53,12 @@ class HashingReader(io.RawIOBase):
             update(chunk)
 
     def _update(self, data: bytes) -> None:
-        if not self.digesting:
-            return
         if self._queue is not None:
             self._queue.put(data)
         else:
             self.hasher.update(data)
 
     def hexdigest(self) -> str:
-        if not self.digesting:
-            raise RuntimeError("this reader only counted its bytes")
         self.stop()
         return self.hasher.hexdigest()
 

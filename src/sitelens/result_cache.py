@@ -204,7 +204,6 @@ def run_cached(
     from .audit import audit_image, import_analysis
     from .layers.cache import LayerCache
     from .layers.loader import load_indexes
-    from .layers.verify import DeferredDigests
     from .pipeline import build_filesystem, opened
 
     key = None
@@ -214,24 +213,10 @@ def run_cached(
             hit = cache.get(key) if key else None
             if hit is not None:
                 return hit
-        layer_cache = LayerCache(opts.cache_dir, enabled=opts.use_cache)
-        # Local blobs get their stored digest checked beside the analysis, not while indexing:
-        # nothing is reported (or cached) before the check passes.
-        deferred = DeferredDigests()
-        indexes = load_indexes(image, layer_cache, opts.progress, meanwhile=import_analysis, deferred=deferred)
-        deferred.start(image, layer_cache)
-        try:
-            fs = build_filesystem(image, indexes)
-            result = audit_image(image, indexes, fs, opts)
-        except Exception:
-            # Corrupt content can trip the analysis: the corruption is the error to report.
-            deferred.wait()
-            raise
-        except BaseException:
-            deferred.cancel()
-            raise
-        deferred.wait()
-    outcome = finish(result)
+        indexes = load_indexes(image, LayerCache(opts.cache_dir, enabled=opts.use_cache), opts.progress,
+                               meanwhile=import_analysis)
+    fs = build_filesystem(image, indexes)
+    outcome = finish(audit_image(image, indexes, fs, opts))
     if cache is not None and key is not None:
         cache.put(key, outcome)
     return outcome

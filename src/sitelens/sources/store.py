@@ -61,10 +61,6 @@ class Section(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def fileno(self) -> int:
-        # the archive's descriptor: what the deferred digest check stamps (layers/verify.py)
-        return self._f.fileno()
-
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:
             return b""
