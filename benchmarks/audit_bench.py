@@ -12,7 +12,8 @@ generated once as a plain docker-archive and a gzip OCI layout. In one run, on t
   needs a database download), cold (fresh ``--cache-dir``) and warm, both forms;
 - ``dive --json`` on the archive (it reads no OCI layout);
 - with ``--scale``: sitelens audit cold, warm and warm-redo on the archive holding 1×, 4×, 8× the image
-  (the 8× one is ≈ 5 GB): time and peak RSS should grow linearly and RSS stay ≤ 300 MB.
+  (the 8× one is ≈ 5 GB, 128 k files) and, written ``K+A``, K× the image plus A venvs of many small
+  files (``6+13``: 5.2 GB, ≥ 200 k files): time should grow linearly with files and RSS stay ≤ 300 MB.
 
 Each command runs ``--reps`` times; the table gives the median wall time, the CPU (user+sys,
 children included) and the peak RSS of the process tree over the runs (``wait4``), then the
@@ -37,7 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from pyimage import OUT, generate, scaled  # noqa: E402
+from pyimage import OUT, generate, scaled, scaled_stats  # noqa: E402
 
 
 @dataclass
@@ -106,7 +107,7 @@ def _get(rows: list[Row], tool: str, form: str, mode: str) -> Row | None:
     return next((r for r in rows if (r.tool, r.form, r.mode) == (tool, form, mode)), None)
 
 
-def ratios(rows: list[Row]) -> list[str]:
+def ratios(rows: list[Row], sizes: dict[str, dict[str, int]]) -> list[str]:
     out = []
     for form in ("archive", "oci-gzip"):
         cold, warm = _get(rows, "sitelens", form, "cold"), _get(rows, "sitelens", form, "warm")
@@ -130,9 +131,17 @@ def ratios(rows: list[Row]) -> list[str]:
     for r in rows:
         if r.tool == "sitelens" and r.form.startswith("x"):
             mb = r.rss_mb * 1.048576  # the target is in MB, the figure in MiB
-            out.append(f"{r.form} {r.mode}: {r.wall:.2f} s, cpu {r.cpu:.2f} s, peak RSS {r.rss_mb:.0f} MiB = "
+            files = sizes.get(r.form, {}).get("files", 0)
+            per = f", {1000 * r.wall / files:.3f} s per 1 000 files" if files else ""
+            out.append(f"{r.form} {r.mode}: {r.wall:.2f} s, cpu {r.cpu:.2f} s{per}, peak RSS {r.rss_mb:.0f} MiB = "
                        f"{mb:.0f} MB ({'met' if mb <= 300 else 'NOT met'} ≤ 300 MB)")
     return out
+
+
+def _scale_point(spec: str) -> tuple[int, int]:
+    """``K`` or ``K+A``: K× the image, plus A app venvs."""
+    k, _, a = spec.partition("+")
+    return int(k), int(a or 0)
 
 
 def main() -> None:
@@ -155,6 +164,7 @@ def main() -> None:
     refs = {"archive": f"docker-archive:{targets['archive']}", "oci-gzip": f"oci:{targets['oci-gzip']}:latest"}
     peers = {p for p in args.peers.split(",") if p}
     rows: list[Row] = []
+    sizes: dict[str, dict[str, int]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="sl-audit-bench-"))
     try:
         for form in (f for f in args.forms.split(",") if f):
@@ -164,14 +174,19 @@ def main() -> None:
             if "dive" in peers and form == "archive" and shutil.which("dive"):
                 run(rows, "dive", form, "cold", args.reps,
                     ["dive", "--source", "docker-archive", str(targets[form]), "--json", str(tmp / "dive.json")])
-        for k in (int(x) for x in args.scale.split(",") if x):
-            run_sitelens(rows, f"x{k}", f"docker-archive:{scaled(k)}", args.scale_reps, tmp)
+        for k, a in (_scale_point(x) for x in args.scale.split(",") if x):
+            form = f"x{k}+{a}app" if a else f"x{k}"
+            target = scaled(k, apps=a)
+            sizes[form] = scaled_stats(k, apps=a)
+            print(f"{form}: {sizes[form]['uncompressed_bytes'] / 1e9:.2f} GB, {sizes[form]['files']} files, "
+                  f"{sizes[form]['layers']} layers", flush=True)
+            run_sitelens(rows, form, f"docker-archive:{target}", args.scale_reps, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    lines = ratios(rows)
+    lines = ratios(rows, sizes)
     print("\n".join(lines))
     args.out.write_text(json.dumps(
-        {"image": stats, "rows": [asdict(r) for r in rows], "ratios": lines}, indent=1))
+        {"image": stats, "scale": sizes, "rows": [asdict(r) for r in rows], "ratios": lines}, indent=1))
 
 
 if __name__ == "__main__":

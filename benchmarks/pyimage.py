@@ -12,8 +12,11 @@ The big image (written once under ``benchmarks/out/py/``) is what a data-science
 
 Written as a docker-archive with plain layers (``big-docker.tar``) and an OCI layout with gzip
 level-6 layers (``big-oci/``). ``scaled(k)`` writes a docker-archive with the big image's
-layers plus k-1 copies of them re-rooted under ``/srv/copyN/`` (k = 8 gives the ≈ 5 GB,
-≈ 180 k-file image for the RSS target). Needs mmdebstrap (Debian mirror) and PyPI once.
+layers plus k-1 copies of them re-rooted under ``/srv/copyN/`` (k = 8: 5.2 GB, 128 k files);
+``scaled(k, apps=a)`` adds a layers, each a venv at ``/srv/appN/venv`` with Django, botocore, SymPy
+and Babel (and their dependencies) pip-installed: many small files (≈ 8.6 k files, ≈ 100 MB per
+venv), so ``scaled(6, apps=13)`` is the 5.2 GB, ≥ 200 k-file image of the RSS target, made of real
+packages whose RECORDs the inventory reads. Needs mmdebstrap (Debian mirror) and PyPI once.
 """
 
 from __future__ import annotations
@@ -35,14 +38,17 @@ from fixtures.debian_root import debian_root  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "py"
 WHEELS = ("numpy", "scipy", "pandas")
+# pure-Python distributions of many small files (translations, service models, modules): what
+# takes a real image's file count past its byte count's share
+APP_WHEELS = ("django", "botocore", "sympy", "babel")
 PY = "python3.11"
 
 
-def _download(dest: Path) -> list[Path]:
+def _download(dest: Path, names: tuple[str, ...] = WHEELS) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--python-version", "3.11",
-         "--platform", "manylinux_2_28_x86_64", "-d", str(dest), *WHEELS],
+         "--platform", "manylinux_2_28_x86_64", "-d", str(dest), *names],
         check=True,
     )
     return sorted(dest.glob("*.whl"))
@@ -145,12 +151,38 @@ def _reroot(src: Path, dest: Path, prefix: str) -> None:
             tout.addfile(m, tin.extractfile(m) if m.isreg() else None)
 
 
-def scaled(k: int, out: Path = OUT) -> Path:
-    """A docker-archive holding the big image plus k-1 re-rooted copies of its layers."""
+def _app_site(out: Path) -> Path:
+    site = out / "app-site"
+    if not site.exists():
+        wheels = _download(out / "app-wheels", APP_WHEELS)
+        tmp = out / "app-site.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        _pip_target(wheels, tmp)
+        os.replace(tmp, site)
+    return site
+
+
+def _app_layer(site: Path, dest: Path, root: str) -> None:
+    """A venv at ``root`` holding the app packages: its own interpreter and import path to audit."""
+    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp:
+        pass
+    with tarfile.open(tmp.name, "w", format=tarfile.PAX_FORMAT) as tar:
+        _add_tree(tar, str(site), f"{root}/lib/{PY}/site-packages", 1 << 40)
+        _add_bytes(tar, f"{root}/pyvenv.cfg",
+                   b"home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n")
+        link = tarfile.TarInfo(f"{root}/bin/python")
+        link.type, link.linkname, link.mtime = tarfile.SYMTYPE, f"/usr/bin/{PY}", 0
+        tar.addfile(link)
+    os.replace(tmp.name, dest)
+
+
+def scaled(k: int, out: Path = OUT, apps: int = 0) -> Path:
+    """A docker-archive holding the big image plus k-1 re-rooted copies of its layers, then ``apps``
+    app-venv layers."""
     generate(out)
-    dest = out / f"big-x{k}-docker.tar"
-    if k == 1:
+    if k == 1 and not apps:
         return out / "big-docker.tar"
+    dest = out / (f"big-x{k}+{apps}app-docker.tar" if apps else f"big-x{k}-docker.tar")
     if dest.exists():
         return dest
     base = [out / "layers" / f"{i}.tar" for i in range(4)]
@@ -166,6 +198,15 @@ def scaled(k: int, out: Path = OUT) -> Path:
                 os.replace(tmp.name, copy)
             tars.append(copy)
             history.append(f"COPY copy {c} layer {i}")
+    if apps:
+        site = _app_site(out)
+    for a in range(1, apps + 1):
+        layer = out / "layers" / f"app{a}.tar"
+        if not layer.exists():
+            _app_layer(site, layer, f"srv/app{a}/venv")
+        tars.append(layer)
+        history.append(f"RUN python3 -m venv /srv/app{a}/venv && /srv/app{a}/venv/bin/pip install "
+                       + " ".join(APP_WHEELS))
     diff_ids = [_sha_file(t) for t in tars]
     with tempfile.NamedTemporaryFile(dir=out, delete=False) as tmp:
         pass
@@ -174,7 +215,25 @@ def scaled(k: int, out: Path = OUT) -> Path:
     return dest
 
 
+def scaled_stats(k: int, apps: int = 0, out: Path = OUT) -> dict[str, int]:
+    """Uncompressed bytes and regular files of ``scaled(k, apps=apps)``, from its layer tars."""
+    tars = [out / "layers" / f"{i}.tar" for i in range(4)]
+    tars += [out / "layers" / f"copy{c}-{i}.tar" for c in range(1, k) for i in range(4)]
+    tars += [out / "layers" / f"app{a}.tar" for a in range(1, apps + 1)]
+    return _stats(tars)
+
+
+def clean_scaled(out: Path = OUT) -> None:
+    """Delete the scaled archives and their layer copies (gigabytes each)."""
+    for p in [*out.glob("big-x*-docker.tar"), *(out / "layers").glob("copy*-*.tar"),
+              *(out / "layers").glob("app*.tar")]:
+        p.unlink()
+
+
 if __name__ == "__main__":
     if "--clean" in sys.argv:
         shutil.rmtree(OUT, ignore_errors=True)
+    if "--clean-scaled" in sys.argv:
+        clean_scaled()
+        sys.exit()
     print(json.dumps(generate(force="--force" in sys.argv), indent=1))

@@ -82,7 +82,7 @@ def test_rpm_sha256_overwritten_by_pip_names_both_owners() -> None:
         site,
         installer="pip",
         layer=1,
-        record=[RecordEntry(init, "jinja2/__init__.py", "sha256", hashlib.sha256(new).digest(), len(new))],
+        record=[RecordEntry(init, "sha256", hashlib.sha256(new).digest(), len(new))],
     )
     interp = Interpreter(
         "/opt/rh/python27/root/usr/bin/python",

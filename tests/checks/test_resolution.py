@@ -23,7 +23,7 @@ def test_fedora_local_site_vanishes_under_dash_s() -> None:
     new, old = b"__version__ = '2.32.0'\n", b"__version__ = '2.28.1'\n"
     pip = dist("requests", "2.32.0", LOCAL)
     pip.top_level = ["requests"]
-    pip.record = [RecordEntry(f"{LOCAL}/requests/__init__.py", "requests/__init__.py", "sha256",
+    pip.record = [RecordEntry(f"{LOCAL}/requests/__init__.py", "sha256",
                               hashlib.sha256(new).digest())]
     rpm = dist("requests", "2.28.1", LIB64, "rpm", 0, owner="rpm:python3-requests")
     rpm.top_level = ["requests"]

@@ -218,8 +218,8 @@ def overwritten() -> Filesystem:
 
 def _claims(fs: Filesystem) -> Attributor:
     pip = Distribution("pkg", "pkg", "2.0", f"{B}/pkg-2.0.dist-info", "dist-info", B, installer="pip", layer=1,
-                       record=[RecordEntry(f"{B}/pkg/__init__.py", "pkg/__init__.py", "sha256", _sha(NEW_INIT)),
-                               RecordEntry(f"{B}/pkg/same.py", "pkg/same.py", "sha256", _sha(SAME))])
+                       record=[RecordEntry(f"{B}/pkg/__init__.py", "sha256", _sha(NEW_INIT)),
+                               RecordEntry(f"{B}/pkg/same.py", "sha256", _sha(SAME))])
     deb = Distribution("pkg", "pkg", "1.0", f"{B}/pkg-1.0.egg-info", "egg-info", B, installer="dpkg",
                        owner_package="dpkg:python3-pkg", layer=0)
     pkg = OsPackage("dpkg", "python3-pkg", "1.0-1", files=[

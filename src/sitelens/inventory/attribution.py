@@ -121,7 +121,8 @@ class Attributor:
 
     def __init__(self, fs: Filesystem, distributions: list[Distribution], packages: list[OsPackage]) -> None:
         self.fs = fs
-        self.claims: dict[str, list[tuple[_Owner, _Row]]] = {}
+        # a path's claims: the (owner, row) pair of its one claim (most files), a list for more
+        self.claims: dict[str, tuple[_Owner, _Row] | list[tuple[_Owner, _Row]]] = {}
         self._file_cache: dict[str, Attribution] = {}
         self._dir_cache: dict[str, DirSummary] = {}
         by_owner: dict[str, list[Distribution]] = {}
@@ -155,7 +156,22 @@ class Attributor:
     def _index(self, owner: _Owner, rows: Iterable[_Row]) -> None:
         claims, canonical = self.claims, self.canonical
         for row in rows:
-            claims.setdefault(canonical(row.path), []).append((owner, row))
+            key = canonical(row.path)
+            got = claims.get(key)
+            if got is None:
+                # nearly every file has one claim: the pair itself, no list (88 bytes a file)
+                claims[key] = (owner, row)
+            elif isinstance(got, list):
+                got.append((owner, row))
+            else:
+                claims[key] = [got, (owner, row)]
+
+    def rows(self, path: str) -> list[tuple[_Owner, _Row]]:
+        """The claims on the canonical ``path``, as (owner, row) pairs."""
+        got = self.claims.get(path)
+        if got is None:
+            return []
+        return got if isinstance(got, list) else [got]
 
     def canonical(self, path: str) -> str:
         """``path`` with its directory's symlinks resolved (usr-merge, a venv's lib64 link)."""
@@ -173,7 +189,7 @@ class Attributor:
             return got
         out = Attribution()
         node = self.fs.lookup(key)
-        for owner, row in self.claims.get(key, ()):
+        for owner, row in self.rows(key):
             c = owner.claim(row)
             actual = actual_digest(node, c.algo) if node is not None and node.kind in ("file", "hardlink") else None
             if c.digest is None or actual is None:
@@ -204,8 +220,8 @@ class Attributor:
             # The walk's paths are canonical and its node is the file: Attribution.versions of
             # self.file(path), without a Claim or an Attribution per file of the tree.
             rows = claims.get(path)
-            if rows is not None and len(rows) == 1:  # nearly every file: one owner names it
-                owner, row = rows[0]
+            if isinstance(rows, tuple):  # nearly every file: one owner names it
+                owner, row = rows
                 if owner.matches(row, node):
                     by_version[owner.key] += 1
                     exclusive[owner.key] += 1

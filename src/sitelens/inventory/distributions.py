@@ -237,7 +237,7 @@ class DirScanner:
             d.warnings.append(f"{path}: no METADATA file")
         rec_data = self.fs.read_bytes(f"{path}/RECORD")
         if rec_data is not None:
-            d.record, warns = parse_record(rec_data, site_dir, f"{path}/RECORD")
+            d.record, warns = parse_record(rec_data, site_dir, f"{path}/RECORD", self.fs)
             d.warnings.extend(warns)
         if d.owner_package is None:
             inst = self.fs.read_text(f"{path}/INSTALLER")
@@ -278,7 +278,7 @@ class DirScanner:
                 from .model import RecordEntry
 
                 d.record = [
-                    RecordEntry(posixpath.normpath(posixpath.join(path, line.strip())), line.strip())
+                    RecordEntry(posixpath.normpath(posixpath.join(path, line.strip())))
                     for line in inst.splitlines()
                     if line.strip()
                 ]

@@ -72,7 +72,6 @@ class OsPackageDb:
 @dataclass(slots=True)  # one per file a package names: 10^5 of them in a big image
 class RecordEntry:
     path: str  # absolute, normalised (resolved against the dist-info's parent)
-    raw: str  # as written in RECORD
     algo: str | None = None
     digest: bytes | None = None
     size: int | None = None
