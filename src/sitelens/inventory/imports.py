@@ -227,7 +227,7 @@ class ImportResolver:
         return self._search(name, self.entries, out)
 
     def _distutils_shim(self) -> Found:
-        """``import distutils`` through setuptools' ``DistutilsMetaFinder`` (``file`` None: not
+        """``import distutils`` through setuptools' ``DistutilsMetaFinder`` (``kind`` None: not
         through it; the steps say why).
 
         A ``distutils-precedence.pth`` line runs ``__import__('_distutils_hack').add_shim()`` while
