@@ -316,7 +316,8 @@ def test_compare_is_empty_for_the_oracles_own_answer_and_names_each_difference(t
     assert any("markupsafe: metadata_ambiguous" in d for d in diffs)
     assert any(d.startswith("/root/venv/bin/python as arbitrary-uid: cannot exec") for d in diffs)
     root = [d for d in diffs if d.startswith("/usr/bin/python3 as root: ")]
-    assert len(root) == len(all_modules()) and all(d.endswith("sitelens says it cannot start") for d in root)
+    top_level = [m for m in all_modules() if "." not in m]  # submodules are not compared
+    assert len(root) == len(top_level) and all(d.endswith("sitelens says it cannot start") for d in root)
     assert "/usr/bin/python3 as arbitrary-uid: six: error interpreter='PermissionError' " \
         "sitelens='ModuleNotFoundError'" in diffs
     assert len(diffs) == len(root) + 5, diffs
@@ -468,3 +469,58 @@ def test_nested_nspkg_line_that_raises_ends_its_pth_file(built: Built, exe: str)
         assert rec(built, "nsnest", ident, exe)["namespace"] == [f"{SITE_LOCAL}/nsnest"]
         r = rec(built, "nsnext", ident, exe)
         assert (r["file"], r["code_version"]) == ("/opt/pp/nsnext/__init__.py", "0.1")
+
+
+# ---- setuptools' distutils shim ------------------------------------------------------------
+
+VENV = "/opt/venv/bin/python"
+VENV_SITE = "/opt/venv/lib/python3.11/site-packages"
+
+
+def test_distutils_shim_fixture_layout(built: Built) -> None:
+    # pip's setuptools 70.3 under umask 077: its .pth only root reads, its dirs only root searches
+    assert _mode(built, f"{SITE_LOCAL}/distutils-precedence.pth") == 0o600
+    assert _mode(built, f"{SITE_LOCAL}/setuptools") == _mode(built, f"{SITE_LOCAL}/_distutils_hack") == 0o700
+    for site in (SITE_DEB, VENV_SITE):
+        assert _file(built, f"{site}/distutils-precedence.pth").exists()
+    # the stdlib's distutils is there to fall back on (python3-distutils)
+    assert _file(built, "/usr/lib/python3.11/distutils/__init__.py").exists()
+
+
+@pytest.mark.parametrize(("exe", "ident", "site"), [
+    (SYS, "root", SITE_LOCAL), (SYS, "image-user", SITE_DEB), (SYS, "arbitrary-uid", SITE_DEB),
+    *((VENV, i.name, VENV_SITE) for i in IDENTITIES),
+])
+def test_distutils_is_the_setuptools_copy_the_identity_reaches(built: Built, exe: str, ident: str, site: str) -> None:
+    dist, core = rec(built, "distutils", ident, exe), rec(built, "distutils.core", ident, exe)
+    assert (dist["file"], dist["error"]) == (f"{site}/setuptools/_distutils/__init__.py", None)
+    # the submodules come from the same package dir (sitelens answers for the package)
+    assert core["file"] == f"{site}/setuptools/_distutils/core.py"
+
+
+@pytest.mark.parametrize("value", ["stdlib", "", "local"])
+def test_setuptools_use_distutils_as_the_interpreter_sees_it(truth: Any, value: str) -> None:
+    """The image's Env with SETUPTOOLS_USE_DISTUTILS added: sitelens's answer for `distutils` is
+    the interpreter's, per interpreter and identity."""
+    import dataclasses
+
+    from fixtures.import_truth import CACHE, environment_of, probe
+    from sitelens.inventory.builder import build_inventory
+    from sitelens.pipeline import load
+
+    expected = truth.built.expected
+    env = {**expected["env"], "SETUPTOOLS_USE_DISTUTILS": value}
+    with load(truth.built.ref, cache_dir=CACHE / "index") as loaded:
+        config = dataclasses.replace(loaded.image.config, env=env)
+        inv = build_inventory(loaded.fs, dataclasses.replace(loaded.image, config=config), list(IDENTITIES))
+    for exe in (SYS, VENV):
+        mine = environment_of(inv, exe, expected["interpreters"][exe]["real_path"])
+        assert mine is not None
+        for ident in IDENTITIES:
+            out = probe(truth.built.tree, exe, ident, env, expected["workdir"], {"distutils": None})
+            assert out is not None
+            real = out["modules"]["distutils"]
+            got = (mine.imports[ident.name] or {})["distutils"]
+            assert (got.file, got.error) == (real["file"], real["error"]), (exe, ident.name)
+            if value != "local":
+                assert real["file"] == "/usr/lib/python3.11/distutils/__init__.py"

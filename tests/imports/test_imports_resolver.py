@@ -322,3 +322,114 @@ def test_nested_nspkg_line_that_raises_ends_its_pth_file(shims_fs: Filesystem) -
     assert (r.find("nsnest").file, r.find("nsnest").namespace) == (None, [f"{A}/nsnest"])
     assert r.find("nsnext").file == f"{B}/nsnext/__init__.py"
     assert _shims(shims_fs, [(pth, "nsnest"), (pth, "nsnext")]).find("nsnext").namespace == [f"{A}/nsnext"]
+
+
+# ---- setuptools' distutils shim (distutils-precedence.pth) --------------------------------------
+
+SHIM_LINE = ("import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; "
+             "enabled and __import__('_distutils_hack').add_shim(); ")
+OLD_SHIM_LINE = SHIM_LINE.replace("'local') ==", "'stdlib') ==")  # setuptools 49–59
+STDLIB = "/usr/lib/python3.11"
+
+
+def _setuptools(site: str, mode: int = 0o755, distutils: bool = True, hack: bool = True) -> list[Dir | File]:
+    out: list[Dir | File] = [Dir(f"{site}/setuptools", mode), File(f"{site}/setuptools/__init__.py", b"", 0o644)]
+    if distutils:
+        out += [Dir(f"{site}/setuptools/_distutils"), File(f"{site}/setuptools/_distutils/__init__.py", b""),
+                File(f"{site}/setuptools/_distutils/core.py", b"")]
+    if hack:
+        out += [Dir(f"{site}/_distutils_hack", mode), File(f"{site}/_distutils_hack/__init__.py", b"", 0o644)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def distutils_fs() -> Filesystem:
+    return fs_from_spec(ImageSpec([LayerSpec([
+        Dir("/usr/local/lib/python3.11"), Dir(A), Dir(B), Dir("/opt/venv/lib/python3.11"), Dir(C),
+        Dir("/opt/pp"), Dir("/opt/old"), Dir("/opt/shut"), Dir(STDLIB), Dir(f"{STDLIB}/distutils"),
+        File(f"{STDLIB}/distutils/__init__.py", b""),
+        # pip's setuptools under umask 077 in A (root alone can search it), dpkg's in B
+        *_setuptools(A, 0o700), *_setuptools(B),
+        # a setuptools on PYTHONPATH that did not ship the shim; an old one without _distutils
+        *_setuptools("/opt/pp", hack=False), *_setuptools("/opt/old", distutils=False, hack=False),
+        # a venv whose shim line has no _distutils_hack of its own up to its site dir
+        *_setuptools(C, hack=False),
+        # a setuptools whose _distutils only root can search
+        *_setuptools("/opt/shut", hack=False), Dir("/opt/shut/setuptools/_distutils", 0o700),
+    ])]))
+
+
+def _distutils(fs: Filesystem, cred: Cred, path: list[str], pths: list[str], env: dict[str, str] | None = None,
+               line: str = SHIM_LINE):  # type: ignore[no-untyped-def]
+    from sitelens.inventory.pth_lines import interpret
+
+    lines = [(f"{d}/distutils-precedence.pth", line) for d in pths]
+    effects = [interpret(p, text, env or {})[0] for p, text in lines]
+    return ImportResolver(fs, cred, "3.11", _entries(*path), lines, pth_effects=effects).find("distutils")
+
+
+def test_distutils_shim_loads_the_first_setuptools_on_the_path(distutils_fs: Filesystem) -> None:
+    path = [STDLIB, A, B]
+    root = _distutils(distutils_fs, ROOT, path, [A, B])
+    assert (root.file, root.error, root.package_dir) == (f"{A}/setuptools/_distutils/__init__.py", None,
+                                                         f"{A}/setuptools/_distutils")
+    assert [(s.entry, s.outcome) for s in root.steps] == [(f"{A}/distutils-precedence.pth", "loaded"),
+                                                          (f"{A}/setuptools", "loaded")]
+    # A's .pth is 0600 (site skips it for others); B's line imports B's _distutils_hack past A's
+    # unsearchable one, and the shim's `import setuptools` falls through to B's copy the same way
+    app = _distutils(distutils_fs, APP, path, [B])
+    assert app.file == f"{B}/setuptools/_distutils/__init__.py"
+    assert f"_distutils_hack from {B}/_distutils_hack/__init__.py" in app.steps[0].detail
+
+
+def test_distutils_shim_takes_setuptools_wherever_the_search_finds_it(distutils_fs: Filesystem) -> None:
+    # the shim came from B, but `import setuptools._distutils` finds PYTHONPATH's setuptools first
+    got = _distutils(distutils_fs, APP, ["/opt/pp", STDLIB, B], [B])
+    assert got.file == "/opt/pp/setuptools/_distutils/__init__.py"
+    # a setuptools without _distutils: the finder returns nothing, the stdlib's distutils loads
+    old = _distutils(distutils_fs, APP, ["/opt/old", STDLIB, B], [B])
+    assert (old.file, old.error) == (f"{STDLIB}/distutils/__init__.py", None)
+    assert any("cannot import setuptools._distutils" in s.detail for s in old.steps)
+    # a _distutils the identity cannot search imports as a namespace package: that is distutils
+    shut = _distutils(distutils_fs, APP, ["/opt/shut", STDLIB, B], [B])
+    assert (shut.file, shut.error, shut.kind, shut.namespace) == (None, None, "namespace",
+                                                                   ["/opt/shut/setuptools/_distutils"])
+    assert _distutils(distutils_fs, ROOT, ["/opt/shut", STDLIB, B], [B]).file == \
+        "/opt/shut/setuptools/_distutils/__init__.py"
+
+
+def test_distutils_shim_line_needs_its_hack_on_the_path_so_far(distutils_fs: Filesystem) -> None:
+    # the venv's line runs while sys.path ends at the venv's site dir: no _distutils_hack yet, it
+    # raises; B's line (later) installs the shim, and setuptools is then the venv's (first on the path)
+    got = _distutils(distutils_fs, APP, [STDLIB, C, B], [C, B])
+    assert got.file == f"{C}/setuptools/_distutils/__init__.py"
+    assert got.steps[0].entry == f"{C}/distutils-precedence.pth" and "could not import" in got.steps[0].detail
+    # no line could: the stdlib's
+    alone = _distutils(distutils_fs, APP, [STDLIB, C], [C])
+    assert alone.file == f"{STDLIB}/distutils/__init__.py"
+
+
+@pytest.mark.parametrize(("env", "line", "shimmed"), [
+    ({}, SHIM_LINE, True),
+    ({"SETUPTOOLS_USE_DISTUTILS": "local"}, SHIM_LINE, True),
+    ({"SETUPTOOLS_USE_DISTUTILS": "stdlib"}, SHIM_LINE, False),
+    ({"SETUPTOOLS_USE_DISTUTILS": ""}, SHIM_LINE, False),  # set but empty is not 'local'
+    ({}, OLD_SHIM_LINE, False),  # the line's own default
+    ({"SETUPTOOLS_USE_DISTUTILS": "local"}, OLD_SHIM_LINE, True),
+])
+def test_setuptools_use_distutils_turns_the_shim_on_or_off(distutils_fs: Filesystem, env: dict[str, str],
+                                                            line: str, shimmed: bool) -> None:
+    got = _distutils(distutils_fs, ROOT, [STDLIB, B], [B], env, line)
+    assert got.file == (f"{B}/setuptools/_distutils/__init__.py" if shimmed else f"{STDLIB}/distutils/__init__.py")
+    if not shimmed:
+        assert "SETUPTOOLS_USE_DISTUTILS" in got.steps[0].detail and "stays off" in got.steps[0].detail
+
+
+def test_distutils_is_listed_where_a_shim_line_runs(distutils_fs: Filesystem) -> None:
+    pth = [(f"{B}/distutils-precedence.pth", SHIM_LINE)]
+    from sitelens.inventory.pth_lines import interpret
+
+    with_shim = ImportResolver(distutils_fs, ROOT, "3.11", _entries(STDLIB, B), pth,
+                               pth_effects=[interpret(*pth[0], {})[0]])
+    assert with_shim.meta_path_modules() == {"distutils"}
+    assert ImportResolver(distutils_fs, ROOT, "3.11", _entries(STDLIB, B)).meta_path_modules() == set()

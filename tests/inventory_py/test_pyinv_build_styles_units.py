@@ -139,6 +139,21 @@ def test_distutils_shim_off_when_stdlib_is_asked_for() -> None:
     assert interpret("/s/d.pth", line, {"SETUPTOOLS_USE_DISTUTILS": "stdlib"})[0].effect == "none"
 
 
+@pytest.mark.parametrize(("default", "env", "effect"), [
+    ("local", {}, "distutils-shim"),
+    ("local", {"SETUPTOOLS_USE_DISTUTILS": ""}, "none"),
+    ("stdlib", {}, "none"),  # setuptools 49–59: off unless asked for
+    ("stdlib", {"SETUPTOOLS_USE_DISTUTILS": "local"}, "distutils-shim"),
+])
+def test_distutils_shim_default_is_the_lines_own(default: str, env: dict[str, str], effect: str) -> None:
+    line = (f"import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, '{default}') == 'local'; "
+            "enabled and __import__('_distutils_hack').add_shim(); ")
+    got = interpret("/s/distutils-precedence.pth", line, env)[0]
+    assert got.effect == effect
+    if effect == "none":
+        assert "SETUPTOOLS_USE_DISTUTILS" in got.detail
+
+
 @pytest.mark.parametrize("line", [
     "x=" + "a+" * 4000 + "a",  # ast.parse: RecursionError
     "x=" + "-" * 8000 + "1",  # MemoryError ("too complex")

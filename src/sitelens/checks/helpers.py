@@ -205,7 +205,8 @@ def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, Modul
         entries = variants[v]
         kept_dirs = {norm(e.path) for e in entries}
         pth = [(f, line) for f, line in env.pth_imports.get(base, []) if norm(posixpath.dirname(f)) in kept_dirs]
-        out[v] = t.resolve(env, creds[base], entries, pth, modules)
+        effects = [e for e in env.pth_effects.get(base, []) if norm(posixpath.dirname(e.pth)) in kept_dirs]
+        out[v] = t.resolve(env, creds[base], entries, pth, modules, effects)
     return out
 
 

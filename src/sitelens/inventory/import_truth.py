@@ -16,7 +16,7 @@ from ..permissions import Cred, engine
 from .attribution import Attributor, content_layer
 from .distributions import top_level_name
 from .imports import ImportResolver, MetadataFinder, is_module_name
-from .model import Distribution, Environment, Identity, Inventory, ModuleImport, OsPackage, PathEntry
+from .model import Distribution, Environment, Identity, Inventory, ModuleImport, OsPackage, PathEntry, PthEffect
 
 ARCH = "x86_64-linux-gnu"
 
@@ -58,8 +58,9 @@ class ImportTruth:
         self.metadata = MetadataFinder(fs, {d.metadata_path: d.version for d in inv.all_distributions()})
 
     def resolver(self, env: Environment, cred: Cred, entries: list[PathEntry],
-                 pth_imports: list[tuple[str, str]]) -> ImportResolver:
-        return ImportResolver(self.fs, cred, env.version, entries, pth_imports, ARCH, env.interpreter.stdlib)
+                 pth_imports: list[tuple[str, str]], pth_effects: list[PthEffect] | None = None) -> ImportResolver:
+        return ImportResolver(self.fs, cred, env.version, entries, pth_imports, ARCH, env.interpreter.stdlib,
+                              pth_effects)
 
     def modules(self, env: Environment) -> dict[str, list[Distribution]]:
         """module -> the distributions on this environment's path that provide it."""
@@ -75,9 +76,10 @@ class ImportTruth:
         return out
 
     def resolve(self, env: Environment, cred: Cred, entries: list[PathEntry],
-                pth_imports: list[tuple[str, str]], modules: dict[str, list[Distribution]]) -> dict[str, ModuleImport]:
-        res = self.resolver(env, cred, entries, pth_imports)
-        names = set(modules) | set(res.editable)
+                pth_imports: list[tuple[str, str]], modules: dict[str, list[Distribution]],
+                pth_effects: list[PthEffect] | None = None) -> dict[str, ModuleImport]:
+        res = self.resolver(env, cred, entries, pth_imports, pth_effects)
+        names = set(modules) | set(res.editable) | res.meta_path_modules()
         return {name: self.one(res, cred, entries, name, modules.get(name, [])) for name in sorted(names)}
 
     def one(self, res: ImportResolver, cred: Cred, entries: list[PathEntry], name: str,
@@ -131,5 +133,6 @@ def fill_imports(fs: Filesystem, inv: Inventory) -> None:
                 env.imports[ident.name] = None
                 continue
             env.imports[ident.name] = truth.resolve(
-                env, Cred.of(ident), env.sys_path[ident.name], env.pth_imports.get(ident.name, []), modules
+                env, Cred.of(ident), env.sys_path[ident.name], env.pth_imports.get(ident.name, []), modules,
+                env.pth_effects.get(ident.name, []),
             )

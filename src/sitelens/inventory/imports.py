@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from ..fs import Filesystem
 from ..permissions import Cred, engine
 from .distributions import parse_finder_mapping
-from .model import ImportStep, PathEntry
-from .pth_lines import FINDER_LINE, NSPKG_LINE
+from .model import ImportStep, PathEntry, PthEffect
+from .pth_lines import FINDER_LINE, NSPKG_LINE, is_distutils_shim
 
 # Modules 3.11+ freezes into the binary (Python/frozen.c, the "stdlib - startup" and "stdlib -
 # runpy" sets): sys.path cannot shadow them; their __file__ still names the stdlib copy.
@@ -112,7 +112,9 @@ class ImportResolver:
     """Resolves top-level imports for one interpreter × identity × import path.
 
     ``entries`` is ``sys.path`` in order (sys.path[0] excluded: it depends on the invocation);
-    ``pth_imports`` the ``import`` lines of ``.pth`` files that site ran for this identity.
+    ``pth_imports`` the ``import`` lines of ``.pth`` files that site ran for this identity, and
+    ``pth_effects`` what each does (:mod:`.pth_lines`, which read the environment: setuptools'
+    distutils shim depends on ``SETUPTOOLS_USE_DISTUTILS``).
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class ImportResolver:
         pth_imports: list[tuple[str, str]] | None = None,
         arch: str = "x86_64-linux-gnu",
         stdlib: str | None = None,
+        pth_effects: list[PthEffect] | None = None,
     ) -> None:
         self.fs = fs
         self.cred = cred
@@ -139,6 +142,13 @@ class ImportResolver:
         self.editable = self._editable_mappings(pth_imports or [])
         self._shim_lines = _namespace_shim_lines(pth_imports or [])
         self._shim_runs: dict[str, list[tuple[str, str]]] | None = None
+        # setuptools' distutils-precedence.pth lines, in site's order
+        self.distutils_shims = [e for e in pth_effects or [] if is_distutils_shim(e.line)]
+
+    def meta_path_modules(self) -> set[str]:
+        """Top-level modules a ``sys.meta_path`` shim of a ``.pth`` line answers for (besides the
+        editable finders' mappings): ``distutils`` wherever a distutils shim line runs."""
+        return {"distutils"} if self.distutils_shims else set()
 
     # ---- file tests as the identity makes them --------------------------------------------------
 
@@ -209,7 +219,80 @@ class ImportResolver:
             if shimmed.kind is not None:
                 return shimmed
             out.steps.extend(shimmed.steps)  # every line raised: the lines said why, the search follows
+        if name == "distutils" and self.distutils_shims:
+            shimmed = self._distutils_shim()
+            if shimmed.kind is not None:
+                return shimmed
+            out.steps.extend(shimmed.steps)  # no shim, or it fell back: the search follows
         return self._search(name, self.entries, out)
+
+    def _distutils_shim(self) -> Found:
+        """``import distutils`` through setuptools' ``DistutilsMetaFinder`` (``kind`` None: not
+        through it; the steps say why).
+
+        A ``distutils-precedence.pth`` line runs ``__import__('_distutils_hack').add_shim()`` while
+        site builds the path (only when ``SETUPTOOLS_USE_DISTUTILS`` is ``local``): the import
+        searches the path as it is then (up to the line's own site dir), and fails — the line
+        raises, site skips the rest of that file — when it finds no regular ``_distutils_hack``.
+        The first line that imports it puts its finder first on ``sys.meta_path``; later lines get
+        the same module back and add nothing. At ``import distutils`` the finder imports
+        ``setuptools._distutils``: ``setuptools`` is whichever copy the normal search finds first
+        (not necessarily the one that shipped the shim), and ``distutils`` is that copy's
+        ``_distutils`` package. Importing setuptools runs its ``__init__``, which imports
+        ``distutils`` again through the finder before anything else of setuptools can fail: only
+        a setuptools that cannot be imported as a package, or has no ``_distutils`` that loads,
+        makes the finder return nothing, and the normal search goes on. A ``_distutils`` dir
+        without a visible ``__init__`` (one the identity cannot search) imports as a namespace
+        package, and that is what ``distutils`` becomes (seen: ``__file__`` None)."""
+        out = Found()
+        order = [pe.path for pe in self.entries]
+        hack: Found | None = None
+        for eff in self.distutils_shims:
+            if eff.effect != "distutils-shim":
+                out.steps.append(ImportStep(eff.pth, "absent", eff.detail))
+                continue
+            if hack is not None:
+                continue  # add_shim(): the finder is on sys.meta_path already
+            sitedir = posixpath.dirname(eff.pth)
+            upto = order.index(sitedir) + 1 if sitedir in order else len(order)
+            got = self._load(self._search("_distutils_hack", self.entries[:upto], Found()), "_distutils_hack")
+            if got.file is None or got.error is not None:
+                why = got.error or ("a namespace package without add_shim" if got.kind == "namespace"
+                                    else "ModuleNotFoundError")
+                out.steps.append(ImportStep(eff.pth, "absent", f"its line could not import _distutils_hack ({why}): "
+                                            "it raised, and site skipped the rest of that .pth file"))
+                continue
+            hack = got
+            out.steps.append(ImportStep(eff.pth, "loaded", f"its line put setuptools' distutils shim first on "
+                                        f"sys.meta_path (_distutils_hack from {got.file})", got.file))
+        if hack is None:
+            return out
+        setuptools = self.find("setuptools")
+        if setuptools.error is not None or setuptools.package_dir is None or setuptools.file is None:
+            what = setuptools.error or ("a namespace package" if setuptools.kind == "namespace" else "not a package")
+            out.steps.append(ImportStep("<distutils shim>", "absent", f"the shim cannot import setuptools._distutils "
+                                        f"(setuptools: {what}): it returns nothing and the search goes on"))
+            return out
+        pkg = setuptools.package_dir
+        _, names, _ = self._entry(pkg)
+        kind, init, detail = self._find_in_dir(pkg, "_distutils", names) if names is not None else (None, None, "")
+        if kind == "namespace":
+            out.kind, out.namespace = "namespace", [f"{pkg}/_distutils"]
+            out.steps.append(ImportStep(pkg, "namespace", f"the distutils shim imports setuptools (found at "
+                                        f"{setuptools.file}); its _distutils is only a namespace portion ({detail}), "
+                                        "and that namespace package becomes distutils", f"{pkg}/_distutils"))
+            return out
+        loaded = self._load(Found(file=init, kind=kind)) if kind is not None else None
+        if loaded is None or loaded.file is None or loaded.error is not None:
+            why = (loaded.note if loaded is not None else detail) or f"no {pkg}/_distutils package"
+            out.steps.append(ImportStep(pkg, "absent", f"the shim cannot import setuptools._distutils ({why}): it "
+                                        "returns nothing and the search goes on"))
+            return out
+        out.file, out.kind, out.package_dir = loaded.file, loaded.kind, f"{pkg}/_distutils"
+        out.steps.append(ImportStep(pkg, "loaded", f"the distutils shim imports setuptools (found at "
+                                    f"{setuptools.file}) and returns its _distutils package as distutils: "
+                                    "sys.path is not searched", loaded.file))
+        return out
 
     def _search(self, name: str, entries: list[PathEntry], out: Found) -> Found:
         """PathFinder over ``entries``: the first module or regular package, else the namespace

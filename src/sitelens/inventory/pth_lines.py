@@ -8,8 +8,9 @@ effect is known —
 - ``sys.path.insert(N, '<literal>')`` / ``sys.path.append('<literal>')``: the path changes there
   and then (before later site dirs are added);
 - setuptools' ``distutils-precedence.pth`` (``_distutils_hack``): a ``sys.meta_path`` shim that
-  makes ``import distutils`` load ``setuptools/_distutils`` unless ``SETUPTOOLS_USE_DISTUTILS`` is
-  ``stdlib``; ``sys.path`` unchanged;
+  makes ``import distutils`` load ``setuptools/_distutils`` when ``SETUPTOOLS_USE_DISTUTILS`` is
+  ``local`` (the line's own default when unset: ``local`` since setuptools 60, ``stdlib`` before);
+  resolved by :mod:`.imports`; ``sys.path`` unchanged;
 - virtualenv's ``_virtualenv.pth`` (``import _virtualenv``): patches distutils/setuptools install
   schemes when those are imported; ``sys.path`` unchanged;
 - setuptools' PEP 660 editable finders (``import __editable___…_finder; …install()``): a
@@ -38,6 +39,21 @@ _INERT = frozenset({"sys", "os", "site", "types", "importlib", "importlib.util",
 # characters): a longer one is not parsed, so a hostile .pth costs neither time nor recursion.
 MAX_LINE = 8192
 MAX_SHOWN = 200
+
+
+# setuptools 49–59 wrote ``os.environ.get(var, 'stdlib')`` (shim off unless asked for), 60+ 'local'
+SHIM_DEFAULT = re.compile(r"environ\.get\(\s*[\w'\"]+\s*,\s*['\"](\w*)['\"]\s*\)")
+
+
+def is_distutils_shim(line: str) -> bool:
+    """setuptools' ``distutils-precedence.pth`` line (``_distutils_hack``'s ``add_shim``)."""
+    return "_distutils_hack" in line and "add_shim" in line
+
+
+def distutils_shim_default(line: str) -> str:
+    """The ``SETUPTOOLS_USE_DISTUTILS`` value the line assumes when the variable is unset."""
+    m = SHIM_DEFAULT.search(line)
+    return m.group(1) if m else "local"
 
 
 def _shown(text: str) -> str:
@@ -71,9 +87,13 @@ def interpret(pth: str, line: str, env: dict[str, str]) -> tuple[PthEffect, list
     nspkg = NSPKG_LINE.search(text)
     if nspkg and "f_locals['sitedir']" in text:
         return PthEffect(pth, line, "namespace-shim", f"sys.modules[{nspkg.group(1)!r}] set at start-up"), []
-    if "_distutils_hack" in text and "add_shim" in text:
-        if env.get("SETUPTOOLS_USE_DISTUTILS", "local") != "local":
-            return PthEffect(pth, line, "none", "SETUPTOOLS_USE_DISTUTILS is not 'local': the shim stays off"), []
+    if is_distutils_shim(text):
+        default = distutils_shim_default(text)
+        value = env.get("SETUPTOOLS_USE_DISTUTILS", default)
+        if value != "local":
+            why = (f"SETUPTOOLS_USE_DISTUTILS is {value!r}" if "SETUPTOOLS_USE_DISTUTILS" in env
+                   else f"SETUPTOOLS_USE_DISTUTILS is unset and this setuptools defaults to {default!r}")
+            return PthEffect(pth, line, "none", f"{why}, not 'local': the distutils shim stays off"), []
         return PthEffect(pth, line, "distutils-shim",
                          "`import distutils` loads setuptools/_distutils (a sys.meta_path shim)"), []
     if len(text) > MAX_LINE:
