@@ -17,6 +17,7 @@ from ..inventory.attribution import content_layer
 from ..inventory.attribution import owner_label as owner_label
 from ..inventory.builder import environment_for
 from ..inventory.model import Distribution, Environment, Identity, ModuleImport, PathEntry
+from ..inventory.syspath import compute_sys_path
 from ..paths import normpath
 from ..permissions import Cred, Permissions
 from ..permissions import engine as fs_engine
@@ -210,10 +211,10 @@ def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, Modul
 
 
 def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
-    """identity -> path, plus ``<identity> with -s/-I`` when the entrypoint runs this env so.
+    """identity -> path, plus ``<identity> with -s/-I/-E`` when the entrypoint runs this env so.
 
     ``-s``/``-I`` turn the user site off; on Fedora/RHEL that also drops /usr/local's site dirs
-    (patch 00251); ``-I``/``-E`` ignore PYTHONPATH."""
+    (patch 00251); ``-I``/``-E`` ignore PYTHONPATH, PYTHONHOME and PYTHONNOUSERSITE."""
     out = dict(env.sys_path)
     ep = ctx.inventory.entrypoint
     if ep is None or not ep.flags or not _runs_env(ctx, ep.interpreter, env):
@@ -224,7 +225,17 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
     if not (no_user or no_pp):
         return out
     tag = " ".join(sorted(f for f in flags if f in {"-s", "-I", "-E"}))
+    identities = {i.name: i for i in ctx.inventory.identities}
     for ident, entries in env.sys_path.items():
+        identity = identities.get(ident)
+        if identity is not None:
+            # The path is computed again rather than cut down: ignoring the environment can
+            # also add dirs (PYTHONNOUSERSITE ignored brings the user site and Fedora's
+            # /usr/local back; a site dir PYTHONPATH named first is a site dir again)
+            sp = compute_sys_path(ctx.fs, env.interpreter, env.executable, identity, ctx.image.config,
+                                  sorted(flags & {"-s", "-I", "-E"}))
+            out[f"{ident} with {tag}"] = sp.entries
+            continue
         kept: list[PathEntry] = []
         for e in entries:
             if no_user and e.origin == "user-site":
