@@ -90,6 +90,34 @@ def test_fedora_local_site_comes_back_under_dash_E_despite_pythonnousersite() ->
     assert list(context_dependent_import(ctx)) == []
 
 
+def test_dash_E_variant_runs_the_pth_files_of_the_dirs_it_brings_back() -> None:
+    """The .pth files of /usr/local (back under -E despite PYTHONNOUSERSITE) run for the
+    ``with -E`` path: an editable finder there maps ``finder`` to its project."""
+    finder = "__editable___finder_0_1_finder"
+    pip = dist("finder", "0.1", LOCAL)
+    pip.top_level = ["finder"]
+    env = fedora_env([pip])
+    plain = [PathEntry(LIB64, "site", site_dir=True)]
+    env.sys_path = {"image-user": plain}
+    inv = Inventory(
+        identities=[Identity("image-user", 1000, 1000, home="/home/app")],
+        environments=[env],
+        entrypoint=Entrypoint(["python3", "-E", "app.py"], "/usr/bin/python3.12", ["-E"], "app.py"),
+    )
+    layers = [LayerSpec([
+        File("/usr/bin/python3.12", b"\x7fELF", 0o755),
+        File(f"{LIB64}/other.py", b""),
+        File(f"{LOCAL}/__editable__.finder-0.1.pth", f"import {finder}; {finder}.install()\n".encode()),
+        File(f"{LOCAL}/{finder}.py", b"MAPPING = {'finder': '/src/finder'}\n"),
+        File("/src/finder/__init__.py", b""),
+    ])]
+    ctx = ctx_for(layers, inv)
+    ctx.image.config.env["PYTHONNOUSERSITE"] = "1"
+    fill_imports(ctx.fs, inv)
+    (f,) = [f for f in context_dependent_import(ctx) if "import finder " in f.title]
+    assert f.evidence["identity"]["image-user with -E"] == "/src/finder/__init__.py"
+
+
 def test_same_dir_is_duplicate_metadata_not_shadowing() -> None:
     dists = [dist("jinja2", "2.6", LIB64, "rpm", 0), dist("jinja2", "2.8", LIB64)]
     ctx = ctx_for([LayerSpec([File("/x", b"")])], Inventory(environments=[fedora_env(dists)]))

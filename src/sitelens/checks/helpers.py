@@ -192,7 +192,7 @@ def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, Modul
     for ident, mods in env.imports.items():
         if mods is not None:
             out[ident] = mods
-    variants = flag_variants(ctx, env)
+    variants = _flag_paths(ctx, env)
     extra = [v for v in variants if v not in env.sys_path]
     if not extra:
         return out
@@ -203,9 +203,10 @@ def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, Modul
         base = v.split(" with ", 1)[0]
         if base not in out or base not in creds:
             continue
-        entries = variants[v]
+        entries, pth_known = variants[v]
         kept_dirs = {norm(e.path) for e in entries}
-        pth = [(f, line) for f, line in env.pth_imports.get(base, []) if norm(posixpath.dirname(f)) in kept_dirs]
+        pth = pth_known if pth_known is not None else [
+            (f, line) for f, line in env.pth_imports.get(base, []) if norm(posixpath.dirname(f)) in kept_dirs]
         out[v] = t.resolve(env, creds[base], entries, pth, modules)
     return out
 
@@ -215,7 +216,14 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
 
     ``-s``/``-I`` turn the user site off; on Fedora/RHEL that also drops /usr/local's site dirs
     (patch 00251); ``-I``/``-E`` ignore PYTHONPATH, PYTHONHOME and PYTHONNOUSERSITE."""
-    out = dict(env.sys_path)
+    return {name: entries for name, (entries, _pth) in _flag_paths(ctx, env).items()}
+
+
+def _flag_paths(ctx: Context, env: Environment) -> dict[str, tuple[list[PathEntry], list[tuple[str, str]] | None]]:
+    """:func:`flag_variants` with each variant's .pth import lines when they were computed
+    (None: take the identity's own, cut down to the dirs kept)."""
+    out: dict[str, tuple[list[PathEntry], list[tuple[str, str]] | None]] = {
+        name: (entries, None) for name, entries in env.sys_path.items()}
     ep = ctx.inventory.entrypoint
     if ep is None or not ep.flags or not _runs_env(ctx, ep.interpreter, env):
         return out
@@ -231,10 +239,11 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
         if identity is not None:
             # The path is computed again rather than cut down: ignoring the environment can
             # also add dirs (PYTHONNOUSERSITE ignored brings the user site and Fedora's
-            # /usr/local back; a site dir PYTHONPATH named first is a site dir again)
+            # /usr/local back; a site dir PYTHONPATH named first is a site dir again), and
+            # with them their .pth files
             sp = compute_sys_path(ctx.fs, env.interpreter, env.executable, identity, ctx.image.config,
                                   sorted(flags & {"-s", "-I", "-E"}))
-            out[f"{ident} with {tag}"] = sp.entries
+            out[f"{ident} with {tag}"] = (sp.entries, sp.pth_imports)
             continue
         kept: list[PathEntry] = []
         for e in entries:
@@ -247,7 +256,7 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
             if e.added_by and not any(k.path == posixpath.dirname(e.added_by) for k in kept):
                 continue  # added by a .pth in a site dir that is gone
             kept.append(e)
-        out[f"{ident} with {tag}"] = kept
+        out[f"{ident} with {tag}"] = (kept, None)
     return out
 
 
