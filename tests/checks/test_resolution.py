@@ -14,6 +14,7 @@ from sitelens.inventory.model import (
     OsPackage,
     OsPackageDb,
     OwnedFile,
+    PathEntry,
     RecordEntry,
 )
 from tests.checks.check_support import LIB64, LOCAL, ctx_for, dist, fedora_env
@@ -52,6 +53,69 @@ def test_fedora_local_site_vanishes_under_dash_s() -> None:
     # near-miss: the same image run without -s
     inv.entrypoint = Entrypoint(["python3", "app.py"], "/usr/bin/python3.12", [], "app.py")
     assert list(context_dependent_import(ctx_for(layers, inv))) == []
+
+
+def test_fedora_local_site_comes_back_under_dash_E_despite_pythonnousersite() -> None:
+    """PYTHONNOUSERSITE in the image config takes the user site and so Fedora's /usr/local off
+    the plain path; ``-E`` ignores it, and the real interpreter then has /usr/local first again
+    (tests/inventory_py/test_pyinv_fedora_flags.py): the ``with -E`` path cannot be the plain one
+    with entries removed."""
+    new, old = b"__version__ = '2.32.0'\n", b"__version__ = '2.28.1'\n"
+    pip = dist("requests", "2.32.0", LOCAL)
+    pip.top_level = ["requests"]
+    rpm = dist("requests", "2.28.1", LIB64, "rpm", 0)
+    rpm.top_level = ["requests"]
+    env = fedora_env([pip, rpm])
+    plain = [PathEntry(LIB64, "site", site_dir=True)]  # what the inventory computed with PYTHONNOUSERSITE
+    env.sys_path = {"image-user": plain, "arbitrary-uid": list(plain)}
+    inv = Inventory(
+        identities=[Identity("image-user", 1000, 1000, home="/home/app"),
+                    Identity("arbitrary-uid", 1000620000, 0, [0], home="/")],
+        environments=[env],
+        entrypoint=Entrypoint(["python3", "-E", "app.py"], "/usr/bin/python3.12", ["-E"], "app.py"),
+    )
+    layers = [LayerSpec([File("/usr/bin/python3.12", b"\x7fELF", 0o755),
+                         File(f"{LOCAL}/requests/__init__.py", new), File(f"{LIB64}/requests/__init__.py", old)])]
+    ctx = ctx_for(layers, inv)
+    ctx.image.config.env["PYTHONNOUSERSITE"] = "1"
+    fill_imports(ctx.fs, inv)
+    (f,) = list(context_dependent_import(ctx))
+    assert f.evidence["identity"]["image-user"] == f"{LIB64}/requests/__init__.py"
+    assert f.evidence["identity"]["image-user with -E"] == f"{LOCAL}/requests/__init__.py"
+    assert f.evidence["identity"]["arbitrary-uid with -E"] == f"{LOCAL}/requests/__init__.py"
+    # near-miss: -I ignores PYTHONNOUSERSITE too, but turns the user site off itself
+    inv.entrypoint = Entrypoint(["python3", "-I", "app.py"], "/usr/bin/python3.12", ["-I"], "app.py")
+    ctx = ctx_for(layers, inv)
+    ctx.image.config.env["PYTHONNOUSERSITE"] = "1"
+    assert list(context_dependent_import(ctx)) == []
+
+
+def test_dash_E_variant_runs_the_pth_files_of_the_dirs_it_brings_back() -> None:
+    """The .pth files of /usr/local (back under -E despite PYTHONNOUSERSITE) run for the
+    ``with -E`` path: an editable finder there maps ``finder`` to its project."""
+    finder = "__editable___finder_0_1_finder"
+    pip = dist("finder", "0.1", LOCAL)
+    pip.top_level = ["finder"]
+    env = fedora_env([pip])
+    plain = [PathEntry(LIB64, "site", site_dir=True)]
+    env.sys_path = {"image-user": plain}
+    inv = Inventory(
+        identities=[Identity("image-user", 1000, 1000, home="/home/app")],
+        environments=[env],
+        entrypoint=Entrypoint(["python3", "-E", "app.py"], "/usr/bin/python3.12", ["-E"], "app.py"),
+    )
+    layers = [LayerSpec([
+        File("/usr/bin/python3.12", b"\x7fELF", 0o755),
+        File(f"{LIB64}/other.py", b""),
+        File(f"{LOCAL}/__editable__.finder-0.1.pth", f"import {finder}; {finder}.install()\n".encode()),
+        File(f"{LOCAL}/{finder}.py", b"MAPPING = {'finder': '/src/finder'}\n"),
+        File("/src/finder/__init__.py", b""),
+    ])]
+    ctx = ctx_for(layers, inv)
+    ctx.image.config.env["PYTHONNOUSERSITE"] = "1"
+    fill_imports(ctx.fs, inv)
+    (f,) = [f for f in context_dependent_import(ctx) if "import finder " in f.title]
+    assert f.evidence["identity"]["image-user with -E"] == "/src/finder/__init__.py"
 
 
 def test_same_dir_is_duplicate_metadata_not_shadowing() -> None:

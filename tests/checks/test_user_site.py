@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fixtures.imagebuilder import Dir, File
 from sitelens.image import ImageConfig
+from sitelens.inventory.model import Entrypoint
 from tests.checks.check_support import PASSWD, run_rules
 
 
@@ -27,3 +28,20 @@ def test_sl203_home_slash_for_an_arbitrary_uid_and_missing_workdir():
     root_home = next(f for f in out if f.evidence["identity"] == "root")
     assert "HOME=/root does not exist" in root_home.message
     assert "chgrp -R 0" in out[0].remediation
+
+
+def test_sl202_pythonnousersite_does_not_count_under_dash_E():
+    """``python3 -E`` ignores PYTHONNOUSERSITE: app's user site is on for the entrypoint."""
+    site = "/home/app/.local/lib/python3.11/site-packages"
+    dirs = ("/home/app", "/home/app/.local", "/home/app/.local/lib", "/home/app/.local/lib/python3.11", site)
+    entries = [*(Dir(d, 0o755, 1001, 1001) for d in dirs), File(f"{site}/six.py", b"", 0o644, 1001, 1001)]
+    config = ImageConfig(user="app", env={"PYTHONNOUSERSITE": "1"})
+
+    def unable(flags: list[str]) -> dict[str, str]:
+        ep = Entrypoint(["python3", *flags, "app.py"], "/usr/local/bin/python3", flags, "app.py")
+        out = run_rules(entries, config, rules={"SL202"}, entrypoint=ep)
+        return {n: u["reason"] for f in out for u in f.evidence["unable"] for n in u["identities"]}
+
+    assert "PYTHONNOUSERSITE" in unable([])["image-user"]
+    assert "image-user" not in unable(["-E"])
+    assert "-I" in unable(["-I"])["image-user"]

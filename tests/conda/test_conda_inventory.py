@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from fixtures.conda_env import BASE, IDENTITIES, INTERPRETERS, SITE, WEB, Built
+from fixtures.conda_env import BASE, IDENTITIES, INTERPRETERS, SITE, VENDOR, WEB, Built
 from fixtures.import_truth import compare
 from sitelens.audit import AuditResult
 from sitelens.inventory.model import OsPackageDb
@@ -103,15 +103,26 @@ def test_distribution_owners(conda_audit: AuditResult) -> None:
 
 def test_imports_match_each_envs_own_interpreter(conda_built: Built, conda_audit: AuditResult) -> None:
     expected = conda_built.expected
+    assert sorted(expected["identities"]) == sorted(i.name for i in IDENTITIES)
     assert compare(conda_audit.inventory, expected) == []
-    # the oracle saw what the scenario says: pip's 3.1.4 loads in both envs, and in the web env
-    # two metadata dirs make importlib.metadata's answer depend on listing order
-    for exe in INTERPRETERS:
-        for ident in IDENTITIES:
-            got = expected["results"][exe][ident.name]["modules"]["jinja2"]
-            assert got["code_version"] == "3.1.4"
-    web = expected["results"][f"{WEB}/bin/python"]["root"]["modules"]["jinja2"]
-    assert web["metadata_ambiguous"] == ["3.1.2", "3.1.4"]
+    results = expected["results"]
+
+    def seen(exe: str, ident: str, mod: str) -> object:
+        rec = results[exe][ident]["modules"][mod]
+        return rec["code_version"] or rec["namespace"] or rec["error"]
+
+    base, web = (f"{BASE}/bin/python", f"{WEB}/bin/python")
+    # the oracle saw what the scenario says: pip's 3.1.4 wherever the identity can traverse the
+    # package dir, an empty namespace package where it cannot (no other copy in the env)
+    assert {i: seen(base, i, "jinja2") for i in ("root", "image-user", "arbitrary-uid")} == {
+        "root": "3.1.4", "image-user": [f"{BASE}/{SITE}/jinja2"], "arbitrary-uid": "3.1.4"}
+    assert {i: seen(web, i, "jinja2") for i in ("root", "image-user", "arbitrary-uid")} == {
+        "root": "3.1.4", "image-user": "3.1.4", "arbitrary-uid": [f"{WEB}/{SITE}/jinja2"]}
+    # vendor.pth (0600 root) is read by root alone
+    assert {i: seen(web, i, "six") for i in ("root", "image-user", "arbitrary-uid")} == {
+        "root": "1.16.0", "image-user": "ModuleNotFoundError", "arbitrary-uid": "ModuleNotFoundError"}
+    # in the web env two metadata dirs make importlib.metadata's answer depend on listing order
+    assert results[web]["root"]["modules"]["jinja2"]["metadata_ambiguous"] == ["3.1.2", "3.1.4"]
 
 
 def test_sys_path_matches_each_envs_own_interpreter(conda_built: Built, conda_audit: AuditResult) -> None:
@@ -123,3 +134,4 @@ def test_sys_path_matches_each_envs_own_interpreter(conda_built: Built, conda_au
             got = [e.path for e in env.sys_path[ident.name] if e.exists]
             assert [p for p in want if (conda_built.tree / p.lstrip("/")).exists()] == got
             assert f"{env.prefix}/{SITE}" in got
+            assert (VENDOR in got) == (exe == f"{WEB}/bin/python" and ident.name == "root")

@@ -17,6 +17,7 @@ from ..inventory.attribution import content_layer
 from ..inventory.attribution import owner_label as owner_label
 from ..inventory.builder import environment_for
 from ..inventory.model import Distribution, Environment, Identity, ModuleImport, PathEntry
+from ..inventory.syspath import compute_sys_path
 from ..paths import normpath
 from ..permissions import Cred, Permissions
 from ..permissions import engine as fs_engine
@@ -25,6 +26,7 @@ from .derived import is_os_owned as is_os_owned
 
 if TYPE_CHECKING:
     from ..inventory.import_truth import ImportTruth
+    from ..inventory.model import PthEffect
     from ..strategy import Strategy
     from .base import Context
 
@@ -191,7 +193,7 @@ def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, Modul
     for ident, mods in env.imports.items():
         if mods is not None:
             out[ident] = mods
-    variants = flag_variants(ctx, env)
+    variants = _flag_paths(ctx, env)
     extra = [v for v in variants if v not in env.sys_path]
     if not extra:
         return out
@@ -202,20 +204,31 @@ def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, Modul
         base = v.split(" with ", 1)[0]
         if base not in out or base not in creds:
             continue
-        entries = variants[v]
+        entries, pth_known, effects_known = variants[v]
         kept_dirs = {norm(e.path) for e in entries}
-        pth = [(f, line) for f, line in env.pth_imports.get(base, []) if norm(posixpath.dirname(f)) in kept_dirs]
-        effects = [e for e in env.pth_effects.get(base, []) if norm(posixpath.dirname(e.pth)) in kept_dirs]
+        pth = pth_known if pth_known is not None else [
+            (f, line) for f, line in env.pth_imports.get(base, []) if norm(posixpath.dirname(f)) in kept_dirs]
+        effects = effects_known if effects_known is not None else [
+            e for e in env.pth_effects.get(base, []) if norm(posixpath.dirname(e.pth)) in kept_dirs]
         out[v] = t.resolve(env, creds[base], entries, pth, modules, effects)
     return out
 
 
 def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
-    """identity -> path, plus ``<identity> with -s/-I`` when the entrypoint runs this env so.
+    """identity -> path, plus ``<identity> with -s/-I/-E`` when the entrypoint runs this env so.
 
     ``-s``/``-I`` turn the user site off; on Fedora/RHEL that also drops /usr/local's site dirs
-    (patch 00251); ``-I``/``-E`` ignore PYTHONPATH."""
-    out = dict(env.sys_path)
+    (patch 00251); ``-I``/``-E`` ignore PYTHONPATH, PYTHONHOME and PYTHONNOUSERSITE."""
+    return {name: entries for name, (entries, _pth, _effects) in _flag_paths(ctx, env).items()}
+
+
+_FlagPath = tuple[list[PathEntry], "list[tuple[str, str]] | None", "list[PthEffect] | None"]
+
+
+def _flag_paths(ctx: Context, env: Environment) -> dict[str, _FlagPath]:
+    """:func:`flag_variants` with each variant's .pth import lines and their effects when they
+    were computed (None: take the identity's own, cut down to the dirs kept)."""
+    out: dict[str, _FlagPath] = {name: (entries, None, None) for name, entries in env.sys_path.items()}
     ep = ctx.inventory.entrypoint
     if ep is None or not ep.flags or not _runs_env(ctx, ep.interpreter, env):
         return out
@@ -225,7 +238,18 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
     if not (no_user or no_pp):
         return out
     tag = " ".join(sorted(f for f in flags if f in {"-s", "-I", "-E"}))
+    identities = {i.name: i for i in ctx.inventory.identities}
     for ident, entries in env.sys_path.items():
+        identity = identities.get(ident)
+        if identity is not None:
+            # The path is computed again rather than cut down: ignoring the environment can
+            # also add dirs (PYTHONNOUSERSITE ignored brings the user site and Fedora's
+            # /usr/local back; a site dir PYTHONPATH named first is a site dir again), and
+            # with them their .pth files
+            sp = compute_sys_path(ctx.fs, env.interpreter, env.executable, identity, ctx.image.config,
+                                  sorted(flags & {"-s", "-I", "-E"}))
+            out[f"{ident} with {tag}"] = (sp.entries, sp.pth_imports, sp.pth_effects)
+            continue
         kept: list[PathEntry] = []
         for e in entries:
             if no_user and e.origin == "user-site":
@@ -237,7 +261,7 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
             if e.added_by and not any(k.path == posixpath.dirname(e.added_by) for k in kept):
                 continue  # added by a .pth in a site dir that is gone
             kept.append(e)
-        out[f"{ident} with {tag}"] = kept
+        out[f"{ident} with {tag}"] = (kept, None, None)
     return out
 
 

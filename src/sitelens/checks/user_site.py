@@ -52,9 +52,10 @@ def _user_base_of(ctx: Context, ident: Identity) -> str:
 def unreachable_user_site(ctx: Context) -> Iterator[Finding]:
     perms = engine(ctx)
     env = ctx.image.config.env
-    disabled = bool(env.get("PYTHONNOUSERSITE"))
     ep = ctx.inventory.entrypoint
     flags = set(ep.flags) if ep is not None else set()
+    # -E and -I make the interpreter ignore PYTHONNOUSERSITE (seen with the real interpreter)
+    disabled = bool(env.get("PYTHONNOUSERSITE")) and not flags & {"-E", "-I"}
     versions = {i.version for i in ctx.inventory.interpreters}
     img = image_user(ctx)
     for site, base, ver, items in _user_sites(ctx):
