@@ -14,6 +14,7 @@ from fixtures.debian_root import RootUnavailable, run_in_root
 from sitelens.inventory.model import Identity
 from sitelens.inventory.syspath import runtime_env
 from tests.helpers import require_tool
+from tests.inventory_py.test_pyinv_fedora import EXES, IDENTS, LOCAL
 from tests.inventory_py.test_pyinv_oracle import APP, ARB, PROBE, ROOT, Case, _predict
 
 CASES = [
@@ -24,9 +25,6 @@ CASES = [
     Case("rpmbuild", {"RPM_BUILD_ROOT": "/builddir/build/BUILDROOT"}),
 ]
 FLAGS = [(), ("-s",), ("-E",), ("-I",), ("-E", "-s")]
-EXES = ["/usr/bin/python3", "/usr/bin/python3.11", "/opt/venv-sys/bin/python", "/usr/libexec/platform-python"]
-IDENTS = [ROOT, APP, ARB]
-LOCAL = "/usr/local/lib/python3.11/site-packages"
 RPM_SITE = "/usr/lib/python3.11/site-packages"
 
 
