@@ -713,8 +713,7 @@ def why(
                         continue
                     cred = Cred.of(ident)
                     entries = env.sys_path[ident.name]
-                    res = truth.resolver(env, cred, entries, env.pth_imports.get(ident.name, []),
-                                         env.pth_effects.get(ident.name, []))
+                    res = truth.resolver(env, cred, entries, env.pth_effects.get(ident.name, []))
                     mi = truth.one(res, cred, entries, top, modules.get(top, []))
                     results.append(WhyResult(env, ident.name, None, mi))
             if fmt is SimpleFormat.json:

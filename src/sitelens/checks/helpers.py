@@ -204,13 +204,11 @@ def variant_imports(ctx: Context, env: Environment) -> dict[str, dict[str, Modul
         base = v.split(" with ", 1)[0]
         if base not in out or base not in creds:
             continue
-        entries, pth_known, effects_known = variants[v]
-        kept_dirs = {norm(e.path) for e in entries}
-        pth = pth_known if pth_known is not None else [
-            (f, line) for f, line in env.pth_imports.get(base, []) if norm(posixpath.dirname(f)) in kept_dirs]
-        effects = effects_known if effects_known is not None else [
-            e for e in env.pth_effects.get(base, []) if norm(posixpath.dirname(e.pth)) in kept_dirs]
-        out[v] = t.resolve(env, creds[base], entries, pth, modules, effects)
+        entries, effects = variants[v]
+        if effects is None:
+            kept_dirs = {norm(e.path) for e in entries}
+            effects = [e for e in env.pth_effects.get(base, []) if norm(posixpath.dirname(e.pth)) in kept_dirs]
+        out[v] = t.resolve(env, creds[base], entries, effects, modules)
     return out
 
 
@@ -219,16 +217,16 @@ def flag_variants(ctx: Context, env: Environment) -> dict[str, list[PathEntry]]:
 
     ``-s``/``-I`` turn the user site off; on Fedora/RHEL that also drops /usr/local's site dirs
     (patch 00251); ``-I``/``-E`` ignore PYTHONPATH, PYTHONHOME and PYTHONNOUSERSITE."""
-    return {name: entries for name, (entries, _pth, _effects) in _flag_paths(ctx, env).items()}
+    return {name: entries for name, (entries, _effects) in _flag_paths(ctx, env).items()}
 
 
-_FlagPath = tuple[list[PathEntry], "list[tuple[str, str]] | None", "list[PthEffect] | None"]
+_FlagPath = tuple[list[PathEntry], "list[PthEffect] | None"]
 
 
 def _flag_paths(ctx: Context, env: Environment) -> dict[str, _FlagPath]:
-    """:func:`flag_variants` with each variant's .pth import lines and their effects when they
+    """:func:`flag_variants` with each variant's .pth import lines (with their effects) when they
     were computed (None: take the identity's own, cut down to the dirs kept)."""
-    out: dict[str, _FlagPath] = {name: (entries, None, None) for name, entries in env.sys_path.items()}
+    out: dict[str, _FlagPath] = {name: (entries, None) for name, entries in env.sys_path.items()}
     ep = ctx.inventory.entrypoint
     if ep is None or not ep.flags or not _runs_env(ctx, ep.interpreter, env):
         return out
@@ -248,7 +246,7 @@ def _flag_paths(ctx: Context, env: Environment) -> dict[str, _FlagPath]:
             # with them their .pth files
             sp = compute_sys_path(ctx.fs, env.interpreter, env.executable, identity, ctx.image.config,
                                   sorted(flags & {"-s", "-I", "-E"}))
-            out[f"{ident} with {tag}"] = (sp.entries, sp.pth_imports, sp.pth_effects)
+            out[f"{ident} with {tag}"] = (sp.entries, sp.pth_effects)
             continue
         kept: list[PathEntry] = []
         for e in entries:
@@ -261,7 +259,7 @@ def _flag_paths(ctx: Context, env: Environment) -> dict[str, _FlagPath]:
             if e.added_by and not any(k.path == posixpath.dirname(e.added_by) for k in kept):
                 continue  # added by a .pth in a site dir that is gone
             kept.append(e)
-        out[f"{ident} with {tag}"] = (kept, None, None)
+        out[f"{ident} with {tag}"] = (kept, None)
     return out
 
 

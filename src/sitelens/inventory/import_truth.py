@@ -58,7 +58,10 @@ class ImportTruth:
         self.metadata = MetadataFinder(fs, {d.metadata_path: d.version for d in inv.all_distributions()})
 
     def resolver(self, env: Environment, cred: Cred, entries: list[PathEntry],
-                 pth_imports: list[tuple[str, str]], pth_effects: list[PthEffect] | None = None) -> ImportResolver:
+                 pth_effects: list[PthEffect]) -> ImportResolver:
+        """The resolver for one identity's path; ``pth_effects`` are the ``import`` lines of the
+        ``.pth`` files site ran for it (:attr:`Environment.pth_effects`), each with its effect."""
+        pth_imports = [(e.pth, e.line) for e in pth_effects]
         return ImportResolver(self.fs, cred, env.version, entries, pth_imports, ARCH, env.interpreter.stdlib,
                               pth_effects)
 
@@ -76,9 +79,8 @@ class ImportTruth:
         return out
 
     def resolve(self, env: Environment, cred: Cred, entries: list[PathEntry],
-                pth_imports: list[tuple[str, str]], modules: dict[str, list[Distribution]],
-                pth_effects: list[PthEffect] | None = None) -> dict[str, ModuleImport]:
-        res = self.resolver(env, cred, entries, pth_imports, pth_effects)
+                pth_effects: list[PthEffect], modules: dict[str, list[Distribution]]) -> dict[str, ModuleImport]:
+        res = self.resolver(env, cred, entries, pth_effects)
         names = set(modules) | set(res.editable) | res.meta_path_modules()
         return {name: self.one(res, cred, entries, name, modules.get(name, [])) for name in sorted(names)}
 
@@ -133,6 +135,5 @@ def fill_imports(fs: Filesystem, inv: Inventory) -> None:
                 env.imports[ident.name] = None
                 continue
             env.imports[ident.name] = truth.resolve(
-                env, Cred.of(ident), env.sys_path[ident.name], env.pth_imports.get(ident.name, []), modules,
-                env.pth_effects.get(ident.name, []),
+                env, Cred.of(ident), env.sys_path[ident.name], env.pth_effects.get(ident.name, []), modules,
             )
